@@ -1,0 +1,217 @@
+"""Argument checks shared by every public constructor.
+
+Each check names the argument, the value it got and the valid range. A check
+does nothing when the value is a JAX tracer (the constructor is being called
+inside ``jit``, ``vmap`` or ``optax.inject_hyperparams``) or a schedule (a
+callable, whose values are only known per step), so constructors stay usable
+under every JAX transformation.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = [
+    "is_checkable",
+    "check_type",
+    "check_number",
+    "check_positive",
+    "check_non_negative",
+    "check_in_range",
+    "check_learning_rate",
+    "check_one_of",
+    "check_increasing",
+    "check_positive_int",
+    "check_non_negative_int",
+    "check_dtype",
+    "check_tree_structure",
+]
+
+
+def is_checkable(value: Any) -> bool:
+    """True when ``value`` is a concrete number that can be checked now."""
+    if value is None or callable(value):
+        return False
+    if isinstance(value, jax.core.Tracer):
+        return False
+    return True
+
+
+def _as_float_array(name: str, value: Any) -> np.ndarray:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, got the bool {value!r}.")
+    if isinstance(value, numbers.Real):
+        return np.asarray(float(value))
+    try:
+        arr = np.asarray(value)
+    except Exception as e:  # pragma: no cover - exotic objects
+        raise TypeError(f"{name} must be a real number, got {value!r}.") from e
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} "
+            f"of type {type(value).__name__}."
+        )
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be a real number, got the complex {value!r}.")
+    return arr.astype(np.float64)
+
+
+def _describe(value: Any) -> str:
+    arr = np.asarray(value)
+    return repr(arr.item()) if arr.ndim == 0 else repr(arr.tolist())
+
+
+def check_number(name: str, value: Any) -> None:
+    """Requires a real, non-NaN number (a scalar or array of them)."""
+    if not is_checkable(value):
+        return
+    arr = _as_float_array(name, value)
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} must be a number, got {_describe(value)}.")
+
+
+def check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
+    """Requires ``isinstance(value, types)``; raises ``TypeError`` otherwise."""
+    if not isinstance(value, types):
+        names = (
+            types.__name__
+            if isinstance(types, type)
+            else " or ".join(t.__name__ for t in types)
+        )
+        raise TypeError(
+            f"{name} must be of type {names}, got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+
+
+def check_in_range(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> None:
+    """Requires ``value`` in the interval given by ``low``/``high``."""
+    if not is_checkable(value):
+        return
+    arr = _as_float_array(name, value)
+    ok_low = arr >= low if low_inclusive else arr > low
+    ok_high = arr <= high if high_inclusive else arr < high
+    if not (np.all(ok_low) and np.all(ok_high)) or np.any(np.isnan(arr)):
+        left = "[" if low_inclusive else "("
+        right = "]" if high_inclusive else ")"
+        raise ValueError(
+            f"{name} must be in {left}{low}, {high}{right}, got {_describe(value)}."
+        )
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Requires ``value > 0`` (finite)."""
+    if not is_checkable(value):
+        return
+    arr = _as_float_array(name, value)
+    if not np.all(arr > 0) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be > 0 and finite, got {_describe(value)}.")
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """Requires ``value >= 0`` (finite)."""
+    if not is_checkable(value):
+        return
+    arr = _as_float_array(name, value)
+    if not np.all(arr >= 0) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be >= 0 and finite, got {_describe(value)}.")
+
+
+def check_learning_rate(name: str, value: Any, *, allow_none: bool = False) -> None:
+    """A learning rate is a number ``>= 0`` or a schedule ``step -> rate``."""
+    if value is None:
+        if allow_none:
+            return
+        raise TypeError(f"{name} must be a number >= 0 or a schedule, got None.")
+    if isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a number >= 0 or a schedule, got the string {value!r}."
+        )
+    check_non_negative(name, value)
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    """Requires a Python or NumPy integer ``> 0``."""
+    check_non_negative_int(name, value)
+    if is_checkable(value) and int(value) <= 0:
+        raise ValueError(f"{name} must be an integer > 0, got {value!r}.")
+
+
+def check_non_negative_int(name: str, value: Any) -> None:
+    """Requires a Python or NumPy integer ``>= 0``."""
+    if not is_checkable(value):
+        return
+    is_int = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+    if not is_int:
+        arr = np.asarray(value)
+        is_int = arr.ndim == 0 and np.issubdtype(arr.dtype, np.integer)
+    if not is_int:
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} of type {type(value).__name__}."
+        )
+    if int(value) < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
+
+
+def check_one_of(name: str, value: Any, options: Iterable[Any]) -> None:
+    """Requires ``value`` to be one of ``options``."""
+    options = tuple(options)
+    if value not in options:
+        raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
+
+
+def check_increasing(name: str, values: Sequence[Any], *, strict: bool = True) -> None:
+    """Requires a (strictly) increasing sequence of concrete numbers."""
+    vals = list(values)
+    if not all(is_checkable(v) for v in vals):
+        return
+    for a, b in zip(vals[:-1], vals[1:], strict=True):
+        if (b <= a) if strict else (b < a):
+            kind = "strictly increasing" if strict else "non-decreasing"
+            raise ValueError(f"{name} must be {kind}, got {vals!r}.")
+
+
+def check_dtype(name: str, value: Any) -> None:
+    """Requires ``None`` or something NumPy/JAX accepts as a floating dtype."""
+    if value is None:
+        return
+    try:
+        dt = np.dtype(value)
+    except TypeError as e:
+        raise TypeError(f"{name} must be a dtype or None, got {value!r}.") from e
+    if not np.issubdtype(dt, np.floating):
+        raise ValueError(f"{name} must be a floating dtype or None, got {dt}.")
+
+
+def check_tree_structure(
+    name: str, updates: Any, reference: Any, is_leaf: Callable | None = None
+) -> None:
+    """Raises when ``updates`` does not have the tree structure of ``reference``.
+
+    Runs at trace time only (tree structures are static), so it costs nothing
+    inside a compiled step.
+    """
+    got = jax.tree_util.tree_structure(updates, is_leaf=is_leaf)
+    want = jax.tree_util.tree_structure(reference, is_leaf=is_leaf)
+    if got != want:
+        raise ValueError(
+            f"{name}: the updates have tree structure {got}, but the optimizer "
+            f"state was initialised for tree structure {want}. Pass updates "
+            "with the structure of the params given to init."
+        )

@@ -1,0 +1,57 @@
+"""Stochastic gradient descent, with heavy-ball, EMA or Nesterov momentum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lrjax import _validation as val
+from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax.transforms.momentum import trace
+from lrjax.transforms.scaling import identity, scale_by_learning_rate
+
+__all__ = ["sgd"]
+
+
+def sgd(
+    learning_rate: ScalarOrSchedule,
+    momentum: float | None = None,
+    nesterov: bool = False,
+    accumulator_dtype: Any | None = None,
+    *,
+    dampening: float = 0.0,
+) -> GradientTransformationExtraArgs:
+    """Stochastic gradient descent (Robbins & Monro, 1951), optionally with momentum.
+
+    Without momentum: ``w <- w - lr * g``. With momentum ``b``::
+
+        v <- b * v + (1 - dampening) * g          (v_0 = 0)
+        w <- w - lr * v                           (heavy ball, Polyak 1964)
+        w <- w - lr * ((1 - dampening) * g + b * v)   (nesterov=True, Sutskever 2013)
+
+    ``dampening=0`` (default) is PyTorch's and optax's convention;
+    ``dampening=momentum`` is the EMA form ``v <- b*v + (1-b)*g``.
+
+    PyTorch: ``torch.optim.SGD(lr, momentum, dampening, nesterov)`` (PyTorch
+    starts ``v_1 = g``; identical to lrjax when ``dampening=0``).
+    Keras: ``keras.optimizers.SGD(learning_rate, momentum, nesterov)`` with the
+    same update when its momentum form is rewritten in terms of ``v``.
+
+    Args:
+      learning_rate: a number ``>= 0`` or a schedule ``step -> rate``.
+      momentum: in ``[0, 1]``, or ``None`` for plain SGD. Default ``None``.
+      nesterov: Nesterov momentum. Default False.
+      accumulator_dtype: dtype of the momentum buffer (default: the param's).
+      dampening: in ``[0, 1]``; lrjax addition (keyword-only). Default 0.
+
+    Returns:
+      ``chain(trace(momentum, nesterov, dampening=...), scale_by_learning_rate(lr))``.
+    """
+    val.check_learning_rate("learning_rate", learning_rate)
+    if momentum is None:
+        if nesterov:
+            raise ValueError("nesterov=True needs a momentum, got momentum=None.")
+        val.check_in_range("dampening", dampening, 0.0, 1.0)
+        first = identity()
+    else:
+        first = trace(momentum, nesterov, accumulator_dtype, dampening=dampening)
+    return chain(first, scale_by_learning_rate(learning_rate))

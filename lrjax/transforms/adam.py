@@ -1,0 +1,111 @@
+"""Adam's moment block (Kingma & Ba, 2015)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from lrjax import _numerics as num
+from lrjax import _validation as val
+from lrjax._base import GradientTransformation
+
+__all__ = ["ScaleByAdamState", "scale_by_adam", "check_adam_args"]
+
+
+class ScaleByAdamState(NamedTuple):
+    """State of :func:`scale_by_adam`.
+
+    Attributes:
+      count: int32 number of updates made (saturating).
+      mu: first moment (EMA of gradients), dtype ``mu_dtype``.
+      nu: second moment (EMA of squared gradients), dtype ``nu_dtype``.
+    """
+
+    count: jax.Array
+    mu: Any
+    nu: Any
+
+
+def check_adam_args(b1, b2, eps, eps_root, mu_dtype=None, nu_dtype=None) -> None:
+    """The checks every Adam-like block shares."""
+    val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
+    val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
+    val.check_non_negative("eps", eps)
+    val.check_non_negative("eps_root", eps_root)
+    val.check_dtype("mu_dtype", mu_dtype)
+    val.check_dtype("nu_dtype", nu_dtype)
+
+
+def scale_by_adam(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    eps_root: float = 0.0,
+    mu_dtype: Any | None = None,
+    *,
+    nesterov: bool = False,
+    nu_dtype: Any | None = None,
+) -> GradientTransformation:
+    """Rescales updates by Adam's bias-corrected moment ratio.
+
+    With ``t`` the number of updates including this one::
+
+        m <- b1 * m + (1 - b1) * g
+        v <- b2 * v + (1 - b2) * g**2
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        u = m_hat / (sqrt(v_hat + eps_root) + eps)
+
+    ``eps`` is added outside the square root (Kingma & Ba, PyTorch, Keras);
+    ``eps_root`` inside it (useful when differentiating through the update).
+    With ``nesterov=True`` (NAdam, Dozat 2016, in optax's form)
+    ``m_hat = b1 * m / (1 - b1**(t+1)) + (1 - b1) * g / (1 - b1**t)``.
+
+    Args:
+      b1: first-moment decay, in ``[0, 1)``. Default 0.9.
+      b2: second-moment decay, in ``[0, 1)``. Default 0.999.
+      eps: added to the denominator outside the root, ``>= 0``. Default 1e-8.
+      eps_root: added inside the root, ``>= 0``. Default 0.
+      mu_dtype: dtype of ``m`` (default: the parameter's).
+      nesterov: use the NAdam momentum.
+      nu_dtype: dtype of ``v`` (default: the parameter's). lrjax addition.
+
+    Returns:
+      A ``GradientTransformation`` with :class:`ScaleByAdamState`.
+    """
+    check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
+    val.check_type("nesterov", nesterov, bool)
+
+    def init_fn(params):
+        return ScaleByAdamState(
+            count=num.zero_count(),
+            mu=num.tree_buffers(params, mu_dtype),
+            nu=num.tree_buffers(params, nu_dtype),
+        )
+
+    def update_fn(updates, state, params=None):
+        del params
+        val.check_tree_structure("scale_by_adam", updates, state.mu)
+        count = num.safe_increment(state.count)
+        mu_corr = num.bias_correction(b1, count)
+        nu_corr = num.bias_correction(b2, count)
+        if nesterov:
+            next_corr = num.bias_correction(b1, num.safe_increment(count))
+
+        def step(g, m, v):
+            m = (b1 * m + (1 - b1) * g).astype(m.dtype)
+            v = (b2 * v + (1 - b2) * jnp.square(g)).astype(v.dtype)
+            if nesterov:
+                m_hat = b1 * m * next_corr + (1 - b1) * g * mu_corr
+            else:
+                m_hat = m * mu_corr
+            u = m_hat / (jnp.sqrt(v * nu_corr + eps_root) + eps)
+            return u.astype(g.dtype), m, v
+
+        out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
+        updates, mu, nu = num.tree_unzip(updates, out, 3)
+        return updates, ScaleByAdamState(count, mu, nu)
+
+    return GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,116 @@
+"""First-moment blocks: heavy-ball / EMA momentum and exponential moving averages."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+
+from lrjax import _numerics as num
+from lrjax import _validation as val
+from lrjax._base import GradientTransformation
+
+__all__ = ["TraceState", "EmaState", "trace", "ema"]
+
+
+class TraceState(NamedTuple):
+    """State of :func:`trace`: the momentum buffer ``v``, one leaf per parameter."""
+
+    trace: Any
+
+
+def trace(
+    decay: float,
+    nesterov: bool = False,
+    accumulator_dtype: Any | None = None,
+    *,
+    dampening: float = 0.0,
+) -> GradientTransformation:
+    """Momentum: ``v <- decay * v + (1 - dampening) * g``, ``v_0 = 0``.
+
+    Output: ``v`` or, with ``nesterov=True``, ``(1 - dampening) * g + decay * v``.
+
+    * ``dampening=0`` (default) is the heavy-ball form of optax and of PyTorch
+      ``SGD(momentum=decay, dampening=0)``.
+    * ``dampening=decay`` is the EMA form ``v <- b*v + (1-b)*g``.
+      PyTorch starts its buffer at ``v_1 = g`` whatever the dampening; lrjax
+      starts at ``v_0 = 0``, so with ``dampening > 0`` the two differ on the
+      first step and agree in the recursion after it.
+
+    Args:
+      decay: momentum coefficient, in ``[0, 1]``.
+      nesterov: use Nesterov's look-ahead form.
+      accumulator_dtype: dtype of ``v`` (default: the parameter's).
+      dampening: in ``[0, 1]``; scales the incoming gradient.
+    """
+    val.check_in_range("decay", decay, 0.0, 1.0)
+    val.check_in_range("dampening", dampening, 0.0, 1.0)
+    val.check_type("nesterov", nesterov, bool)
+    val.check_dtype("accumulator_dtype", accumulator_dtype)
+
+    def init_fn(params):
+        return TraceState(num.tree_buffers(params, accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        val.check_tree_structure("trace", updates, state.trace)
+
+        def step(g, v):
+            g_in = g if dampening == 0.0 else (1 - dampening) * g
+            v_new = (decay * v + g_in).astype(v.dtype)
+            out = g_in + decay * v_new if nesterov else v_new
+            return out.astype(g.dtype), v_new
+
+        pairs = jax.tree_util.tree_map(step, updates, state.trace)
+        out, new_trace = num.tree_unzip(updates, pairs, 2)
+        return out, TraceState(new_trace)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class EmaState(NamedTuple):
+    """State of :func:`ema`: the update count and the running average."""
+
+    count: jax.Array
+    ema: Any
+
+
+def ema(
+    decay: float, debias: bool = True, accumulator_dtype: Any | None = None
+) -> GradientTransformation:
+    """Exponential moving average: ``m <- decay * m + (1 - decay) * g``.
+
+    Output: ``m / (1 - decay**t)`` with ``debias=True`` (``t`` updates made so
+    far, including this one), else ``m``.
+
+    Args:
+      decay: in ``[0, 1)``.
+      debias: divide by ``1 - decay**t`` to remove the zero-start bias.
+      accumulator_dtype: dtype of ``m`` (default: the parameter's).
+    """
+    val.check_in_range("decay", decay, 0.0, 1.0, high_inclusive=False)
+    val.check_type("debias", debias, bool)
+    val.check_dtype("accumulator_dtype", accumulator_dtype)
+
+    def init_fn(params):
+        return EmaState(num.zero_count(), num.tree_buffers(params, accumulator_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        val.check_tree_structure("ema", updates, state.ema)
+        count = num.safe_increment(state.count)
+        new_ema = jax.tree_util.tree_map(
+            lambda g, m: (decay * m + (1 - decay) * g).astype(m.dtype),
+            updates,
+            state.ema,
+        )
+        if debias:
+            corr = num.bias_correction(decay, count)
+            out = jax.tree_util.tree_map(
+                lambda m, g: (m * corr).astype(g.dtype), new_ema, updates
+            )
+        else:
+            out = num.tree_cast_like(new_ema, updates)
+        return out, EmaState(count, new_ema)
+
+    return GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,174 @@
+"""Blocks that multiply updates by a scalar: constants, learning rates, schedules."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from lrjax import _numerics as num
+from lrjax import _validation as val
+from lrjax._base import EmptyState, GradientTransformation, ScalarOrSchedule
+
+__all__ = [
+    "ScaleByLearningRateState",
+    "ScaleByScheduleState",
+    "scale",
+    "scale_by_learning_rate",
+    "scale_by_schedule",
+    "identity",
+    "set_to_zero",
+]
+
+
+def _scale_tree(updates: Any, factor: jax.Array) -> Any:
+    # Multiply in the update's own dtype: a float32 (or float64 NumPy) factor
+    # must not promote a bf16 update tree.
+    return jax.tree_util.tree_map(lambda u: u * factor.astype(u.dtype), updates)
+
+
+def scale(step_size: float | jax.Array) -> GradientTransformation:
+    """Multiplies every update by a constant: ``u <- step_size * u``.
+
+    Args:
+      step_size: the factor (any real number; negative flips the direction).
+
+    Returns:
+      A stateless ``GradientTransformation``.
+    """
+    val.check_number("step_size", step_size)
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return _scale_tree(updates, jnp.asarray(step_size)), state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByLearningRateState(NamedTuple):
+    """State of :func:`scale_by_learning_rate`.
+
+    Attributes:
+      count: int32 number of updates made (saturates at ``2**31 - 1``).
+      learning_rate: float32 rate applied at the latest update (before any
+        update: the schedule's value at step 0).
+    """
+
+    count: jax.Array
+    learning_rate: jax.Array
+
+
+def _rate_at(learning_rate: ScalarOrSchedule | None, count: jax.Array) -> jax.Array:
+    if learning_rate is None:
+        return jnp.ones([], jnp.float32)
+    value = learning_rate(count) if callable(learning_rate) else learning_rate
+    return jnp.asarray(value, jnp.float32)
+
+
+def scale_by_learning_rate(
+    learning_rate: ScalarOrSchedule | None = None, *, flip_sign: bool = True
+) -> GradientTransformation:
+    """Scales updates by ``-learning_rate`` (or ``+`` with ``flip_sign=False``).
+
+    ``u <- -lr(t) * u`` where ``t`` counts earlier updates (0 at the first).
+    The rate applied is kept in the state's ``learning_rate`` field, so
+    :func:`lrjax.get_learning_rate` can read it.
+
+    Differs from optax: ``learning_rate=None`` means a rate of 1.0 (still with
+    the sign flip), not "apply the update unscaled and unflipped".
+
+    Args:
+      learning_rate: a number ``>= 0``, or a schedule ``step -> rate``.
+      flip_sign: negate the rate, so that ``apply_updates`` descends.
+
+    Returns:
+      A ``GradientTransformation`` with :class:`ScaleByLearningRateState`.
+    """
+    val.check_learning_rate("learning_rate", learning_rate, allow_none=True)
+    val.check_type("flip_sign", flip_sign, bool)
+    sign = -1.0 if flip_sign else 1.0
+
+    def init_fn(params):
+        del params
+        count = num.zero_count()
+        return ScaleByLearningRateState(count, _rate_at(learning_rate, count))
+
+    def update_fn(updates, state, params=None):
+        del params
+        rate = _rate_at(learning_rate, state.count)
+        updates = _scale_tree(updates, sign * rate)
+        return updates, ScaleByLearningRateState(num.safe_increment(state.count), rate)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class ScaleByScheduleState(NamedTuple):
+    """State of :func:`scale_by_schedule`: the step count and the last factor."""
+
+    count: jax.Array
+    step_size: jax.Array
+
+
+def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
+    """Multiplies updates by ``step_size_fn(t)``, ``t`` counting earlier updates.
+
+    No sign flip: to use it as a learning rate pass a negated schedule, or
+    prefer :func:`scale_by_learning_rate`, whose rate ``get_learning_rate``
+    reads.
+
+    Args:
+      step_size_fn: a function ``step -> factor``.
+    """
+    if not callable(step_size_fn):
+        raise TypeError(
+            f"step_size_fn must be a callable step -> factor, got {step_size_fn!r}."
+        )
+
+    def factor(count):
+        return jnp.asarray(step_size_fn(count), jnp.float32)
+
+    def init_fn(params):
+        del params
+        count = num.zero_count()
+        return ScaleByScheduleState(count, factor(count))
+
+    def update_fn(updates, state, params=None):
+        del params
+        step_size = factor(state.count)
+        updates = _scale_tree(updates, step_size)
+        return updates, ScaleByScheduleState(num.safe_increment(state.count), step_size)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def identity() -> GradientTransformation:
+    """Passes updates through unchanged."""
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return updates, state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def set_to_zero() -> GradientTransformation:
+    """Replaces every update by zeros (freezes parameters under ``apply_updates``)."""
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return jax.tree_util.tree_map(jnp.zeros_like, updates), state
+
+    return GradientTransformation(init_fn, update_fn)
