@@ -42,6 +42,8 @@ from lrjax.transforms import (
 # [family: adaptive]
 # [family: adam-variants]
 # [family: large-batch-sign-factored]
-# [family: schedules]
+# [schedules: optax-named]
+# [schedules: new]
+# [schedules: tools]
 
 __version__ = "0.1.0"
