@@ -18,6 +18,13 @@ from lrjax._base import (
     get_learning_rate,
 )
 from lrjax.optimizers import adam, adamw, sgd
+
+# [family: adaptive]
+# [family: adam-variants]
+# [family: large-batch-sign-factored]
+# [schedules: optax-named]
+# [schedules: new]
+from lrjax.plotting import plot_schedule
 from lrjax.transforms import (
     AddDecayedWeightsState,
     EmaState,
@@ -39,11 +46,6 @@ from lrjax.transforms import (
     trace,
 )
 
-# [family: adaptive]
-# [family: adam-variants]
-# [family: large-batch-sign-factored]
-# [schedules: optax-named]
-# [schedules: new]
 # [schedules: tools]
 
 __version__ = "0.1.0"

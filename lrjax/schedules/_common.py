@@ -35,3 +35,57 @@ def float_step(step: Any) -> jax.Array:
 def as_value(value: Any) -> jax.Array:
     """A schedule's output: float32."""
     return jnp.asarray(value, jnp.float32)
+
+
+# --- appended for the optax-named schedules -------------------------------
+
+
+def split_step(step: Any) -> tuple[jax.Array, jax.Array]:
+    """The step as an int32 whole part and a float32 fraction in ``[0, 1)``.
+
+    Boundaries and floor divisions use the exact whole part; the fraction
+    (zero for integer steps) only shifts the position inside a phase, so
+    fractional steps, such as epochs from ``per_epoch_schedule``, interpolate.
+    """
+    step = jnp.asarray(step)
+    whole = int_step(step)
+    if not jnp.issubdtype(step.dtype, jnp.floating):
+        return whole, jnp.zeros(whole.shape, jnp.float32)
+    clipped = float_step(step)
+    frac = jnp.clip(clipped - jnp.floor(clipped), 0.0, 1.0)
+    # Past 2**24 float32 has no fractional bits; saturated steps have none.
+    frac = jnp.where(whole >= 2**31 - 1, 0.0, frac)
+    return whole, frac
+
+
+def step_arg(name: str, value: Any, *, minimum: int = 0) -> int:
+    """A concrete step-count argument as a Python int in ``[minimum, 2**31-1]``.
+
+    Integral floats such as ``1e4`` are accepted, as optax accepts them.
+    Traced values are refused: step arguments fix int32 boundaries.
+    """
+    import numpy as np  # local: this section is appended to a shared module
+
+    if isinstance(value, jax.core.Tracer) or callable(value):
+        raise TypeError(
+            f"{name} must be a concrete integer (not traced), got {value!r}."
+        )
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got the bool {value!r}.")
+    arr = np.asarray(value)
+    if arr.ndim != 0 or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} of type {type(value).__name__}."
+        )
+    if np.issubdtype(arr.dtype, np.floating) and not (
+        np.isfinite(arr) and float(arr).is_integer()
+    ):
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    count = int(arr)
+    if not minimum <= count <= 2**31 - 1:
+        raise ValueError(
+            f"{name} must be an integer in [{minimum}, 2**31 - 1], got {value!r}."
+        )
+    return count

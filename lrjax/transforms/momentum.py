@@ -55,8 +55,10 @@ def trace(
         del params
         val.check_tree_structure("trace", updates, state.trace)
 
+        undamped = val.is_checkable(dampening) and dampening == 0
+
         def step(g, v):
-            g_in = g if dampening == 0.0 else (1 - dampening) * g
+            g_in = g if undamped else (1 - dampening) * g
             v_new = (decay * v + g_in).astype(v.dtype)
             out = g_in + decay * v_new if nesterov else v_new
             return out.astype(g.dtype), v_new

@@ -1,0 +1,76 @@
+"""The per-optimizer description that the shared optimizer tests run over.
+
+Each family's cases live in a ``cases_<family>.py`` module next to this one,
+defining ``CASES: list[OptimizerCase]``; ``all_cases()`` collects them, so a
+new optimizer is covered by every shared test by adding one entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import optax
+
+import lrjax
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerCase:
+    """How to build one optimizer configuration and what to expect of it.
+
+    Attributes:
+      id: test id, unique.
+      name: function name, the same in ``lrjax`` and (for parity) ``optax``.
+      kwargs: hyperparameters other than the learning rate, valid for both.
+      learning_rate: the rate used by the shared tests.
+      lrjax_kwargs: extra keywords only lrjax accepts (excluded from parity).
+      optax_parity: whether ``optax.<name>(**kwargs)`` is the same optimizer.
+      parity_rtol: relative tolerance of the 200-step comparison with optax.
+      converge_lr: rate (or schedule) for the convergence test.
+      converge_steps: steps within which the loss must fall 100x.
+      hyperparams: hypothesis strategies for valid hyperparameters.
+      invalid: ``(overrides, argument name)`` pairs that must be rejected.
+      has_tree_state: whether the state holds per-parameter buffers.
+      params_for_variants: optional tree used instead of the default mixed tree.
+    """
+
+    id: str
+    name: str
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    learning_rate: float = 1e-2
+    lrjax_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    optax_parity: bool = True
+    parity_rtol: float = 1e-4
+    converge_lr: Any = 0.1
+    converge_steps: int = 300
+    hyperparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+    invalid: tuple[tuple[dict[str, Any], str], ...] = ()
+    has_tree_state: bool = True
+    params_for_variants: Callable[[], Any] | None = None
+
+    def make(self, learning_rate: Any = None, **overrides: Any):
+        """The lrjax optimizer; ``learning_rate=None`` uses the case's rate."""
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        kw = {**self.kwargs, **self.lrjax_kwargs, **overrides}
+        return getattr(lrjax, self.name)(learning_rate=lr, **kw)
+
+    def make_optax(self, learning_rate: Any = None):
+        lr = self.learning_rate if learning_rate is None else learning_rate
+        return getattr(optax, self.name)(learning_rate=lr, **self.kwargs)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+def all_cases() -> list[OptimizerCase]:
+    """Every case from every ``cases_*.py`` module in this folder."""
+    cases = []
+    for path in sorted(pathlib.Path(__file__).parent.glob("cases_*.py")):
+        cases.extend(importlib.import_module(path.stem).CASES)
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)), f"duplicate case ids: {ids}"
+    return cases
