@@ -89,3 +89,21 @@ def step_arg(name: str, value: Any, *, minimum: int = 0) -> int:
             f"{name} must be an integer in [{minimum}, 2**31 - 1], got {value!r}."
         )
     return count
+
+
+# --- appended for the new schedules (step, cyclic, warmup, random, ...) ---
+
+
+def check_not_above(low_name: str, low: Any, high_name: str, high: Any) -> None:
+    """Requires ``low <= high`` for concrete values; names both arguments."""
+    import numpy as np  # local: this section is appended to a shared module
+
+    try:
+        bad = bool(np.any(np.asarray(low) > np.asarray(high)))
+    except Exception:  # tracers: the bound cannot be checked now
+        return
+    if bad:
+        raise ValueError(
+            f"{low_name} must be <= {high_name}, got {low_name}={low!r} and "
+            f"{high_name}={high!r}."
+        )

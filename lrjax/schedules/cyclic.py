@@ -1,0 +1,229 @@
+"""Periodic schedules: cosine annealing with warm restarts (SGDR) and CLR.
+
+Both repeat forever, so they never hold a final value. Cycle indices and
+positions inside a cycle are int32; only the fraction of the cycle is
+float32, which keeps the shape exact at every step up to ``2**31 - 1``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from lrjax._base import Schedule
+from lrjax._validation import check_in_range, check_non_negative, check_one_of
+from lrjax.schedules._common import as_value, check_not_above, split_step, step_arg
+
+__all__ = ["cosine_restarts_schedule", "cyclic_schedule"]
+
+_MAX_STEP = 2**31 - 1
+
+
+def _f32(value: chex.Numeric) -> jax.Array:
+    return jnp.asarray(value, jnp.float32)
+
+
+def _integer_cycles(whole, first_period, mult):
+    """Cycle index and int32 start for an integer period multiplier >= 2."""
+    starts, lengths = [0], [first_period]
+    while starts[-1] + lengths[-1] <= _MAX_STEP:
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * mult)
+    starts_arr = jnp.asarray(starts, jnp.int32)
+    last = len(starts) - 1
+    # The closed form n = floor(log_T(1 + t (T - 1) / T0)) is off by one at
+    # worst in float32; the integer comparisons below make it exact.
+    ratio = whole.astype(jnp.float32) * ((mult - 1) / first_period)
+    estimate = jnp.floor(jnp.log1p(ratio) / math.log(mult))
+    index = jnp.clip(estimate, 0, last).astype(jnp.int32)
+    for _ in range(2):
+        index = index - (whole < starts_arr[index]).astype(jnp.int32)
+        nxt = jnp.minimum(index + 1, last)
+        index = index + ((index < last) & (whole >= starts_arr[nxt])).astype(jnp.int32)
+    # Beyond 1e30 a cycle's position / length is 0 in float32 either way.
+    lengths_arr = jnp.asarray([min(n, 1e30) for n in lengths], jnp.float32)
+    return index, whole - starts_arr[index], lengths_arr[index]
+
+
+def _real_cycles(whole, frac, first_period, mult):
+    """Cycle index and position for a non-integer period multiplier > 1."""
+    log_mult = math.log(mult)
+    scale = first_period / (mult - 1)
+
+    def start(i):
+        value = scale * jnp.expm1(i.astype(jnp.float32) * log_mult)
+        # A boundary that is an integer in exact arithmetic may come out one
+        # ulp off in float32; snap it so the restart lands on its step.
+        nearest = jnp.round(value)
+        close = jnp.abs(value - nearest) <= 4e-6 * jnp.maximum(nearest, 1.0)
+        return jnp.where(close, nearest, value)
+
+    # No cycle past this one starts below 2**31 (bounds the float estimate).
+    last = math.floor(math.log1p(_MAX_STEP / scale) / log_mult) + 1
+    t = whole.astype(jnp.float32) + frac
+    estimate = jnp.floor(jnp.log1p(t / scale) / log_mult)
+    index = jnp.clip(estimate, 0, last).astype(jnp.int32)
+    for _ in range(2):
+        index = jnp.maximum(index - (t < start(index)).astype(jnp.int32), 0)
+        index = index + (t >= start(index + 1)).astype(jnp.int32)
+    begin = start(index)
+    # Subtract the integer part exactly in int32, then the float remainder.
+    # 2147483520 is the largest float32 below 2**31: keeps the cast in range.
+    begin_whole = jnp.minimum(jnp.floor(begin), 2147483520.0)
+    offset = (whole - begin_whole.astype(jnp.int32)).astype(jnp.float32)
+    position = offset + frac - (begin - begin_whole)
+    length = first_period * jnp.exp(index.astype(jnp.float32) * log_mult)
+    return index, position, length
+
+
+def cosine_restarts_schedule(
+    init_value: chex.Numeric,
+    first_period: int,
+    period_mult: float = 1.0,
+    peak_decay: chex.Numeric = 1.0,
+    min_value: chex.Numeric = 0.0,
+) -> Schedule:
+    r"""Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter 2017).
+
+    Cycle ``i`` starts at step ``S_i = T_0 (m^i - 1) / (m - 1)`` (``i T_0``
+    when ``m = 1``) and lasts ``T_i = T_0 m^i`` steps; inside it, at position
+    ``c = t - S_i``,
+
+    .. math::
+        \eta_t = \eta_{min} + (\eta_0 - \eta_{min})\, d^{\,i}\,
+                 \tfrac12 \left(1 + \cos(\pi c / T_i)\right)
+
+    ``min_value`` is an absolute floor, the same in every cycle, and
+    ``peak_decay`` ``d`` scales the height of each restart above that floor:
+    cycle ``i`` starts at ``min_value + (init_value - min_value) d^i``. This
+    is Keras's definition, so
+
+    * it equals PyTorch ``CosineAnnealingWarmRestarts(T_0=first_period,
+      T_mult=period_mult, eta_min=min_value)`` (base rate ``init_value``) for
+      an integer ``period_mult`` and ``peak_decay = 1`` (PyTorch has no peak
+      decay);
+    * it equals Keras ``CosineDecayRestarts(init_value, first_period,
+      t_mul=period_mult, m_mul=peak_decay, alpha=min_value / init_value)`` for
+      every ``period_mult >= 1``, whose floor ``alpha * init_value`` does not
+      decay either.
+
+    optax's ``sgdr_schedule`` builds a similar curve from a list of explicit
+    cycles. Restarts fall exactly on their steps: for an integer
+    ``period_mult`` the cycle index from the logarithmic closed form is
+    corrected with int32 comparisons against the exact cycle starts; for a
+    non-integer one the starts are float32 (an exact-integer start is snapped
+    onto its step).
+
+    Args:
+      init_value: the first cycle's peak ``eta_0``, ``>= min_value``.
+      first_period: ``T_0``, the first cycle's length in steps, ``>= 1``.
+      period_mult: ``m >= 1``, a concrete number: each cycle is ``m`` times
+        longer than the previous one.
+      peak_decay: ``d`` in ``[0, 1]``, the factor on each restart's height.
+      min_value: the floor ``eta_min``, ``>= 0``.
+
+    Returns:
+      A periodic schedule ``step -> float32 rate`` in ``[min_value,
+      init_value]``.
+    """
+    check_non_negative("init_value", init_value)
+    first_period = step_arg("first_period", first_period, minimum=1)
+    check_in_range("period_mult", period_mult, 1.0, math.inf, high_inclusive=False)
+    check_in_range("peak_decay", peak_decay, 0.0, 1.0)
+    check_non_negative("min_value", min_value)
+    check_not_above("min_value", min_value, "init_value", init_value)
+    mult = float(period_mult)
+
+    def schedule(step: chex.Numeric) -> jax.Array:
+        whole, frac = split_step(step)
+        if mult == 1.0:
+            index = whole // first_period
+            position = (whole - index * first_period).astype(jnp.float32) + frac
+            length = float(first_period)
+        elif mult.is_integer():
+            index, offset, length = _integer_cycles(whole, first_period, int(mult))
+            position = offset.astype(jnp.float32) + frac
+        else:
+            index, position, length = _real_cycles(whole, frac, first_period, mult)
+        progress = jnp.clip(position / length, 0.0, 1.0)
+        height = jnp.power(_f32(peak_decay), index.astype(jnp.float32))
+        top, floor = _f32(init_value), _f32(min_value)
+        cosine = 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+        return as_value(floor + (top - floor) * height * cosine)
+
+    return schedule
+
+
+def cyclic_schedule(
+    base_value: chex.Numeric,
+    max_value: chex.Numeric,
+    step_size_up: int,
+    step_size_down: int | None = None,
+    mode: str = "triangular",
+    gamma: chex.Numeric = 1.0,
+) -> Schedule:
+    r"""Cyclical learning rates (CLR, Smith 2017): a repeating triangle.
+
+    With ``u = step_size_up``, ``d = step_size_down``, cycle length
+    ``L = u + d``, cycle number ``k = \lfloor t / L \rfloor + 1`` and
+    position ``c = t \bmod L``,
+
+    .. math::
+        x = \begin{cases} c / u & c \le u \\ (L - c) / d & c > u \end{cases},
+        \qquad \eta_t = \eta_{base} + (\eta_{max} - \eta_{base})\, x\, s
+
+    with amplitude scale ``s = 1`` (``triangular``), ``s = 2^{-(k-1)}``
+    (``triangular2``: halved every cycle) or ``s = \gamma^t`` (``exp_range``:
+    ``t`` the total step count, as in PyTorch's ``scale_mode="iterations"``).
+    Equals PyTorch ``CyclicLR(optimizer, base_lr=base_value,
+    max_lr=max_value, step_size_up, step_size_down, mode, gamma)`` learning
+    rates at every step. Keras/optax: no built-in equivalent.
+
+    Args:
+      base_value: the lower bound, ``>= 0`` and ``<= max_value``.
+      max_value: the upper bound reached at the end of each rise.
+      step_size_up: steps of the rising half, an integer ``>= 1``.
+      step_size_down: steps of the falling half (default ``step_size_up``).
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+      gamma: the ``exp_range`` decay per step, in ``(0, 1]``.
+
+    Returns:
+      A periodic schedule ``step -> float32 rate`` in ``[base_value,
+      max_value]``.
+    """
+    check_non_negative("base_value", base_value)
+    check_non_negative("max_value", max_value)
+    check_not_above("base_value", base_value, "max_value", max_value)
+    up = step_arg("step_size_up", step_size_up, minimum=1)
+    down = up if step_size_down is None else step_arg("step_size_down", step_size_down, minimum=1)
+    if up + down > _MAX_STEP:
+        raise ValueError(
+            "step_size_up + step_size_down must be <= 2**31 - 1, got "
+            f"{up} + {down}."
+        )
+    check_one_of("mode", mode, ("triangular", "triangular2", "exp_range"))
+    check_in_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
+    total = up + down
+
+    def schedule(step: chex.Numeric) -> jax.Array:
+        whole, frac = split_step(step)
+        cycle = whole // total
+        offset = whole - cycle * total
+        rising = (offset < up) | ((offset == up) & (frac == 0))
+        up_x = (offset.astype(jnp.float32) + frac) / up
+        down_x = ((total - offset).astype(jnp.float32) - frac) / down
+        x = jnp.where(rising, up_x, down_x)
+        if mode == "triangular":
+            amplitude = jnp.ones_like(x)
+        elif mode == "triangular2":
+            amplitude = jnp.exp2(-cycle.astype(jnp.float32))
+        else:
+            t = whole.astype(jnp.float32) + frac
+            amplitude = jnp.power(_f32(gamma), t)
+        low, high = _f32(base_value), _f32(max_value)
+        return as_value(low + (high - low) * x * amplitude)
+
+    return schedule

@@ -1,0 +1,313 @@
+"""Piecewise and joined schedules, and warmups, with optax's names.
+
+Constructors take optax 0.2.8's arguments, order and defaults and give its
+values. Boundaries are compared with the int32 step, so jumps land on exact
+steps up to ``2**31 - 1``. Differences from optax, all on inputs it would
+silently misread: negative boundaries, non-increasing ``join_schedules``
+boundaries and ``warmup_steps <= 0`` in ``warmup_constant_schedule`` (optax
+then returns ``init_value`` forever) raise ``ValueError``; ``join_schedules``
+gives its schedules steps clamped at 0 rather than negative ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lrjax._validation import (
+    check_increasing,
+    check_non_negative,
+    check_one_of,
+    check_positive,
+    check_type,
+)
+from lrjax.schedules._common import as_value, split_step, step_arg
+from lrjax.schedules.decay import (
+    _check_finite,
+    _exponential_phase,
+    _polynomial_phase,
+    _shaped,
+    _shift,
+    linear_schedule,
+)
+
+__all__ = [
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "join_schedules",
+    "warmup_constant_schedule",
+    "warmup_exponential_decay_schedule",
+]
+
+Schedule = Callable[[Any], Any]
+
+
+def _sorted_scales(
+    boundaries_and_scales: Mapping[Any, Any] | None,
+) -> tuple[list[int], list[Any]]:
+    """Validated ``(boundaries, scales)`` sorted by boundary."""
+    if boundaries_and_scales is None:
+        return [], []
+    check_type("boundaries_and_scales", boundaries_and_scales, Mapping)
+    items = []
+    for boundary, scale in boundaries_and_scales.items():
+        boundary = step_arg("boundaries_and_scales (a boundary)", boundary)
+        check_non_negative(f"boundaries_and_scales[{boundary}]", scale)
+        items.append((boundary, scale))
+    items.sort(key=lambda item: item[0])
+    return [b for b, _ in items], [s for _, s in items]
+
+
+def piecewise_constant_schedule(
+    init_value: Any,
+    boundaries_and_scales: dict[int, float] | None = None,
+) -> Schedule:
+    """Constant pieces: ``init_value`` times every scale whose boundary is past.
+
+    Formula, for ``boundaries_and_scales = {b_k: s_k}``::
+
+        lr(t) = init_value * prod(s_k for b_k <= t)
+
+    Equivalents: optax ``piecewise_constant_schedule``; PyTorch
+    ``MultiStepLR(milestones=[b_k], gamma=s)`` when all ``s_k = s``; Keras
+    ``PiecewiseConstantDecay(boundaries=[b_k - 1], values=...)`` (Keras
+    switches after its boundary, optax and lrjax at it).
+
+    Args:
+      init_value: value before the first boundary.
+      boundaries_and_scales: ``{step: scale}``, steps ``>= 0``, scales ``>= 0``;
+        ``None`` or ``{}`` gives a constant schedule.
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+    """
+    _check_finite("init_value", init_value)
+    boundaries, scales = _sorted_scales(boundaries_and_scales)
+
+    def schedule(step: Any) -> jax.Array:
+        whole, _ = split_step(step)
+        value = as_value(init_value)
+        for boundary, scale in zip(boundaries, scales, strict=True):
+            value = value * jnp.where(whole >= boundary, scale, 1.0)
+        return _shaped(value, step)
+
+    return schedule
+
+
+def _linear_interpolate(start: Any, end: Any, pct: jax.Array) -> jax.Array:
+    return (end - start) * pct + start
+
+
+def _cosine_interpolate(start: Any, end: Any, pct: jax.Array) -> jax.Array:
+    # Half a cosine period from start (pct = 0) to end (pct = 1).
+    return end + (start - end) / 2.0 * (jnp.cos(jnp.pi * pct) + 1)
+
+
+def piecewise_interpolate_schedule(
+    interpolate_type: str,
+    init_value: Any,
+    boundaries_and_scales: dict[int, float] | None = None,
+) -> Schedule:
+    """Linear or cosine interpolation between accumulated scaled values.
+
+    With sorted boundaries ``0 = b_0 < b_1 < ... < b_n`` (``b_0 = 0`` added)
+    and values ``v_0 = init_value``, ``v_k = v_{k-1} * s_k``: on ``[b_k,
+    b_{k+1})`` the schedule goes from ``v_k`` to ``v_{k+1}`` with
+    ``pct = (t - b_k) / (b_{k+1} - b_k)``::
+
+        linear: v_k + (v_{k+1} - v_k) * pct
+        cosine: v_{k+1} + (v_k - v_{k+1}) * (1 + cos(pi * pct)) / 2
+
+    and holds ``v_n`` from ``b_n`` on. The scales multiply the value reached,
+    they are not values themselves (as in optax).
+
+    Equivalents: optax ``piecewise_interpolate_schedule``; PyTorch
+    ``SequentialLR`` of ``LinearLR`` (or ``CosineAnnealingLR``) pieces.
+
+    Args:
+      interpolate_type: ``"linear"`` or ``"cosine"``.
+      init_value: value at step 0.
+      boundaries_and_scales: ``{step: scale}``, steps ``>= 0``, scales
+        ``>= 0``; ``None`` or ``{}`` gives a constant schedule.
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+    """
+    check_one_of("interpolate_type", interpolate_type, ("linear", "cosine"))
+    interpolate = (
+        _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
+    )
+    _check_finite("init_value", init_value)
+    boundaries, scales = _sorted_scales(boundaries_and_scales)
+    bounds = [0, *boundaries]
+
+    def schedule(step: Any) -> jax.Array:
+        whole, frac = split_step(step)
+        values = [as_value(init_value)]
+        for scale in scales:
+            values.append(values[-1] * scale)
+        value = jnp.broadcast_to(values[-1], whole.shape)
+        for k in reversed(range(len(bounds) - 1)):
+            low, high = bounds[k], bounds[k + 1]
+            size = max(high - low, 1)
+            local, local_frac = _shift(whole, frac, low)
+            pct = (jnp.minimum(local, size).astype(jnp.float32) + local_frac) / size
+            inside = (whole >= low) & (whole < high)
+            value = jnp.where(inside, interpolate(values[k], values[k + 1], pct), value)
+        return _shaped(value, step)
+
+    return schedule
+
+
+def _local_step(step: jax.Array, whole: jax.Array, frac: jax.Array, offset: int):
+    """What the schedule started at ``offset`` sees: ``step - offset`` (>= 0).
+
+    Integer steps stay int32; float steps stay float32, with their fraction.
+    """
+    local, local_frac = _shift(whole, frac, offset)
+    if jnp.issubdtype(step.dtype, jnp.floating):
+        return local.astype(jnp.float32) + local_frac
+    return local
+
+
+def join_schedules(
+    schedules: Sequence[Schedule],
+    boundaries: Sequence[int],
+) -> Schedule:
+    """Run ``schedules`` one after another, switching at ``boundaries``.
+
+    Formula, with ``b_0 = 0``: for ``b_k <= t < b_{k+1}``,
+    ``lr(t) = schedules[k](t - b_k)``; the last schedule runs from
+    ``b_{n-1}`` on. Each schedule sees its own step count from 0.
+
+    Equivalents: optax ``join_schedules``; PyTorch ``SequentialLR(
+    schedulers, milestones=boundaries)``.
+
+    Args:
+      schedules: callables ``step -> value`` (lrjax, optax or your own); they
+        receive int32 steps for integer steps and float32 steps otherwise.
+      boundaries: ``len(schedules) - 1`` strictly increasing steps ``>= 0``.
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+    """
+    schedules = list(schedules)
+    if not schedules:
+        raise ValueError("schedules must hold at least one schedule, got [].")
+    for k, fn in enumerate(schedules):
+        if not callable(fn):
+            raise TypeError(f"schedules[{k}] must be callable, got {fn!r}.")
+    boundaries = [step_arg(f"boundaries[{k}]", b) for k, b in enumerate(boundaries)]
+    if len(boundaries) != len(schedules) - 1:
+        raise ValueError(
+            f"boundaries must hold len(schedules) - 1 = {len(schedules) - 1} "
+            f"steps, got {len(boundaries)}: {boundaries!r}."
+        )
+    check_increasing("boundaries", boundaries)
+
+    def schedule(step: Any) -> jax.Array:
+        step = jnp.asarray(step)
+        whole, frac = split_step(step)
+        value = as_value(schedules[0](_local_step(step, whole, frac, 0)))
+        for boundary, fn in zip(boundaries, schedules[1:], strict=True):
+            later = as_value(fn(_local_step(step, whole, frac, boundary)))
+            value = jnp.where(whole < boundary, value, later)
+        return _shaped(value, step)
+
+    return schedule
+
+
+def warmup_constant_schedule(
+    init_value: Any,
+    peak_value: Any,
+    warmup_steps: int,
+) -> Schedule:
+    """Linear warmup from ``init_value`` to ``peak_value``, then constant.
+
+    Formula: ``lr(t) = I + (P - I) * min(t, W) / W``.
+
+    Equivalents: optax ``warmup_constant_schedule``; PyTorch ``LinearLR(
+    start_factor=I / P, end_factor=1.0, total_iters=W)`` on base rate ``P``.
+
+    Args:
+      init_value: value at step 0.
+      peak_value: value from ``warmup_steps`` on.
+      warmup_steps: length ``W > 0`` of the warmup (optax returns
+        ``init_value`` forever for ``W = 0``; lrjax raises ``ValueError``).
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+    """
+    warmup_steps = step_arg("warmup_steps", warmup_steps, minimum=1)
+    return linear_schedule(
+        init_value=init_value, end_value=peak_value, transition_steps=warmup_steps
+    )
+
+
+def warmup_exponential_decay_schedule(
+    init_value: Any,
+    peak_value: Any,
+    warmup_steps: int,
+    transition_steps: int,
+    decay_rate: Any,
+    transition_begin: int = 0,
+    staircase: bool = False,
+    end_value: Any | None = None,
+) -> Schedule:
+    """Linear warmup to ``peak_value``, then ``exponential_decay`` from it.
+
+    Formula, with ``W = warmup_steps``: ``lr(t) = I + (P - I) * t / W`` for
+    ``t < W``, then ``exponential_decay(P, transition_steps, decay_rate,
+    transition_begin, staircase, end_value)(t - W)``.
+
+    Equivalents: optax ``warmup_exponential_decay_schedule``; PyTorch
+    ``SequentialLR([LinearLR, ExponentialLR], milestones=[W])``.
+
+    Args:
+      init_value: value at step 0.
+      peak_value: value at the end of the warmup, where the decay starts.
+      warmup_steps: length ``W >= 0`` of the warmup (0: no warmup).
+      transition_steps: steps ``> 0`` per factor of ``decay_rate``.
+      decay_rate: factor ``> 0`` per ``transition_steps`` steps.
+      transition_begin: steps ``>= 0`` at ``peak_value`` after the warmup.
+      staircase: decay in whole periods.
+      end_value: optional bound where the decay stops (see
+        ``exponential_decay``).
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+    """
+    _check_finite("init_value", init_value)
+    _check_finite("peak_value", peak_value)
+    warmup_steps = step_arg("warmup_steps", warmup_steps)
+    transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
+    check_positive("decay_rate", decay_rate)
+    transition_begin = step_arg("transition_begin", transition_begin)
+    check_type("staircase", staircase, bool)
+    if end_value is not None:
+        _check_finite("end_value", end_value)
+
+    def schedule(step: Any) -> jax.Array:
+        whole, frac = split_step(step)
+        local, local_frac = _shift(whole, frac, warmup_steps)
+        value = _exponential_phase(
+            local,
+            local_frac,
+            peak_value,
+            transition_steps,
+            decay_rate,
+            transition_begin,
+            staircase,
+            end_value,
+        )
+        if warmup_steps > 0:
+            warm = _polynomial_phase(
+                whole, frac, init_value, peak_value, 1, warmup_steps
+            )
+            value = jnp.where(whole < warmup_steps, warm, value)
+        return _shaped(value, step)
+
+    return schedule
