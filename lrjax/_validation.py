@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
@@ -192,10 +193,11 @@ def check_dtype(name: str, value: Any) -> None:
     if value is None:
         return
     try:
-        dt = np.dtype(value)
+        dt = jnp.dtype(value)
     except TypeError as e:
         raise TypeError(f"{name} must be a dtype or None, got {value!r}.") from e
-    if not np.issubdtype(dt, np.floating):
+    # jnp.issubdtype knows the ML dtypes (bfloat16, float8_*) NumPy does not.
+    if not jnp.issubdtype(dt, jnp.floating):
         raise ValueError(f"{name} must be a floating dtype or None, got {dt}.")
 
 

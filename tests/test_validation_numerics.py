@@ -108,3 +108,10 @@ def test_buffers_take_requested_dtype_and_fill():
     # a NaN parameter still gets a clean buffer
     nan_buf = num.buffer_like(jnp.array([jnp.nan, 1.0]))
     np.testing.assert_array_equal(nan_buf, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, "bfloat16", jnp.float16, jnp.float32])
+def test_low_precision_moment_dtypes_are_accepted(dtype):
+    opt = lrjax.adam(0.1, mu_dtype=dtype, nu_dtype=dtype)
+    state = opt.init(jnp.ones(2))
+    assert state[0].mu.dtype == jnp.dtype(dtype) == state[0].nu.dtype
