@@ -1,9 +1,10 @@
 """lrjax: learning-rate strategies and optimizers for JAX, optax-compatible.
 
-The public namespace is flat: ``lrjax.adam``, ``lrjax.scale_by_adam``,
+A flat public namespace: ``lrjax.adam``, ``lrjax.scale_by_adam``,
 ``lrjax.get_learning_rate``, ``lrjax.cosine_decay_schedule``, ...
 """
 
+# Base types (optax's own objects) and the learning-rate protocol.
 from lrjax._base import (
     EmptyState,
     GradientTransformation,
@@ -17,35 +18,103 @@ from lrjax._base import (
     chain,
     get_learning_rate,
 )
-from lrjax.optimizers import adam, adamw, sgd
 
-# [family: adaptive]
-# [family: adam-variants]
-# [family: large-batch-sign-factored]
-# [schedules: optax-named]
-# [schedules: new]
+# Optimizers.
+from lrjax.optimizers import (
+    adabelief,
+    adadelta,
+    adafactor,
+    adafactor_relative_step,
+    adagrad,
+    adam,
+    adamax,
+    adamaxw,
+    adamw,
+    amsgrad,
+    lamb,
+    lars,
+    lion,
+    nadam,
+    nadamw,
+    radam,
+    rmsprop,
+    sgd,
+)
+
+# Plotting (matplotlib is imported only when a plot is drawn).
 from lrjax.plotting import plot_schedule
+
+# Schedules.
+from lrjax.schedules import (
+    clip_schedule,
+    constant_schedule,
+    cosine_decay_schedule,
+    cosine_onecycle_schedule,
+    cosine_restarts_schedule,
+    cyclic_schedule,
+    exponential_decay,
+    inverse_sqrt_schedule,
+    inverse_time_decay_schedule,
+    join_schedules,
+    linear_onecycle_schedule,
+    linear_schedule,
+    multistep_decay_schedule,
+    one_cycle_schedule,
+    per_epoch_schedule,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    polynomial_schedule,
+    random_schedule,
+    sgdr_schedule,
+    step_decay_schedule,
+    warmup_constant_schedule,
+    warmup_cosine_decay_schedule,
+    warmup_exponential_decay_schedule,
+    warmup_schedule,
+    warmup_stable_decay_schedule,
+)
+
+# Building blocks and their states.
 from lrjax.transforms import (
     AddDecayedWeightsState,
     EmaState,
+    FactoredState,
+    ScaleByAdaDeltaState,
     ScaleByAdamState,
+    ScaleByAmsgradState,
+    ScaleByBeliefState,
     ScaleByLearningRateState,
+    ScaleByLionState,
+    ScaleByRmsState,
+    ScaleByRssState,
+    ScaleByRStdDevState,
     ScaleByScheduleState,
     TraceState,
     add_decayed_weights,
     clip,
+    clip_by_block_rms,
     clip_by_global_norm,
     ema,
     global_norm,
     identity,
     scale,
+    scale_by_adadelta,
     scale_by_adam,
+    scale_by_adamax,
+    scale_by_amsgrad,
+    scale_by_belief,
+    scale_by_factored_rms,
     scale_by_learning_rate,
+    scale_by_lion,
+    scale_by_param_block_rms,
+    scale_by_radam,
+    scale_by_rms,
+    scale_by_rss,
     scale_by_schedule,
+    scale_by_stddev,
+    scale_by_trust_ratio,
     set_to_zero,
     trace,
 )
-
-# [schedules: tools]
 
 __version__ = "0.1.0"

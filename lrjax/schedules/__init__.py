@@ -1,4 +1,35 @@
 """Schedules: pure functions ``step -> learning rate``, grouped by family."""
 
-# [schedules: optax-named]
-# [schedules: new]
+from lrjax.schedules.cosine import (
+    cosine_decay_schedule,
+    sgdr_schedule,
+    warmup_cosine_decay_schedule,
+)
+from lrjax.schedules.cyclic import cosine_restarts_schedule, cyclic_schedule
+from lrjax.schedules.decay import (
+    constant_schedule,
+    exponential_decay,
+    linear_schedule,
+    polynomial_schedule,
+)
+from lrjax.schedules.onecycle import one_cycle_schedule
+from lrjax.schedules.onecycle_optax import (
+    cosine_onecycle_schedule,
+    linear_onecycle_schedule,
+)
+from lrjax.schedules.piecewise import (
+    join_schedules,
+    piecewise_constant_schedule,
+    piecewise_interpolate_schedule,
+    warmup_constant_schedule,
+    warmup_exponential_decay_schedule,
+)
+from lrjax.schedules.random import random_schedule
+from lrjax.schedules.step import (
+    inverse_sqrt_schedule,
+    inverse_time_decay_schedule,
+    multistep_decay_schedule,
+    step_decay_schedule,
+)
+from lrjax.schedules.warmup import warmup_schedule, warmup_stable_decay_schedule
+from lrjax.schedules.wrappers import clip_schedule, per_epoch_schedule

@@ -12,12 +12,13 @@ Warm Restarts", ICLR 2017.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, is_checkable
 from lrjax.schedules._common import split_step, step_arg
 from lrjax.schedules.decay import _check_finite, _polynomial_phase, _ramp, _shaped
@@ -30,8 +31,6 @@ __all__ = [
     "sgdr_schedule",
 ]
 
-Schedule = Callable[[Any], Any]
-
 
 def _cosine_phase(
     whole: jax.Array,
@@ -43,7 +42,8 @@ def _cosine_phase(
 ) -> jax.Array:
     """``I * ((1 - alpha) * c ** exponent + alpha)``, ``c`` the half cosine."""
     t = _ramp(whole, frac, 0, decay_steps)
-    cosine = 0.5 * (1 + jnp.cos(jnp.pi * t / decay_steps))
+    # Clamped at 0 so that no rounding can hand a negative base to the power.
+    cosine = jnp.maximum(0.5 * (1 + jnp.cos(jnp.pi * t / decay_steps)), 0.0)
     return init_value * ((1 - alpha) * cosine**exponent + alpha)
 
 

@@ -26,30 +26,69 @@ def _f32(value: chex.Numeric) -> jax.Array:
     return jnp.asarray(value, jnp.float32)
 
 
-def _integer_cycles(whole, first_period, mult):
-    """Cycle index and int32 start for an integer period multiplier >= 2."""
-    starts, lengths = [0], [first_period]
-    while starts[-1] + lengths[-1] <= _MAX_STEP:
-        starts.append(starts[-1] + lengths[-1])
-        lengths.append(lengths[-1] * mult)
-    starts_arr = jnp.asarray(starts, jnp.int32)
-    last = len(starts) - 1
-    # The closed form n = floor(log_T(1 + t (T - 1) / T0)) is off by one at
-    # worst in float32; the integer comparisons below make it exact.
-    ratio = whole.astype(jnp.float32) * ((mult - 1) / first_period)
+_MAX_TABLE = 4096
+
+
+def _cycle_table(first_period: int, mult: float):
+    """Per cycle: first integer step (int), offset to it, length; or None.
+
+    An integer multiplier gives exact integers. A real one gives the starts
+    ``T0 (m^i - 1) / (m - 1)`` in float64, where a start within float64
+    rounding (``1e-9 + 1e-14 * start``) of an integer is that integer.
+    None when more than ``_MAX_TABLE`` cycles start below ``2**31``.
+    """
+    if mult.is_integer():
+        m = int(mult)
+        firsts, lengths = [0], [first_period]
+        while firsts[-1] + lengths[-1] <= _MAX_STEP:
+            firsts.append(firsts[-1] + lengths[-1])
+            lengths.append(lengths[-1] * m)
+        # Beyond 1e30 a cycle's position / length is 0 in float32 either way.
+        return firsts, [0.0] * len(firsts), [min(n, 1e30) for n in lengths]
+    log_mult, scale = math.log(mult), first_period / (mult - 1.0)
+    if math.log1p(_MAX_STEP / scale) / log_mult > _MAX_TABLE:
+        return None
+    firsts, offsets, lengths = [], [], []
+    i = 0
+    while True:
+        start = scale * math.expm1(i * log_mult)
+        # float64 rounding of the closed form stays below ~40 ulp.
+        if abs(start - round(start)) <= 1e-9 + 1e-14 * start:
+            start = float(round(start))
+        if start > _MAX_STEP:
+            return firsts, offsets, lengths
+        firsts.append(math.ceil(start))
+        offsets.append(math.ceil(start) - start)
+        lengths.append(first_period * mult**i)
+        i += 1
+
+
+def _table_cycles(whole, frac, first_period, mult, table):
+    """Cycle index, position and length from the exact table of starts."""
+    firsts_list, offsets_list, lengths_list = table
+    firsts = jnp.asarray(firsts_list, jnp.int32)
+    offsets = jnp.asarray(offsets_list, jnp.float32)
+    last = len(firsts_list) - 1
+    # The closed form i = floor(log_m(1 + t (m - 1) / T0)) is off by one at
+    # worst in float32; the int32 comparisons below make it exact.
+    ratio = whole.astype(jnp.float32) * ((mult - 1.0) / first_period)
     estimate = jnp.floor(jnp.log1p(ratio) / math.log(mult))
     index = jnp.clip(estimate, 0, last).astype(jnp.int32)
     for _ in range(2):
-        index = index - (whole < starts_arr[index]).astype(jnp.int32)
+        index = index - (whole < firsts[index]).astype(jnp.int32)
         nxt = jnp.minimum(index + 1, last)
-        index = index + ((index < last) & (whole >= starts_arr[nxt])).astype(jnp.int32)
-    # Beyond 1e30 a cycle's position / length is 0 in float32 either way.
-    lengths_arr = jnp.asarray([min(n, 1e30) for n in lengths], jnp.float32)
-    return index, whole - starts_arr[index], lengths_arr[index]
+        index = index + ((index < last) & (whole >= firsts[nxt])).astype(jnp.int32)
+    # A fractional step may pass a non-integer start before its first step.
+    nxt = jnp.minimum(index + 1, last)
+    passed = (whole + 1 == firsts[nxt]) & (frac > 0) & (frac >= 1 - offsets[nxt])
+    index = index + ((index < last) & passed).astype(jnp.int32)
+    offset = (whole - firsts[index]).astype(jnp.float32)
+    position = offset + frac + offsets[index]
+    return index, position, jnp.asarray(lengths_list, jnp.float32)[index]
 
 
 def _real_cycles(whole, frac, first_period, mult):
-    """Cycle index and position for a non-integer period multiplier > 1."""
+    """Cycle index and position from float32 starts (``m`` very close to 1)."""
     log_mult = math.log(mult)
     scale = first_period / (mult - 1)
 
@@ -111,11 +150,13 @@ def cosine_restarts_schedule(
       decay either.
 
     optax's ``sgdr_schedule`` builds a similar curve from a list of explicit
-    cycles. Restarts fall exactly on their steps: for an integer
-    ``period_mult`` the cycle index from the logarithmic closed form is
-    corrected with int32 comparisons against the exact cycle starts; for a
-    non-integer one the starts are float32 (an exact-integer start is snapped
-    onto its step).
+    cycles. Restarts fall exactly on their steps: the cycle index from the
+    logarithmic closed form (float32) is corrected with int32 comparisons
+    against a table of each cycle's first step, built at construction (exact
+    integers for an integer ``period_mult``, float64 starts otherwise). A
+    ``period_mult`` so close to 1 that more than 4096 cycles start below
+    ``2**31`` uses float32 starts instead (restarts beyond ``2**24`` may then
+    move by a few steps).
 
     Args:
       init_value: the first cycle's peak ``eta_0``, ``>= min_value``.
@@ -136,6 +177,7 @@ def cosine_restarts_schedule(
     check_non_negative("min_value", min_value)
     check_not_above("min_value", min_value, "init_value", init_value)
     mult = float(period_mult)
+    table = None if mult == 1.0 else _cycle_table(first_period, mult)
 
     def schedule(step: chex.Numeric) -> jax.Array:
         whole, frac = split_step(step)
@@ -143,9 +185,10 @@ def cosine_restarts_schedule(
             index = whole // first_period
             position = (whole - index * first_period).astype(jnp.float32) + frac
             length = float(first_period)
-        elif mult.is_integer():
-            index, offset, length = _integer_cycles(whole, first_period, int(mult))
-            position = offset.astype(jnp.float32) + frac
+        elif table is not None:
+            index, position, length = _table_cycles(
+                whole, frac, first_period, mult, table
+            )
         else:
             index, position, length = _real_cycles(whole, frac, first_period, mult)
         progress = jnp.clip(position / length, 0.0, 1.0)
@@ -198,11 +241,14 @@ def cyclic_schedule(
     check_non_negative("max_value", max_value)
     check_not_above("base_value", base_value, "max_value", max_value)
     up = step_arg("step_size_up", step_size_up, minimum=1)
-    down = up if step_size_down is None else step_arg("step_size_down", step_size_down, minimum=1)
+    down = (
+        up
+        if step_size_down is None
+        else step_arg("step_size_down", step_size_down, minimum=1)
+    )
     if up + down > _MAX_STEP:
         raise ValueError(
-            "step_size_up + step_size_down must be <= 2**31 - 1, got "
-            f"{up} + {down}."
+            f"step_size_up + step_size_down must be <= 2**31 - 1, got {up} + {down}."
         )
     check_one_of("mode", mode, ("triangular", "triangular2", "exp_range"))
     check_in_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)

@@ -22,6 +22,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lrjax._base import Schedule
 from lrjax._validation import (
     check_in_range,
     check_non_negative,
@@ -37,7 +38,6 @@ __all__ = [
     "exponential_decay",
 ]
 
-Schedule = Any  # a callable ``step -> value``; see lrjax.Schedule
 _F32_MAX = float(jnp.finfo(jnp.float32).max)
 
 
@@ -76,7 +76,9 @@ def _polynomial_phase(
 ) -> jax.Array:
     """``(init - end) * (1 - t / T) ** power + end`` on a split step."""
     t = _ramp(whole, frac, transition_begin, transition_steps)
-    remaining = 1 - t / transition_steps
+    # XLA may divide by multiplying with 1 / T, so 1 - T / T can come out as
+    # -1e-7; a fractional power of that would be NaN.
+    remaining = jnp.maximum(1 - t / transition_steps, 0.0)
     return (init_value - end_value) * remaining**power + end_value
 
 
@@ -106,7 +108,7 @@ def _polynomial_cycle_phase(
         (period - rem).astype(jnp.float32) - frac,
         jnp.where(whole == 0, float(period), 0.0),
     )
-    remaining = left / (float(period) * cycles.astype(jnp.float32))
+    remaining = jnp.clip(left / (float(period) * cycles.astype(jnp.float32)), 0, 1)
     return (init_value - end_value) * remaining**power + end_value
 
 

@@ -14,17 +14,15 @@ Networks Using Large Learning Rates", 2017 (arXiv:1708.07120).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from lrjax._base import Schedule
 from lrjax._validation import check_in_range, check_positive
 from lrjax.schedules._common import step_arg
 from lrjax.schedules.decay import _check_finite
 from lrjax.schedules.piecewise import piecewise_interpolate_schedule
 
 __all__ = ["cosine_onecycle_schedule", "linear_onecycle_schedule"]
-
-Schedule = Callable[[Any], Any]
 
 
 def _check_pct(name: str, value: Any, low: float = 0.0) -> None:

@@ -11,12 +11,13 @@ gives its schedules steps clamped at 0 rather than negative ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from lrjax._base import Schedule
 from lrjax._validation import (
     check_increasing,
     check_non_negative,
@@ -41,8 +42,6 @@ __all__ = [
     "warmup_constant_schedule",
     "warmup_exponential_decay_schedule",
 ]
-
-Schedule = Callable[[Any], Any]
 
 
 def _sorted_scales(
@@ -162,7 +161,9 @@ def piecewise_interpolate_schedule(
     return schedule
 
 
-def _local_step(step: jax.Array, whole: jax.Array, frac: jax.Array, offset: int):
+def _local_step(
+    step: jax.Array, whole: jax.Array, frac: jax.Array, offset: int
+) -> jax.Array:
     """What the schedule started at ``offset`` sees: ``step - offset`` (>= 0).
 
     Integer steps stay int32; float steps stay float32, with their fraction.

@@ -1,7 +1,32 @@
 """Building blocks: each a ``GradientTransformation`` that does one thing."""
 
 from lrjax.transforms.adam import ScaleByAdamState, scale_by_adam
+from lrjax.transforms.adam_variants import (
+    ScaleByAmsgradState,
+    ScaleByBeliefState,
+    scale_by_adamax,
+    scale_by_amsgrad,
+    scale_by_belief,
+    scale_by_radam,
+)
+from lrjax.transforms.adaptive import (
+    ScaleByAdaDeltaState,
+    ScaleByRmsState,
+    ScaleByRssState,
+    ScaleByRStdDevState,
+    scale_by_adadelta,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_stddev,
+)
 from lrjax.transforms.clipping import clip, clip_by_global_norm, global_norm
+from lrjax.transforms.factored import (
+    FactoredState,
+    clip_by_block_rms,
+    scale_by_factored_rms,
+    scale_by_param_block_rms,
+)
+from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
@@ -12,8 +37,5 @@ from lrjax.transforms.scaling import (
     scale_by_schedule,
     set_to_zero,
 )
+from lrjax.transforms.sign import ScaleByLionState, scale_by_lion
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights
-
-# [family: adaptive]
-# [family: adam-variants]
-# [family: large-batch-sign-factored]

@@ -1,0 +1,123 @@
+"""Layer-wise adaptive optimizers for large batches: LAMB and LARS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lrjax import _validation as val
+from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax.transforms.adam import scale_by_adam
+from lrjax.transforms.layerwise import scale_by_trust_ratio
+from lrjax.transforms.momentum import trace
+from lrjax.transforms.scaling import scale_by_learning_rate
+from lrjax.transforms.weight_decay import add_decayed_weights
+
+__all__ = ["lamb", "lars"]
+
+
+def lamb(
+    learning_rate: ScalarOrSchedule,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-6,
+    eps_root: float = 0.0,
+    weight_decay: ScalarOrSchedule = 0.0,
+    mask: Any | None = None,
+    *,
+    mu_dtype: Any | None = None,
+    nu_dtype: Any | None = None,
+) -> GradientTransformationExtraArgs:
+    """LAMB (You et al., 2020, "Large Batch Optimization for Deep Learning:
+    Training BERT in 76 minutes").
+
+    Adam's direction plus decoupled weight decay, rescaled per layer (per
+    parameter leaf) by the trust ratio ``||w|| / ||r||``::
+
+        m <- b1 * m + (1 - b1) * g,     v <- b2 * v + (1 - b2) * g**2
+        r = m / (1 - b1**t) / (sqrt(v / (1 - b2**t) + eps_root) + eps)
+            + weight_decay * w
+        w <- w - lr * (||w|| / ||r||) * r      (ratio 1 if either norm is 0)
+
+    Keras: ``keras.optimizers.Lamb(learning_rate, beta_1=b1, beta_2=b2,
+    epsilon=eps)`` matches for ``weight_decay=0`` (Keras's default epsilon is
+    1e-7, and its ``weight_decay`` is applied outside the trust ratio).
+    PyTorch core has no LAMB.
+
+    Args:
+      learning_rate: a number ``>= 0`` or a schedule. Required.
+      b1: first-moment decay in ``[0, 1)``. Default 0.9.
+      b2: second-moment decay in ``[0, 1)``. Default 0.999.
+      eps: outside the square root, ``>= 0``. Default 1e-6.
+      eps_root: inside the square root, ``>= 0``. Default 0.
+      weight_decay: ``>= 0`` or a schedule, inside the trust ratio. Default 0.
+      mask: tree of bools or callable ``params -> tree`` marking decayed params.
+      mu_dtype: lrjax addition: dtype of the first moment (default: param's).
+      nu_dtype: lrjax addition: dtype of the second moment (default: param's).
+
+    Returns:
+      ``chain(scale_by_adam(...), add_decayed_weights(weight_decay, mask),
+      scale_by_trust_ratio(), scale_by_learning_rate(learning_rate))``.
+    """
+    val.check_learning_rate("learning_rate", learning_rate)
+    return chain(
+        scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
+        add_decayed_weights(weight_decay, mask),
+        scale_by_trust_ratio(),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+def lars(
+    learning_rate: ScalarOrSchedule,
+    weight_decay: ScalarOrSchedule = 0.0,
+    weight_decay_mask: Any = True,
+    trust_coefficient: float = 0.001,
+    eps: float = 0.0,
+    trust_ratio_mask: Any = True,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+) -> GradientTransformationExtraArgs:
+    """LARS (You et al., 2017, "Large Batch Training of Convolutional Networks").
+
+    Weight decay, a per-layer trust ratio, then heavy-ball momentum on the
+    rate-scaled step (the paper's Algorithm 1)::
+
+        r = g + weight_decay * w
+        local_lr = trust_coefficient * ||w|| / (||r|| + eps)   (1 if a norm is 0)
+        v <- momentum * v + lr * local_lr * r
+        w <- w - v                  (nesterov: w - (lr * local_lr * r + momentum * v))
+
+    The paper writes the denominator ``||g|| + weight_decay * ||w||``; like
+    optax, lrjax uses ``||g + weight_decay * w||`` (the norm of the step it
+    scales). The momentum buffer holds rate-scaled steps, so a schedule
+    changes the rate of new steps only, as in the paper.
+
+    PyTorch and Keras have no LARS in their core libraries.
+
+    Args:
+      learning_rate: a number ``>= 0`` or a schedule. Required.
+      weight_decay: ``>= 0`` or a schedule. Default 0.
+      weight_decay_mask: tree of bools (or callable ``params -> tree``, or one
+        bool for all) marking decayed params. Default True (all).
+      trust_coefficient: LARS's ``eta``, ``>= 0``. Default 0.001.
+      eps: added to the update norm, ``>= 0``. Default 0.
+      trust_ratio_mask: like ``weight_decay_mask``, marking the params whose
+        steps are rescaled by the trust ratio. Default True (all).
+      momentum: in ``[0, 1]``. Default 0.9.
+      nesterov: Nesterov momentum. Default False.
+
+    Returns:
+      ``chain(add_decayed_weights(weight_decay, weight_decay_mask),
+      scale_by_trust_ratio(trust_coefficient=..., eps=..., mask=trust_ratio_mask),
+      scale_by_learning_rate(learning_rate), trace(momentum, nesterov))``.
+    """
+    val.check_learning_rate("learning_rate", learning_rate)
+    val.check_in_range("momentum", momentum, 0.0, 1.0)
+    return chain(
+        add_decayed_weights(weight_decay, weight_decay_mask),
+        scale_by_trust_ratio(
+            trust_coefficient=trust_coefficient, eps=eps, mask=trust_ratio_mask
+        ),
+        scale_by_learning_rate(learning_rate),
+        trace(momentum, nesterov),
+    )

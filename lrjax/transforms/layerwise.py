@@ -1,0 +1,88 @@
+"""Layer-wise trust ratios (LARS, You et al. 2017; LAMB, You et al. 2020)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from lrjax import _validation as val
+from lrjax._base import EmptyState, GradientTransformation
+from lrjax.transforms.weight_decay import apply_mask
+
+__all__ = ["scale_by_trust_ratio", "leaf_norm"]
+
+
+def leaf_norm(x: jax.Array, min_norm: Any = 0.0) -> jax.Array:
+    """``max(||x||_2, min_norm)`` over all elements of ``x``, as float32.
+
+    The square root is taken of a strictly positive value only, so the norm
+    has a zero (not NaN) gradient at ``x = 0`` when differentiated through.
+    """
+    sq = jnp.sum(jnp.square(x.astype(jnp.float32)))
+    positive = sq > 0
+    norm = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
+    return jnp.maximum(norm, jnp.asarray(min_norm, jnp.float32))
+
+
+def scale_by_trust_ratio(
+    min_norm: float = 0.0,
+    trust_coefficient: float = 1.0,
+    eps: float = 0.0,
+    *,
+    mask: Any | None = None,
+) -> GradientTransformation:
+    """Rescales each leaf's update by its layer-wise trust ratio.
+
+    For every parameter leaf ``p`` with update ``u``::
+
+        ||p||' = max(||p||, min_norm),   ||u||' = max(||u||, min_norm)
+        ratio  = trust_coefficient * ||p||' / (||u||' + eps)
+        u     <- u * ratio          (ratio = 1 where ||p||' or ||u||' is 0)
+
+    Norms are L2 norms over the whole leaf (Frobenius for matrices). A leaf
+    whose parameters or update are all zero is passed through unchanged, so a
+    zero-initialised layer still moves. This is the ``phi(||w||) / ||u||``
+    factor of LARS (You et al., 2017, "Large Batch Training of Convolutional
+    Networks") and LAMB (You et al., 2020, "Large Batch Optimization for Deep
+    Learning: Training BERT in 76 minutes") with ``phi`` the identity.
+
+    Args:
+      min_norm: lower bound on both norms, ``>= 0``. Default 0 (no bound).
+      trust_coefficient: multiplier of the ratio, ``>= 0`` (LARS's ``eta``).
+        Default 1.
+      eps: added to the update norm, ``>= 0``. Default 0.
+      mask: lrjax addition (keyword-only): a tree of bools with the structure
+        of the params (or a prefix of it), or a callable ``params -> tree``;
+        leaves marked False pass through unscaled. ``None`` scales all.
+
+    Returns:
+      A stateless ``GradientTransformation``; ``update`` needs ``params``.
+    """
+    val.check_non_negative("min_norm", min_norm)
+    val.check_non_negative("trust_coefficient", trust_coefficient)
+    val.check_non_negative("eps", eps)
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError(
+                "scale_by_trust_ratio needs params: call update(updates, state, params)."
+            )
+        val.check_tree_structure("scale_by_trust_ratio", updates, params)
+
+        def rescale(u, p):
+            p_norm = leaf_norm(p, min_norm)
+            u_norm = leaf_norm(u, min_norm)
+            ratio = trust_coefficient * p_norm / (u_norm + eps)
+            degenerate = jnp.logical_or(p_norm == 0, u_norm == 0)
+            ratio = jnp.where(degenerate, 1.0, ratio)
+            return (u * ratio.astype(u.dtype)).astype(u.dtype)
+
+        return apply_mask(mask, params, rescale, updates), state
+
+    return GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,97 @@
+"""Sign-based momentum: Lion (Chen et al., 2023)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from lrjax import _numerics as num
+from lrjax import _validation as val
+from lrjax._base import GradientTransformation
+
+__all__ = ["ScaleByLionState", "scale_by_lion"]
+
+_MODES = ("hard", "smooth", "refined")
+
+
+class ScaleByLionState(NamedTuple):
+    """State of :func:`scale_by_lion`.
+
+    Attributes:
+      count: int32 number of updates made (saturating).
+      mu: the momentum ``m`` (EMA of gradients with decay ``b2``), dtype
+        ``mu_dtype``.
+    """
+
+    count: jax.Array
+    mu: Any
+
+
+def scale_by_lion(
+    b1: float = 0.9,
+    b2: float = 0.99,
+    mu_dtype: Any | None = None,
+    *,
+    mode: Literal["hard", "smooth", "refined"] = "hard",
+    smooth_beta: float = 1.0,
+) -> GradientTransformation:
+    """Lion's direction: the sign of an interpolated momentum.
+
+    Chen et al., 2023, "Symbolic Discovery of Optimization Algorithms"::
+
+        c = b1 * m + (1 - b1) * g         (interpolation, uses the old m)
+        u = s(c)
+        m <- b2 * m + (1 - b2) * g        (the momentum, updated after)
+
+    with ``s`` chosen by ``mode``:
+
+    * ``"hard"``: ``sign(c)`` (the paper's Lion; every element moves by +-1);
+    * ``"smooth"``: ``tanh(smooth_beta * c)``, a differentiable sign;
+    * ``"refined"``: ``clip(c, -1, 1)``, linear near 0 and saturating at +-1.
+
+    The output is the *ascent* direction; chain
+    :func:`lrjax.scale_by_learning_rate` after it (as :func:`lrjax.lion` does).
+
+    Args:
+      b1: interpolation weight of the momentum in ``c``, in ``[0, 1]``.
+        Default 0.9.
+      b2: decay of the momentum ``m``, in ``[0, 1)``. Default 0.99.
+      mu_dtype: dtype of ``m`` (default: the parameter's).
+      mode: ``"hard"``, ``"smooth"`` or ``"refined"``. Default ``"hard"``.
+      smooth_beta: sharpness of the ``"smooth"`` mode, ``> 0``. Default 1.
+
+    Returns:
+      A ``GradientTransformation`` with :class:`ScaleByLionState`.
+    """
+    val.check_in_range("b1", b1, 0.0, 1.0)
+    val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
+    val.check_dtype("mu_dtype", mu_dtype)
+    val.check_one_of("mode", mode, _MODES)
+    val.check_positive("smooth_beta", smooth_beta)
+
+    def shape(c):
+        if mode == "hard":
+            return jnp.sign(c)
+        if mode == "smooth":
+            return jnp.tanh(smooth_beta * c)
+        return jnp.clip(c, -1.0, 1.0)
+
+    def init_fn(params):
+        return ScaleByLionState(num.zero_count(), num.tree_buffers(params, mu_dtype))
+
+    def update_fn(updates, state, params=None):
+        del params
+        val.check_tree_structure("scale_by_lion", updates, state.mu)
+
+        def step(g, m):
+            u = shape(b1 * m + (1 - b1) * g)
+            m = (b2 * m + (1 - b2) * g).astype(m.dtype)
+            return u.astype(g.dtype), m
+
+        out = jax.tree_util.tree_map(step, updates, state.mu)
+        updates, mu = num.tree_unzip(updates, out, 2)
+        return updates, ScaleByLionState(num.safe_increment(state.count), mu)
+
+    return GradientTransformation(init_fn, update_fn)
