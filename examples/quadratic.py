@@ -23,9 +23,8 @@ def main(steps: int = 200, print_every: int = 20) -> float:
     def loss_fn(p):
         return jnp.mean((x @ p["w"] + p["b"] - y) ** 2)
 
-    # Inverse-time decay, lr(t) = 0.1 / (1 + t / 50), as a plain function.
-    def schedule(step):
-        return 0.1 / (1.0 + step / 50.0)
+    # Keras-style inverse-time decay: lr(t) = 0.1 / (1 + t / 50).
+    schedule = lrjax.inverse_time_decay_schedule(0.1, decay_steps=50, decay_rate=1.0)
 
     opt = lrjax.adamw(schedule, weight_decay=1e-4)
     state = opt.init(params)
