@@ -12,7 +12,7 @@ from typing import Any
 
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
-from lrjax.transforms.adam import scale_by_adam
+from lrjax.optimizers.adam import adam, adamw
 from lrjax.transforms.adam_variants import (
     scale_by_adamax,
     scale_by_amsgrad,
@@ -200,12 +200,15 @@ def nadam(
     Returns:
       ``chain(scale_by_adam(..., nesterov=True), scale_by_learning_rate(...))``.
     """
-    val.check_learning_rate("learning_rate", learning_rate)
-    return chain(
-        scale_by_adam(
-            b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
-        ),
-        scale_by_learning_rate(learning_rate),
+    return adam(
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        nesterov=nesterov,
+        nu_dtype=nu_dtype,
     )
 
 
@@ -239,13 +242,17 @@ def nadamw(
       ``chain(scale_by_adam(..., nesterov=True), add_decayed_weights(...),
       scale_by_learning_rate(learning_rate))``.
     """
-    val.check_learning_rate("learning_rate", learning_rate)
-    return chain(
-        scale_by_adam(
-            b1, b2, eps, eps_root, mu_dtype, nesterov=nesterov, nu_dtype=nu_dtype
-        ),
-        add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
+    return adamw(
+        learning_rate,
+        b1,
+        b2,
+        eps,
+        eps_root,
+        mu_dtype,
+        weight_decay,
+        mask,
+        nesterov=nesterov,
+        nu_dtype=nu_dtype,
     )
 
 
