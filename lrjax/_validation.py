@@ -32,6 +32,7 @@ __all__ = [
     "check_non_negative_int",
     "check_dtype",
     "check_tree_structure",
+    "check_params",
 ]
 
 
@@ -217,3 +218,10 @@ def check_tree_structure(
             f"state was initialised for tree structure {want}. Pass updates "
             "with the structure of the params given to init."
         )
+
+
+def check_params(name: str, updates: Any, params: Any) -> None:
+    """For blocks that read the parameters: ``params`` given, shaped like ``updates``."""
+    if params is None:
+        raise ValueError(f"{name} needs params: call update(updates, state, params).")
+    check_tree_structure(name, updates, params)

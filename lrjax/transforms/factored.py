@@ -248,12 +248,7 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
         return EmptyState()
 
     def update_fn(updates, state, params=None):
-        if params is None:
-            raise ValueError(
-                "scale_by_param_block_rms needs params: call "
-                "update(updates, state, params)."
-            )
-        val.check_tree_structure("scale_by_param_block_rms", updates, params)
+        val.check_params("scale_by_param_block_rms", updates, params)
 
         def scale_leaf(u, p):
             ms = jnp.mean(jnp.square(p.astype(jnp.float32)))

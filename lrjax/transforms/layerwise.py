@@ -69,11 +69,7 @@ def scale_by_trust_ratio(
         return EmptyState()
 
     def update_fn(updates, state, params=None):
-        if params is None:
-            raise ValueError(
-                "scale_by_trust_ratio needs params: call update(updates, state, params)."
-            )
-        val.check_tree_structure("scale_by_trust_ratio", updates, params)
+        val.check_params("scale_by_trust_ratio", updates, params)
 
         def rescale(u, p):
             p_norm = leaf_norm(p, min_norm)

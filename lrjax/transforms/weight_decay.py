@@ -62,11 +62,7 @@ def add_decayed_weights(
         return AddDecayedWeightsState(num.zero_count()) if scheduled else EmptyState()
 
     def update_fn(updates, state, params=None):
-        if params is None:
-            raise ValueError(
-                "add_decayed_weights needs params: call update(updates, state, params)."
-            )
-        val.check_tree_structure("add_decayed_weights", updates, params)
+        val.check_params("add_decayed_weights", updates, params)
         if not scheduled and val.is_checkable(weight_decay) and weight_decay == 0:
             return updates, state  # nothing to add; keeps the compiled step lean
         if scheduled:
