@@ -126,9 +126,9 @@ def warmup_schedule(
 
     with ``w(x) = x`` (``"linear"``) or ``w(x) = (1 - \cos \pi x) / 2``
     (``"cosine"``). PyTorch: ``SequentialLR([LinearLR(start_factor), ...],
-    milestones=[W])``; Keras: ``CosineDecay(warmup_target=..., warmup_steps)``
-    for the cosine case; optax: ``join_schedules([linear_schedule(...),
-    schedule], [W])``.
+    milestones=[W])``; Keras: the linear warmup built into ``CosineDecay``
+    (``warmup_target``, ``warmup_steps``); optax:
+    ``join_schedules([linear_schedule(...), schedule], [W])``.
 
     Args:
       schedule: a schedule ``step -> rate`` (or a constant rate).
