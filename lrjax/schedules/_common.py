@@ -107,3 +107,16 @@ def check_not_above(low_name: str, low: Any, high_name: str, high: Any) -> None:
             f"{low_name} must be <= {high_name}, got {low_name}={low!r} and "
             f"{high_name}={high!r}."
         )
+
+
+def half_cosine(fraction: Any) -> jax.Array:
+    """``(1 + cos(pi * f)) / 2``: falls from 1 at ``f = 0`` to 0 at ``f = 1``.
+
+    Evaluated as ``cos(pi * f / 2) ** 2``, the same value without the
+    cancellation of ``1 + cos`` near ``f = 1``, where float32 would otherwise
+    reach exactly 0 some steps before the end of a long decay.
+    """
+    fraction = jnp.asarray(fraction, jnp.float32)
+    # cos(float32(pi / 2)) is 4e-8, not 0: pin the end so it is exact.
+    value = jnp.square(jnp.cos((0.5 * jnp.pi) * fraction))
+    return jnp.where(fraction >= 1.0, 0.0, value)

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, is_checkable
-from lrjax.schedules._common import split_step, step_arg
+from lrjax.schedules._common import half_cosine, split_step, step_arg
 from lrjax.schedules.decay import _check_finite, _polynomial_phase, _ramp, _shaped
 from lrjax.schedules.decay import _shift as _shift_step
 from lrjax.schedules.piecewise import join_schedules
@@ -42,8 +42,7 @@ def _cosine_phase(
 ) -> jax.Array:
     """``I * ((1 - alpha) * c ** exponent + alpha)``, ``c`` the half cosine."""
     t = _ramp(whole, frac, 0, decay_steps)
-    # Clamped at 0 so that no rounding can hand a negative base to the power.
-    cosine = jnp.maximum(0.5 * (1 + jnp.cos(jnp.pi * t / decay_steps)), 0.0)
+    cosine = half_cosine(t / decay_steps)  # a square: never a negative base
     return init_value * ((1 - alpha) * cosine**exponent + alpha)
 
 

@@ -15,7 +15,13 @@ import jax.numpy as jnp
 
 from lrjax._base import Schedule
 from lrjax._validation import check_in_range, check_non_negative, check_one_of
-from lrjax.schedules._common import as_value, check_not_above, split_step, step_arg
+from lrjax.schedules._common import (
+    as_value,
+    check_not_above,
+    half_cosine,
+    split_step,
+    step_arg,
+)
 
 __all__ = ["cosine_restarts_schedule", "cyclic_schedule"]
 
@@ -194,7 +200,7 @@ def cosine_restarts_schedule(
         progress = jnp.clip(position / length, 0.0, 1.0)
         height = jnp.power(_f32(peak_decay), index.astype(jnp.float32))
         top, floor = _f32(init_value), _f32(min_value)
-        cosine = 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
+        cosine = half_cosine(progress)
         return as_value(floor + (top - floor) * height * cosine)
 
     return schedule

@@ -15,7 +15,7 @@ from lrjax._validation import (
     check_one_of,
     check_positive,
 )
-from lrjax.schedules._common import as_value, split_step, step_arg
+from lrjax.schedules._common import as_value, half_cosine, split_step, step_arg
 
 __all__ = ["one_cycle_schedule"]
 
@@ -26,7 +26,7 @@ def _anneal(start: jax.Array, end: jax.Array, pct: jax.Array, how: str) -> jax.A
     # Written as a weighted mean so each end value is reproduced exactly in
     # float32 (``end + (start - end) * w`` loses the small end to cancellation).
     if how == "cos":
-        weight = 0.5 * (jnp.cos(jnp.pi * pct) + 1.0)
+        weight = half_cosine(pct)
     else:
         weight = 1.0 - pct
     return start * weight + end * (1.0 - weight)

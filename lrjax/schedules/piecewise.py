@@ -25,7 +25,7 @@ from lrjax._validation import (
     check_positive,
     check_type,
 )
-from lrjax.schedules._common import as_value, split_step, step_arg
+from lrjax.schedules._common import as_value, half_cosine, split_step, step_arg
 from lrjax.schedules.decay import (
     _check_finite,
     _exponential_phase,
@@ -102,7 +102,7 @@ def _linear_interpolate(start: Any, end: Any, pct: jax.Array) -> jax.Array:
 
 def _cosine_interpolate(start: Any, end: Any, pct: jax.Array) -> jax.Array:
     # Half a cosine period from start (pct = 0) to end (pct = 1).
-    return end + (start - end) / 2.0 * (jnp.cos(jnp.pi * pct) + 1)
+    return end + (start - end) * half_cosine(pct)
 
 
 def piecewise_interpolate_schedule(

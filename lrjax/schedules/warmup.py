@@ -8,7 +8,14 @@ import jax.numpy as jnp
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, check_one_of
-from lrjax.schedules._common import as_value, float_step, int_step, split_step, step_arg
+from lrjax.schedules._common import (
+    as_value,
+    float_step,
+    half_cosine,
+    int_step,
+    split_step,
+    step_arg,
+)
 from lrjax.schedules.wrappers import _as_schedule
 
 __all__ = ["warmup_stable_decay_schedule", "warmup_schedule"]
@@ -95,7 +102,7 @@ def warmup_stable_decay_schedule(
         if decay_type == "linear":
             shape = 1.0 - q
         elif decay_type == "cosine":
-            shape = 0.5 * (1.0 + jnp.cos(jnp.pi * q))
+            shape = half_cosine(q)
         else:
             shape = 1.0 - jnp.sqrt(q)
         cool = _mix(peak, end, shape)
@@ -164,7 +171,8 @@ def warmup_schedule(
         if warmup_type == "linear":
             weight = x
         else:
-            weight = 0.5 * (1.0 - jnp.cos(jnp.pi * x))
+            # (1 - cos(pi x)) / 2, as a square for accuracy near x = 0.
+            weight = jnp.square(jnp.sin((0.5 * jnp.pi) * x))
         return as_value(
             jnp.where(before, _mix(target, _f32(init_value), weight), after)
         )

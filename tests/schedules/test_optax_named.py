@@ -577,3 +577,15 @@ def test_integral_float_step_counts_are_accepted():
     got = lrjax.linear_schedule(1.0, 0.0, 1e2)(steps)
     want = _optax_values(optax.linear_schedule(1.0, 0.0, 100), steps)
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+def test_long_cosine_decay_reaches_its_floor_only_at_the_horizon():
+    # (1 + cos(pi t / T)) / 2 is positive for t < T; float32's 1 + cos(...)
+    # rounds it to 0 about 80 steps early on a 1e6-step decay.
+    steps = np.arange(999_000, 1_000_001)
+    got = np.asarray(lrjax.cosine_decay_schedule(1.0, 1_000_000)(steps))
+    want = 0.5 * (1 + np.cos(np.pi * steps.astype(np.float64) / 1_000_000))
+    assert np.all(got[:-1] > 0) and got[-1] == 0.0
+    assert np.all(np.diff(got) <= 0)
+    # float32 t / T carries ~6e-8 absolute error, so compare absolutely near 0.
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=5e-11)
