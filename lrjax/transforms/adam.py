@@ -38,6 +38,21 @@ def check_adam_args(b1, b2, eps, eps_root, mu_dtype=None, nu_dtype=None) -> None
     val.check_dtype("nu_dtype", nu_dtype)
 
 
+def _first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
+    """Scalars that turn ``(m, g)`` into Adam's (or NAdam's) ``m_hat``."""
+    mu_corr = num.bias_correction(b1, count)
+    if not nesterov:
+        return mu_corr, None
+    return mu_corr, num.bias_correction(b1, num.safe_increment(count))
+
+
+def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array:
+    if next_corr is None:
+        return m * mu_corr
+    # NAdam in optax's form: the momentum looks one step ahead.
+    return b1 * m * next_corr + (1 - b1) * g * mu_corr
+
+
 def scale_by_adam(
     b1: float = 0.9,
     b2: float = 0.999,
@@ -89,18 +104,13 @@ def scale_by_adam(
         del params
         val.check_tree_structure("scale_by_adam", updates, state.mu)
         count = num.safe_increment(state.count)
-        mu_corr = num.bias_correction(b1, count)
+        mu_corr, next_corr = _first_moment_corrections(b1, count, nesterov)
         nu_corr = num.bias_correction(b2, count)
-        if nesterov:
-            next_corr = num.bias_correction(b1, num.safe_increment(count))
 
         def step(g, m, v):
             m = (b1 * m + (1 - b1) * g).astype(m.dtype)
             v = (b2 * v + (1 - b2) * jnp.square(g)).astype(v.dtype)
-            if nesterov:
-                m_hat = b1 * m * next_corr + (1 - b1) * g * mu_corr
-            else:
-                m_hat = m * mu_corr
+            m_hat = _m_hat(b1, m, g, mu_corr, next_corr)
             u = m_hat / (jnp.sqrt(v * nu_corr + eps_root) + eps)
             return u.astype(g.dtype), m, v
 

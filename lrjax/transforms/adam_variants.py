@@ -17,7 +17,12 @@ import jax.numpy as jnp
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation
-from lrjax.transforms.adam import ScaleByAdamState, check_adam_args
+from lrjax.transforms.adam import (
+    ScaleByAdamState,
+    _first_moment_corrections,
+    _m_hat,
+    check_adam_args,
+)
 
 __all__ = [
     "ScaleByAmsgradState",
@@ -58,21 +63,6 @@ class ScaleByBeliefState(NamedTuple):
     count: jax.Array
     mu: Any
     nu: Any
-
-
-def _first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
-    """Scalars that turn ``(m, g)`` into Adam's (or NAdam's) ``m_hat``."""
-    mu_corr = num.bias_correction(b1, count)
-    if not nesterov:
-        return mu_corr, None
-    return mu_corr, num.bias_correction(b1, num.safe_increment(count))
-
-
-def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array:
-    if next_corr is None:
-        return m * mu_corr
-    # NAdam in optax's form: the momentum looks one step ahead.
-    return b1 * m * next_corr + (1 - b1) * g * mu_corr
 
 
 def scale_by_amsgrad(
