@@ -11,3 +11,9 @@ import jax  # noqa: E402
 
 # Tests compare float32 numerics with optax; keep JAX's default precision.
 jax.config.update("jax_enable_x64", False)
+
+from hypothesis import settings  # noqa: E402
+
+# The same examples on every run: CI must not pass or fail by chance.
+settings.register_profile("lrjax", derandomize=True, deadline=None)
+settings.load_profile("lrjax")

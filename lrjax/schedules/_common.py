@@ -13,6 +13,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from lrjax import _validation as val
 
 __all__ = ["int_step", "float_step", "as_value"]
 
@@ -35,9 +38,6 @@ def float_step(step: Any) -> jax.Array:
 def as_value(value: Any) -> jax.Array:
     """A schedule's output: float32."""
     return jnp.asarray(value, jnp.float32)
-
-
-# --- appended for the optax-named schedules -------------------------------
 
 
 def split_step(step: Any) -> tuple[jax.Array, jax.Array]:
@@ -64,8 +64,6 @@ def step_arg(name: str, value: Any, *, minimum: int = 0) -> int:
     Integral floats such as ``1e4`` are accepted, as optax accepts them.
     Traced values are refused: step arguments fix int32 boundaries.
     """
-    import numpy as np  # local: this section is appended to a shared module
-
     if isinstance(value, jax.core.Tracer) or callable(value):
         raise TypeError(
             f"{name} must be a concrete integer (not traced), got {value!r}."
@@ -91,18 +89,11 @@ def step_arg(name: str, value: Any, *, minimum: int = 0) -> int:
     return count
 
 
-# --- appended for the new schedules (step, cyclic, warmup, random, ...) ---
-
-
 def check_not_above(low_name: str, low: Any, high_name: str, high: Any) -> None:
     """Requires ``low <= high`` for concrete values; names both arguments."""
-    import numpy as np  # local: this section is appended to a shared module
-
-    try:
-        bad = bool(np.any(np.asarray(low) > np.asarray(high)))
-    except Exception:  # tracers: the bound cannot be checked now
+    if not (val.is_checkable(low) and val.is_checkable(high)):
         return
-    if bad:
+    if np.any(np.asarray(low) > np.asarray(high)):
         raise ValueError(
             f"{low_name} must be <= {high_name}, got {low_name}={low!r} and "
             f"{high_name}={high!r}."

@@ -507,11 +507,12 @@ def test_jit_vmap_python_ints_agree_and_bounded(name):
         assert eager.dtype == np.float32 and eager.shape == steps.shape
         assert np.all(np.isfinite(eager))
         assert np.all((eager >= low * (1 - 1e-6)) & (eager <= high * (1 + 1e-6)))
-        chex.assert_trees_all_close(np.asarray(jitted(steps)), eager, rtol=1e-6)
-        chex.assert_trees_all_close(np.asarray(vmapped(steps)), eager, rtol=1e-6)
+        # XLA may reorder float32 arithmetic under jit: a few ulps of slack.
+        chex.assert_trees_all_close(np.asarray(jitted(steps)), eager, rtol=4e-6)
+        chex.assert_trees_all_close(np.asarray(vmapped(steps)), eager, rtol=4e-6)
         scalars = [sched(int(t)) for t in steps]
         assert all(v.dtype == jnp.float32 and v.shape == () for v in scalars)
-        chex.assert_trees_all_close(np.array(scalars), eager, rtol=1e-6)
+        chex.assert_trees_all_close(np.array(scalars), eager, rtol=4e-6)
 
     run()
     # Step types: negatives are step 0; NumPy/JAX ints and floats agree.
