@@ -53,6 +53,19 @@ def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array
     return b1 * m * next_corr + (1 - b1) * g * mu_corr
 
 
+def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any):
+    """``init`` of a block whose state is ``(count, mu, nu)``."""
+
+    def init_fn(params):
+        return state_type(
+            num.zero_count(),
+            num.tree_buffers(params, mu_dtype),
+            num.tree_buffers(params, nu_dtype),
+        )
+
+    return init_fn
+
+
 def scale_by_adam(
     b1: float = 0.9,
     b2: float = 0.999,
@@ -93,12 +106,7 @@ def scale_by_adam(
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
 
-    def init_fn(params):
-        return ScaleByAdamState(
-            count=num.zero_count(),
-            mu=num.tree_buffers(params, mu_dtype),
-            nu=num.tree_buffers(params, nu_dtype),
-        )
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params

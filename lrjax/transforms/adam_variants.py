@@ -22,6 +22,7 @@ from lrjax.transforms.adam import (
     _first_moment_corrections,
     _m_hat,
     check_adam_args,
+    moments_init,
 )
 
 __all__ = [
@@ -173,12 +174,7 @@ def scale_by_adamax(
     """
     check_adam_args(b1, b2, eps, 0.0, mu_dtype, nu_dtype)
 
-    def init_fn(params):
-        return ScaleByAdamState(
-            count=num.zero_count(),
-            mu=num.tree_buffers(params, mu_dtype),
-            nu=num.tree_buffers(params, nu_dtype),
-        )
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params
@@ -237,12 +233,7 @@ def scale_by_belief(
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
 
-    def init_fn(params):
-        return ScaleByBeliefState(
-            count=num.zero_count(),
-            mu=num.tree_buffers(params, mu_dtype),
-            nu=num.tree_buffers(params, nu_dtype),
-        )
+    init_fn = moments_init(ScaleByBeliefState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params
@@ -346,12 +337,7 @@ def scale_by_radam(
     val.check_in_range("threshold", threshold, 4.0, math.inf)
     val.check_type("nesterov", nesterov, bool)
 
-    def init_fn(params):
-        return ScaleByAdamState(
-            count=num.zero_count(),
-            mu=num.tree_buffers(params, mu_dtype),
-            nu=num.tree_buffers(params, nu_dtype),
-        )
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params
