@@ -4,13 +4,21 @@
 * Every state buffer (moment, trace, accumulator) is made by
   :func:`tree_buffers`, which picks its dtype and keeps the parameter's
   sharding, also under ``jax.jit``.
+* Per-element arithmetic runs in :func:`compute_dtype`: at least float32
+  (wider when the gradient or a state buffer is wider, complex when either is
+  complex), so float16/bf16 squares do not underflow before any cast.
 * Values written back to state or returned as updates are cast to the dtype
   they were declared with, so NumPy scalars or float32 hyperparameters never
   promote a bf16 tree to float32.
+* Only inexact (floating or complex) parameters can be optimized:
+  :func:`check_optimizable` rejects integer and boolean leaves at ``init``.
+* Complex numbers: second moments and norms use the squared modulus
+  :func:`abs_sq` (``g * conj(g)``, real), never ``g**2``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -27,6 +35,11 @@ __all__ = [
     "resolve_dtype",
     "as_scalar",
     "tree_unzip",
+    "compute_dtype",
+    "upcast",
+    "abs_sq",
+    "real_part",
+    "check_optimizable",
 ]
 
 COUNT_MAX = int(jnp.iinfo(jnp.int32).max)
@@ -53,11 +66,66 @@ def bias_correction(decay: Any, count: jax.Array) -> jax.Array:
     return 1.0 / (1.0 - decay ** count.astype(jnp.float32))
 
 
+def _dtype_of(x: Any) -> Any:
+    # ShapeDtypeStruct and arrays carry .dtype; Python scalars do not.
+    dtype = getattr(x, "dtype", None)
+    return jnp.dtype(dtype) if dtype is not None else jnp.asarray(x).dtype
+
+
 def resolve_dtype(param: Any, dtype: Any | None) -> Any:
     """The buffer dtype: ``dtype`` if given, else the parameter's dtype."""
     if dtype is not None:
         return jnp.dtype(dtype)
-    return jnp.asarray(param).dtype
+    return _dtype_of(param)
+
+
+def compute_dtype(*dtypes: Any) -> Any:
+    """The dtype per-element arithmetic runs in.
+
+    At least float32; wider when any input is wider (a float64 state), complex
+    when any input is complex. float16 and bfloat16 never win, so squares of
+    small gradients do not underflow and ``b2=0.999`` does not round to 1.
+    """
+    return functools.reduce(jnp.promote_types, dtypes, jnp.dtype(jnp.float32))
+
+
+def upcast(*arrays: Any) -> tuple[jax.Array, ...]:
+    """``arrays`` (Python scalars too) cast to their common :func:`compute_dtype`."""
+    arrays = tuple(jnp.asarray(a) for a in arrays)
+    dtype = compute_dtype(*(a.dtype for a in arrays))
+    return tuple(a.astype(dtype) for a in arrays)
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """``|x|**2`` element-wise, real: ``x * conj(x)`` for complex ``x``."""
+    if jnp.iscomplexobj(x):
+        return jnp.square(jnp.real(x)) + jnp.square(jnp.imag(x))
+    return jnp.square(x)
+
+
+def real_part(x: jax.Array) -> jax.Array:
+    """``x`` as a real array: a second moment kept in a complex buffer."""
+    return jnp.real(x) if jnp.iscomplexobj(x) else x
+
+
+def check_optimizable(params: Any, where: str) -> None:
+    """Rejects parameter leaves that gradient updates cannot move.
+
+    Integer and boolean leaves would silently never change (their updates are
+    cast to the integer dtype); they must be excluded from the optimizer
+    instead. Runs on shapes and dtypes only, so it is free under ``jit``.
+    """
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        dtype = _dtype_of(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise TypeError(
+                f"{where}: the parameter at {jax.tree_util.keystr(path) or 'the root'}"
+                f" has dtype {dtype}, which gradient updates cannot move. Only "
+                "floating and complex parameters can be optimized: exclude the "
+                "others with optax.masked, optax.multi_transform (with "
+                "optax.set_to_zero for them) or by leaving them out of the "
+                "tree given to the optimizer."
+            )
 
 
 def buffer_like(param: Any, dtype: Any | None = None, fill: float = 0.0) -> jax.Array:
@@ -69,14 +137,22 @@ def buffer_like(param: Any, dtype: Any | None = None, fill: float = 0.0) -> jax.
     buffer a data dependence on ``param`` and therefore its sharding, at the
     cost of one elementwise op at init.
     """
-    param = jnp.asarray(param)
     out_dtype = resolve_dtype(param, dtype)
+    if isinstance(param, jax.ShapeDtypeStruct):
+        # Abstract init (restore targets, sharding plans): no data to follow,
+        # so place the buffer on the declared sharding, if any.
+        return jnp.full(param.shape, fill, out_dtype, device=param.sharding)
+    param = jnp.asarray(param)
     fill_value = jnp.asarray(fill, out_dtype)
     return jnp.where(jnp.isnan(param), fill_value, fill_value).astype(out_dtype)
 
 
 def tree_buffers(params: Any, dtype: Any | None = None, fill: float = 0.0) -> Any:
-    """:func:`buffer_like` over a tree (``None`` leaves stay ``None``)."""
+    """:func:`buffer_like` over a tree (``None`` leaves stay ``None``).
+
+    Rejects integer and boolean parameters (:func:`check_optimizable`).
+    """
+    check_optimizable(params, "lrjax init")
     return jax.tree_util.tree_map(lambda p: buffer_like(p, dtype, fill), params)
 
 

@@ -94,7 +94,8 @@ def scale_by_learning_rate(
     sign = -1.0 if flip_sign else 1.0
 
     def init_fn(params):
-        del params
+        # Every lrjax optimizer ends here, stateless ones (plain sgd) too.
+        num.check_optimizable(params, "lrjax init")
         count = num.zero_count()
         return ScaleByLearningRateState(count, _rate_at(learning_rate, count))
 
