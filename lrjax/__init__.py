@@ -19,6 +19,14 @@ from lrjax._base import (
     get_learning_rate,
 )
 
+# Rates that react to training.
+from lrjax.control import (
+    LossAdaptiveScaleState,
+    ReduceOnPlateauState,
+    loss_adaptive_scale,
+    reduce_on_plateau,
+)
+
 # Optimizers.
 from lrjax.optimizers import (
     adabelief,
