@@ -22,7 +22,9 @@ from lrjax._base import (
 # Rates that react to training.
 from lrjax.control import (
     LossAdaptiveScaleState,
+    RangeTestResult,
     ReduceOnPlateauState,
+    find_learning_rate,
     loss_adaptive_scale,
     reduce_on_plateau,
 )
