@@ -1,10 +1,14 @@
 """The ``lrjax`` command line: look at a schedule without writing code.
 
     lrjax schedule NAME --ARG VALUE ... --steps N [--points K] [--plot FILE.png]
+    lrjax schedule NAME --help
     lrjax schedule --list
 
 prints the schedule's value at ``K`` evenly spaced steps of ``0 .. N-1`` and at
-its turning points, optionally plotting it. ``python -m lrjax`` is the same.
+its turning points, optionally plotting it; values are printed to six
+significant digits (``lrjax.plotting.format_rate``), so float32 rounding noise
+does not show. ``NAME --help`` lists that schedule's arguments, their defaults
+and descriptions. ``python -m lrjax`` is the same.
 
 Argument values are read as Python-like literals, guided by the schedule's
 signature: ``0.1``, ``1e-3``, ``100``, ``true``/``false``, ``none``; lists
@@ -35,7 +39,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
+import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,7 +60,12 @@ from lrjax._cli_args import (
     _unknown_argument,
     available_schedules,
 )
-from lrjax.plotting import DENSE_LIMIT, find_turning_points, schedule_values_at
+from lrjax.plotting import (
+    DENSE_LIMIT,
+    find_turning_points,
+    format_rate,
+    schedule_values_at,
+)
 
 __all__ = ["main", "available_schedules"]
 
@@ -92,9 +104,93 @@ def _format_table(
     lines.append(f"{'step':>10}  {'learning rate':>14}  turning point")
     for step, value in zip(rows, values, strict=True):
         kinds = ", ".join(turning.get(step, [])) if step in shown else ""
-        lines.append(f"{step:>10}  {str(value):>14}  {kinds}".rstrip())
+        lines.append(f"{step:>10}  {format_rate(value):>14}  {kinds}".rstrip())
     if len(turning) > len(shown):
         lines.append(f"# ... {len(turning) - len(shown)} more turning points not shown")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ NAME --help
+
+# How each kind of argument is written on the command line (see _cli_args._kind).
+_FORMS = {
+    "bool": "true or false; the bare flag means true",
+    "list": "a list: 30,60,90 or 30 60 90",
+    "dict": "STEP:VALUE pairs: 100:0.1,200:0.1",
+    "schedule": "a schedule: NAME:ARG=VALUE,... or a call NAME(...)",
+    "schedules": "schedules: repeat the flag, one NAME:ARG=VALUE,... each",
+    "kwargs_list": "one ARG=VALUE,... group per cycle, repeating the flag",
+    "key": "an integer seed (default: --seed, else 0)",
+}
+
+
+def _argument_docs(fn: Callable[..., Any]) -> dict[str, str]:
+    """``{name: one-line description}`` from the docstring's ``Args:`` section."""
+    doc = inspect.getdoc(fn) or ""
+    match = re.search(r"^Args:\n((?:[ \t]+\S.*\n?|\n(?=[ \t]))+)", doc, re.M)
+    if not match:
+        return {}
+    found: dict[str, str] = {}
+    names: list[str] = []
+    for line in match.group(1).splitlines():
+        head = re.match(r"^ {1,4}([A-Za-z_][\w, ]*):(?:\s|$)(.*)", line)
+        if head and len(line) - len(line.lstrip()) <= 4:
+            names = [n.strip() for n in head.group(1).split(",")]
+            text = head.group(2).strip()
+        else:
+            text = line.strip()
+        for n in names:
+            found[n] = f"{found.get(n, '')} {text}".strip()
+    return {
+        n: re.sub(r":\w+:`~?([^`]+)`|``([^`]+)``", r"\1\2", t) for n, t in found.items()
+    }
+
+
+def _default_text(param: inspect.Parameter) -> str:
+    if param.default is _EMPTY:
+        return "required" if _kind(param) != "key" else "--seed"
+    value = param.default
+    if value is None or isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _schedule_help(name: str, fn: Callable[..., Any]) -> str:
+    """The help of ``lrjax schedule NAME --help``: that schedule's own arguments."""
+    width = max(min(shutil.get_terminal_size().columns, 100), 60) - 2
+    params = inspect.signature(fn).parameters.values()
+    docs = _argument_docs(fn)
+    summary = (inspect.getdoc(fn) or "").split("\n\n", 1)[0].replace("``", "")
+    flags = {p.name: "--" + p.name.replace("_", "-") for p in params}
+    flag_width = max(len(f) for f in flags.values()) + 2 if flags else 0
+    default_width = max([len(_default_text(p)) for p in params] + [7]) + 2
+    lines = [
+        f"usage: lrjax schedule {name} [--ARG VALUE ...] --steps N "
+        "[--points K] [--plot FILE.png] [--seed S]",
+        "",
+        textwrap.fill(" ".join(summary.split()), width),
+        "",
+        f"lrjax.{name}{_short_signature(fn)}",
+        "",
+        f"arguments of {name} (flag, default, description):",
+    ]
+    indent = " " * (2 + flag_width + default_width)
+    for p in params:
+        text = docs.get(p.name, "")
+        form = _FORMS.get(_kind(p))
+        if form:
+            text = f"{text} [{form}]".strip()
+        head = f"  {flags[p.name]:<{flag_width}}{_default_text(p):<{default_width}}"
+        lines.append(
+            textwrap.fill(
+                text or "-", width, initial_indent=head, subsequent_indent=indent
+            )
+        )
+    own = (
+        "--steps N (required), --points K, --plot FILE and --seed S are the "
+        "command's own options: see `lrjax schedule --help`."
+    )
+    lines += ["", textwrap.fill(own, width)]
     return "\n".join(lines)
 
 
@@ -121,7 +217,8 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="lrjax schedule NAME [--ARG VALUE ...] --steps N "
-        "[--points K] [--plot FILE.png] [--seed S]\n       lrjax schedule --list",
+        "[--points K] [--plot FILE.png] [--seed S]\n"
+        "       lrjax schedule NAME --help\n       lrjax schedule --list",
     )
     sched.add_argument("name", nargs="?", metavar="NAME", help="schedule name")
     sched.add_argument("--steps", type=int, help="number of steps N (0 .. N-1)")
@@ -162,6 +259,15 @@ def _split_schedule_argv(
 
 def _run_schedule(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     own, schedule_args = _split_schedule_argv(argv)
+    wants_help = any(token in ("-h", "--help") for token in own)
+    if wants_help:  # NAME --help: that schedule's arguments, not the command's
+        rest = [token for token in own if token not in ("-h", "--help")]
+        opts = parser.parse_args(rest)
+        if opts.name is None or "(" in opts.name:
+            parser.print_help()
+        else:
+            print(_schedule_help(opts.name, _lookup(opts.name)))
+        return 0
     opts = parser.parse_args(own)
     if opts.list:
         for name, fn in available_schedules().items():

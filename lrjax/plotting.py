@@ -16,6 +16,7 @@ from lrjax._base import Schedule
 from lrjax._validation import check_positive_int
 
 __all__ = [
+    "format_rate",
     "plot_schedule",
     "schedule_values",
     "schedule_values_at",
@@ -31,6 +32,28 @@ _INSTALL_HINT = (
     "plot_schedule needs matplotlib, which lrjax does not install by default: "
     'run `pip install "lrjax[examples]"` (or `pip install matplotlib`).'
 )
+
+
+def format_rate(value: Any, digits: int = 6) -> str:
+    """A learning rate (or any real number) as text, to ``digits`` significant digits.
+
+    Six digits are what float32 holds reliably (it has 24 bits, about 7.2
+    digits): its rounding noise disappears, so ``float32(0.001)``, which is
+    ``0.0010000000474974513``, and a computed ``0.0010000002`` both print
+    ``0.001``, while rates that really differ keep their difference. Numbers
+    below ``1e-4`` or from ``10**digits`` on use scientific notation
+    (``1e-07``, ``2.5e-05``); ``nan`` and ``inf`` print as such. The text
+    reads back with ``float()``.
+
+    Args:
+      value: a Python, NumPy or JAX real scalar.
+      digits: significant digits, a positive int. Default 6.
+
+    Returns:
+      The shortest ``%g``-style text of ``value`` at that precision.
+    """
+    check_positive_int("digits", digits)
+    return f"{float(value):.{digits}g}"
 
 
 def schedule_values_at(schedule: Schedule, steps: Any) -> np.ndarray:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import inspect
 import math
+import re
 import subprocess
 import sys
 
@@ -35,9 +37,19 @@ def even_steps(num_steps: int, points: int = 11) -> set[int]:
     return set(np.round(np.linspace(0, num_steps - 1, points)).astype(int).tolist())
 
 
+def cells(out: str) -> dict[int, str]:
+    """``{step: the learning-rate cell as printed}``."""
+    return {
+        int(parts[0]): parts[1]
+        for parts in (line.split() for line in out.splitlines())
+        if parts and parts[0].isdigit()
+    }
+
+
 def check_values(rows, formula) -> None:
+    # Six significant digits are printed: a relative rounding of at most 5e-6.
     for step, (value, _) in rows.items():
-        assert value == pytest.approx(formula(step), rel=1e-6, abs=1e-7), step
+        assert value == pytest.approx(formula(step), rel=1e-5, abs=1e-12), step
 
 
 def turning(rows, kind: str) -> set[int]:
@@ -302,7 +314,137 @@ def test_missing_steps_and_name(capsys):
     assert status == 2 and err.count("\n") == 1
 
 
+# ------------------------------------------------------------ number format
+
+
+def test_rates_print_without_float32_noise(capsys):
+    # float32(0.1 * 0.1**k) is 0.010000001, 0.000100000005, ...: the table
+    # shows the rate the user meant, to six significant digits.
+    status, out, _ = run(
+        capsys,
+        "schedule",
+        "step_decay_schedule",
+        "--init-value",
+        "0.1",
+        "--step-size",
+        "1",
+        "--decay-rate",
+        "0.1",
+        "--steps",
+        "8",
+        "--points",
+        "8",
+    )
+    assert status == 0
+    assert cells(out) == {
+        0: "0.1",
+        1: "0.01",
+        2: "0.001",
+        3: "0.0001",
+        4: "1e-05",
+        5: "1e-06",
+        6: "1e-07",
+        7: "1e-08",
+    }
+
+
+def test_float32_rate_prints_as_given(capsys):
+    # float32(0.001) is 0.0010000000474974513.
+    assert float(np.float32(0.001)) == 0.0010000000474974513
+    status, out, _ = run(
+        capsys, "schedule", "constant_schedule", "--value", "0.001", "--steps", "3"
+    )
+    assert status == 0 and set(cells(out).values()) == {"0.001"}
+    assert lrjax.plotting.format_rate(np.float32(0.001)) == "0.001"
+    assert lrjax.plotting.format_rate(np.float32(2.5e-7)) == "2.5e-07"
+
+
+def test_real_differences_are_not_collapsed(capsys):
+    # Rates 0.1, 0.1001, ..., 0.101 differ in the 4th significant digit.
+    status, out, _ = run(
+        capsys,
+        "schedule",
+        "linear_schedule",
+        "--init-value",
+        "0.1",
+        "--end-value",
+        "0.101",
+        "--transition-steps",
+        "10",
+        "--steps",
+        "11",
+    )
+    assert status == 0
+    assert cells(out) == {t: f"{0.1 + 0.0001 * t:.4f}".rstrip("0") for t in range(11)}
+
+
 # ------------------------------------------------------------ help, list, plot
+
+
+def _docstring_args(fn) -> dict[str, str]:
+    """The first words of each ``name: text`` entry of the Args section."""
+    doc = inspect.getdoc(fn).split("Args:\n", 1)[1]
+    entries = re.findall(r"^  ([a-z_]\w*): (.*)$", doc, re.M)
+    return {
+        name: " ".join(text.replace("``", "").split()[:3]) for name, text in entries
+    }
+
+
+@pytest.mark.parametrize("name", sorted(cli.available_schedules()))
+def test_schedule_help_lists_its_own_arguments(capsys, name):
+    fn = cli.available_schedules()[name]
+    status, out, err = run(capsys, "schedule", name, "--help")
+    assert status == 0 and err == ""
+    lines = {line.split()[0]: line for line in out.splitlines() if line[:4] == "  --"}
+    params = inspect.signature(fn).parameters.values()
+    assert set(lines) == {"--" + p.name.replace("_", "-") for p in params}
+    for p in params:
+        line = lines["--" + p.name.replace("_", "-")]
+        if p.default is not inspect.Parameter.empty and p.default is not None:
+            assert line.split()[1] == str(p.default).lower(), line
+    for pname, words in _docstring_args(fn).items():
+        flag = "--" + pname.replace("_", "-")
+        block = out[out.index(f"  {flag} ") :].split("\n  --")[0]
+        assert words in " ".join(block.split()), (flag, words)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        (
+            "cosine_decay_schedule",
+            [
+                ("--init-value", "required"),
+                ("--decay-steps", "required"),
+                ("--alpha", "0.0"),
+                ("--exponent", "1.0"),
+            ],
+        ),
+        (
+            "step_decay_schedule",
+            [("--init-value", "required"), ("--step-size", "required")]
+            + [("--decay-rate", "0.1")],
+        ),
+        (
+            "cyclic_schedule",
+            [("--step-size-down", "none"), ("--mode", "triangular")]
+            + [("--gamma", "1.0")],
+        ),
+    ],
+)
+def test_schedule_help_names_and_defaults(capsys, name, expected):
+    status, out, _ = run(capsys, "schedule", name, "-h")
+    assert status == 0
+    assert f"lrjax.{name}(" in out
+    rows = [line.split()[:2] for line in out.splitlines() if line[:4] == "  --"]
+    for flag, default in expected:
+        assert [flag, default] in rows
+    assert "evenly spaced rows" not in out  # not the command's general help
+
+
+def test_schedule_help_for_unknown_name_is_an_error(capsys):
+    status, out, err = run(capsys, "schedule", "no_such_schedule", "--help")
+    assert status == 2 and out == "" and "unknown schedule" in err
 
 
 def test_help_and_list(capsys):

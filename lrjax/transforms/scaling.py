@@ -109,7 +109,16 @@ def scale_by_learning_rate(
 
 
 class ScaleByScheduleState(NamedTuple):
-    """State of :func:`scale_by_schedule`: the step count and the last factor."""
+    """State of :func:`scale_by_schedule`.
+
+    optax's ``ScaleByScheduleState`` has ``count`` only: lrjax adds
+    ``step_size``, so the two states do not restore into each other.
+
+    Attributes:
+      count: int32 number of updates made (saturates at ``2**31 - 1``).
+      step_size: float32 factor applied at the latest update (before any
+        update: ``step_size_fn(0)``).
+    """
 
     count: jax.Array
     step_size: jax.Array
@@ -122,8 +131,18 @@ def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
     prefer :func:`scale_by_learning_rate`, whose rate ``get_learning_rate``
     reads.
 
+    Differs from optax in its state: :class:`ScaleByScheduleState` keeps the
+    factor applied (``step_size``) next to ``count``, where optax's keeps
+    ``count`` only. lrjax's optimizers do not use this block: their rate
+    entry is a :class:`ScaleByLearningRateState`, where optax's optimizers
+    hold an ``EmptyState`` (a constant rate) or optax's
+    ``ScaleByScheduleState`` (a schedule).
+
     Args:
       step_size_fn: a function ``step -> factor``.
+
+    Returns:
+      A ``GradientTransformation`` with :class:`ScaleByScheduleState`.
     """
     if not callable(step_size_fn):
         raise TypeError(
