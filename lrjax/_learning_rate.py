@@ -31,7 +31,11 @@ __all__ = ["LEARNING_RATE_FIELD", "LEARNING_RATE_SCALE_FIELD", "get_learning_rat
 # `scale`, too generic a name to go by: it is recognised by its type.
 _PLATEAU_STATE = optax.contrib.ReduceLROnPlateauState
 # Names that can lead to a rate or a scale; subtrees holding none are skipped.
-_WANTED_NAMES = frozenset({LEARNING_RATE_FIELD, LEARNING_RATE_SCALE_FIELD, "scale"})
+_WANTED_KEYS = frozenset(
+    key(name)
+    for name in (LEARNING_RATE_FIELD, LEARNING_RATE_SCALE_FIELD, "scale")
+    for key in (jax.tree_util.GetAttrKey, jax.tree_util.DictKey)
+)
 _ARRAY_TYPES = (jax.Array, np.ndarray, np.generic, float, int, bool, complex)
 
 
@@ -108,15 +112,18 @@ def _value(field: Any) -> jax.Array | None:
     leaves = jax.tree_util.tree_leaves(field)
     if len(leaves) != 1:
         return None
-    return jnp.asarray(leaves[0], jnp.float32)
+    leaf = leaves[0]
+    if not isinstance(leaf, _ARRAY_TYPES):  # a box that is no pytree
+        leaf = getattr(leaf, "value", leaf)
+    return jnp.asarray(leaf, jnp.float32)
 
 
 def _wanted_prefixes(tree: Any) -> set[tuple[Any, ...]]:
     """Key paths (and their prefixes) that may lead to a rate or a scale."""
     wanted = set()
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        opaque = not isinstance(leaf, _ARRAY_TYPES) and leaf is not None
-        if opaque or any(_key_name(k) in _WANTED_NAMES for k in path):
+    for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        # The field holds its value directly or in one box (an nnx.Variable).
+        if not _WANTED_KEYS.isdisjoint(path[-2:]):
             wanted.update(path[:i] for i in range(len(path) + 1))
     return wanted
 
@@ -126,10 +133,7 @@ def _walk(node: Any, path: tuple[Any, ...], wanted: set[tuple[Any, ...]]) -> _Wa
         return _Factor(scale=_value(node.scale))
     children = [(k, c) for k, c in _children(node) if path + (k,) in wanted]
     if not children:
-        # An object that is no pytree but carries an optimizer state (a Flax
-        # optimizer of a version whose objects are not pytrees).
-        inner = getattr(node, "opt_state", None)
-        return _Factor() if inner is None else _walk_tree(inner)
+        return _Factor()
     named = {_key_name(k): (k, c) for k, c in children}
 
     def sub(name: str) -> _Walk:
@@ -177,6 +181,10 @@ def _walk(node: Any, path: tuple[Any, ...], wanted: set[tuple[Any, ...]]) -> _Wa
 
 
 def _walk_tree(tree: Any) -> _Walk:
+    if not _children(tree) and hasattr(tree, "opt_state"):
+        # An object that is no pytree but holds an optimizer state (a Flax
+        # optimizer from a version whose objects are not pytrees).
+        tree = tree.opt_state
     return _walk(tree, (), _wanted_prefixes(tree))
 
 
