@@ -194,8 +194,8 @@ def get_learning_rate(opt_state: Any) -> jax.Array | dict[Any, Any]:
     Works on the state of any lrjax optimizer and on any pytree that holds one:
     an ``optax.chain``, a dict of states, a Flax ``TrainState`` (or its
     ``opt_state``), a Flax ``nnx.Optimizer`` (or its ``opt_state``, whose
-    leaves ``nnx.Variable`` boxes are unwrapped), inside ``jit`` and
-    ``nnx.jit`` too. Before the first ``update`` it is the schedule's value at
+    leaves are wrapped in ``nnx.Variable``), inside ``jit`` and ``nnx.jit``
+    too. Before the first ``update`` it is the schedule's value at
     step 0.
 
     The rule is per path through the state. Along one path (the blocks of an
@@ -213,10 +213,11 @@ def get_learning_rate(opt_state: Any) -> jax.Array | dict[Any, Any]:
 
     The branches of ``optax.partition`` (alias ``optax.multi_transform``) are
     separate paths and are never multiplied together: the result is a dict
-    ``{label: rate}`` over the labels whose branch records a rate (a rate or
-    scale chained after the partition multiplies every branch). A plain dict
-    holding several states that each record a rate (a GAN's two optimizers,
-    say) is read per key the same way.
+    ``{label: rate}``. A rate or scale chained after the partition multiplies
+    every branch; labels whose path records no rate at all (a frozen
+    ``set_to_zero`` branch, say) are left out. A plain dict holding several
+    states that each record a rate (a GAN's two optimizers, say) is read per
+    key the same way.
 
     optax's own ``scale_by_learning_rate``, ``scale_by_schedule`` and
     ``scale`` keep no rate in their state (a step count at most), so the rate
