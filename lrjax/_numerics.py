@@ -73,10 +73,23 @@ def _dtype_of(x: Any) -> Any:
 
 
 def resolve_dtype(param: Any, dtype: Any | None) -> Any:
-    """The buffer dtype: ``dtype`` if given, else the parameter's dtype."""
-    if dtype is not None:
-        return jnp.dtype(dtype)
-    return _dtype_of(param)
+    """The buffer dtype: ``dtype`` if given, else the parameter's dtype.
+
+    A real ``dtype`` declared for a complex parameter sets the precision of a
+    complex buffer (float32 -> complex64, float64 -> complex128): a real
+    buffer would silently drop the imaginary part of a first moment (optax
+    does, with a warning). Second moments read such buffers with
+    :func:`real_part`.
+    """
+    param_dtype = _dtype_of(param)
+    if dtype is None:
+        return param_dtype
+    dtype = jnp.dtype(dtype)
+    if jnp.issubdtype(param_dtype, jnp.complexfloating) and not jnp.issubdtype(
+        dtype, jnp.complexfloating
+    ):
+        return jnp.promote_types(dtype, jnp.complex64)
+    return dtype
 
 
 def compute_dtype(*dtypes: Any) -> Any:

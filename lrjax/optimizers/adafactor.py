@@ -65,6 +65,8 @@ def adafactor(
         u <- u + weight_decay_rate * w               (if not None; not times lr)
         w <- w - u
 
+    Complex parameters use ``|g|**2`` and modulus RMS, as optax does.
+
     This is optax's order of blocks, so ``lrjax.adafactor(**kw)`` and
     ``optax.adafactor(**kw)`` agree whenever ``learning_rate`` is given.
 
@@ -99,7 +101,9 @@ def adafactor(
         for no clipping. Default 1.0.
       momentum: EMA decay of the first moment in ``[0, 1)``, or None (no
         first moment, saving memory). Default None.
-      dtype_momentum: dtype of the first moment. Default float32.
+      dtype_momentum: dtype of the first moment. Default float32; for a
+        complex param the complex dtype of that precision (complex64), where
+        optax would drop the imaginary part.
       weight_decay_rate: ``>= 0``, a schedule or None (no decay). Default None.
       eps: added to ``g**2``, ``>= 0``. Default 1e-30.
       factored: use factored second moments at all. Default True.

@@ -1,4 +1,9 @@
-"""AdaGrad, RMSProp and AdaDelta: per-parameter rates from squared gradients."""
+"""AdaGrad, RMSProp and AdaDelta: per-parameter rates from squared gradients.
+
+All three accept complex parameters (squares are ``|g|**2``; the averages are
+real, kept in the parameter's dtype as optax keeps them) and float16/bfloat16
+ones (arithmetic in at least float32, state stored in the declared dtype).
+"""
 
 from __future__ import annotations
 
@@ -129,7 +134,8 @@ def rmsprop(
       nesterov: Nesterov momentum; needs a momentum. Default False.
       bias_correction: divide the EMAs by ``1 - decay**t``. Default False.
       mu_dtype: dtype of the centered mean and of the momentum buffer
-        (default: the param's). lrjax addition.
+        (default: the param's; a real dtype for a complex param means its
+        complex counterpart, e.g. float32 -> complex64). lrjax addition.
       nu_dtype: dtype of ``s`` (default: the param's). lrjax addition.
 
     Returns:
@@ -182,6 +188,9 @@ def adadelta(
         dx = RMS[dx]_{t-1} / RMS[g]_t * g
         E[dx**2] <- rho * E[dx**2] + (1 - rho) * dx**2
         w <- w - lr * dx
+
+    Complex gradients: the averages hold ``|g|**2`` and ``|dx|**2``. optax
+    0.2.8 squares complex numbers here (``g**2``), so its complex steps differ.
 
     .. warning:: **``learning_rate=None`` differs from optax.** In lrjax it
        means a rate of 1.0 (Zeiler's method has no rate) and still descends:

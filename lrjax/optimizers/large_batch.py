@@ -1,4 +1,8 @@
-"""Layer-wise adaptive optimizers for large batches: LAMB and LARS."""
+"""Layer-wise adaptive optimizers for large batches: LAMB and LARS.
+
+Trust-ratio norms are moduli for complex parameters (as optax's
+``safe_norm``) and are summed in at least float32.
+"""
 
 from __future__ import annotations
 

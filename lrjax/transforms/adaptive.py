@@ -3,6 +3,11 @@
 ``eps`` placement: ``eps_in_sqrt=True`` divides by ``sqrt(s + eps)`` (optax's
 and Keras's default), ``eps_in_sqrt=False`` by ``sqrt(s) + eps`` (the papers'
 and PyTorch's form). The two differ noticeably only while ``s`` is tiny.
+
+Number kinds: every step computes in at least float32 (float16 squares of
+small gradients underflow) and stores in the declared dtypes. Complex
+gradients are squared by modulus, ``|g|**2``; the averages are real and kept
+in the parameter's (complex) dtype by default, as optax keeps them.
 """
 
 from __future__ import annotations
@@ -35,6 +40,12 @@ def _inv_root(s: jax.Array, eps: Any, eps_in_sqrt: bool) -> jax.Array:
     return 1.0 / (jnp.sqrt(s) + eps)
 
 
+def _second_moment_inputs(g: Any, s: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``g`` and the real second moment ``s`` in their compute dtype."""
+    g, s = num.upcast(g, num.real_part(s))
+    return g, num.real_part(s)
+
+
 def _check_rms_args(decay, eps, initial_scale, eps_in_sqrt, bias_correction) -> None:
     val.check_in_range("decay", decay, 0.0, 1.0, high_inclusive=False)
     val.check_non_negative("eps", eps)
@@ -65,7 +76,7 @@ def scale_by_rss(
 
     With ``G_0 = initial_accumulator_value``::
 
-        G <- G + g**2                      (the gradient squared, not the step)
+        G <- G + |g|**2                    (the gradient squared, not the step)
         u = g / sqrt(G + eps)              (eps_in_sqrt=True, optax's default)
         u = g / (sqrt(G) + eps)            (eps_in_sqrt=False, Duchi et al.)
 
@@ -100,11 +111,13 @@ def scale_by_rss(
         del params
         val.check_tree_structure("scale_by_rss", updates, state.sum_of_squares)
 
-        def step(g, s):
-            s = (s + jnp.square(g)).astype(s.dtype)
+        def step(g, s_old):
+            g = jnp.asarray(g)
+            g_c, s = _second_moment_inputs(g, s_old)
+            s = s + num.abs_sq(g_c)
             # The guard keeps 0 / 0 out; a NaN gradient still gives NaN via `* g`.
             scale = jnp.where(s > 0, _inv_root(s, eps, eps_in_sqrt), 0.0)
-            return (g * scale).astype(g.dtype), s
+            return (g_c * scale).astype(g.dtype), s.astype(s_old.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.sum_of_squares)
         updates, sum_of_squares = num.tree_unzip(updates, out, 2)
@@ -139,7 +152,7 @@ def scale_by_rms(
 
     With ``s_0 = initial_scale`` and ``t`` the number of updates so far::
 
-        s <- decay * s + (1 - decay) * g**2
+        s <- decay * s + (1 - decay) * |g|**2
         s_hat = s / (1 - decay**t)   if bias_correction else s
         u = g / sqrt(s_hat + eps)    (eps_in_sqrt=True)
         u = g / (sqrt(s_hat) + eps)  (eps_in_sqrt=False)
@@ -182,11 +195,13 @@ def scale_by_rms(
         if bias_correction:
             corr = num.bias_correction(decay, count)
 
-        def step(g, s):
-            s = (decay * s + (1 - decay) * jnp.square(g)).astype(s.dtype)
+        def step(g, s_old):
+            g = jnp.asarray(g)
+            g_c, s = _second_moment_inputs(g, s_old)
+            s = decay * s + (1 - decay) * num.abs_sq(g_c)
             s_hat = s * corr if bias_correction else s
-            u = g * _inv_root(s_hat, eps, eps_in_sqrt)
-            return u.astype(g.dtype), s
+            u = g_c * _inv_root(s_hat, eps, eps_in_sqrt)
+            return u.astype(g.dtype), s.astype(s_old.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.nu)
         updates, nu = num.tree_unzip(updates, out, 2)
@@ -224,9 +239,9 @@ def scale_by_stddev(
     With ``m_0 = 0``, ``s_0 = initial_scale``::
 
         m <- decay * m + (1 - decay) * g
-        s <- decay * s + (1 - decay) * g**2
+        s <- decay * s + (1 - decay) * |g|**2
         (m_hat, s_hat) = (m, s) / (1 - decay**t)   if bias_correction
-        var = max(s_hat - m_hat**2, 0)
+        var = max(s_hat - |m_hat|**2, 0)
         u = g / sqrt(var + eps)    (eps_in_sqrt=True)
         u = g / (sqrt(var) + eps)  (eps_in_sqrt=False)
 
@@ -268,15 +283,18 @@ def scale_by_stddev(
         if bias_correction:
             corr = num.bias_correction(decay, count)
 
-        def step(g, m, s):
-            m = (decay * m + (1 - decay) * g).astype(m.dtype)
-            s = (decay * s + (1 - decay) * jnp.square(g)).astype(s.dtype)
+        def step(g, m_old, s_old):
+            g = jnp.asarray(g)
+            g_c, s = _second_moment_inputs(g, s_old)
+            m = m_old.astype(num.compute_dtype(m_old.dtype, g_c.dtype))
+            m = decay * m + (1 - decay) * g_c
+            s = decay * s + (1 - decay) * num.abs_sq(g_c)
             if bias_correction:
-                var = s * corr - jnp.square(m * corr)
+                var = s * corr - num.abs_sq(m * corr)
             else:
-                var = s - jnp.square(m)
-            u = g * _inv_root(jnp.maximum(var, 0), eps, eps_in_sqrt)
-            return u.astype(g.dtype), m, s
+                var = s - num.abs_sq(m)
+            u = g_c * _inv_root(jnp.maximum(var, 0), eps, eps_in_sqrt)
+            return u.astype(g.dtype), m.astype(m_old.dtype), s.astype(s_old.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)
@@ -302,12 +320,17 @@ def scale_by_adadelta(
 ) -> GradientTransformation:
     """AdaDelta: the ratio of the RMS of past updates to the RMS of gradients.
 
-    Zeiler's Algorithm 1, with ``RMS[y] = sqrt(E[y**2] + eps)`` and both
+    Zeiler's Algorithm 1, with ``RMS[y] = sqrt(E[|y|**2] + eps)`` and both
     averages starting at 0::
 
-        E[g**2] <- rho * E[g**2] + (1 - rho) * g**2
+        E[g**2] <- rho * E[g**2] + (1 - rho) * |g|**2
         dx = RMS[dx]_{t-1} / RMS[g]_t * g
-        E[dx**2] <- rho * E[dx**2] + (1 - rho) * dx**2
+        E[dx**2] <- rho * E[dx**2] + (1 - rho) * |dx|**2
+
+    Complex gradients are squared by modulus, so ``dx`` keeps the direction
+    of ``g``. optax 0.2.8's ``scale_by_adadelta`` squares complex numbers
+    (``g**2``), which rotates the step off the gradient; lrjax deliberately
+    differs there (real parameters agree).
 
     The output is ``dx`` (positive along the gradient; the optimizer's
     learning-rate block flips the sign). ``E[dx**2]`` tracks ``dx`` before
@@ -341,11 +364,18 @@ def scale_by_adadelta(
         del params
         val.check_tree_structure("scale_by_adadelta", updates, state.e_g)
 
-        def step(g, e_g, e_x):
-            e_g = (rho * e_g + (1 - rho) * jnp.square(g)).astype(e_g.dtype)
-            dx = jnp.sqrt(e_x + eps) * jax.lax.rsqrt(e_g + eps) * g
-            e_x_new = (rho * e_x + (1 - rho) * jnp.square(dx)).astype(e_x.dtype)
-            return dx.astype(g.dtype), e_g, e_x_new
+        def step(g, e_g_old, e_x_old):
+            g = jnp.asarray(g)
+            g_c, e_g = _second_moment_inputs(g, e_g_old)
+            _, e_x = _second_moment_inputs(g, e_x_old)
+            e_g = rho * e_g + (1 - rho) * num.abs_sq(g_c)
+            dx = jnp.sqrt(e_x + eps) * jax.lax.rsqrt(e_g + eps) * g_c
+            e_x = rho * e_x + (1 - rho) * num.abs_sq(dx)
+            return (
+                dx.astype(g.dtype),
+                e_g.astype(e_g_old.dtype),
+                e_x.astype(e_x_old.dtype),
+            )
 
         out = jax.tree_util.tree_map(step, updates, state.e_g, state.e_x)
         updates, e_g, e_x = num.tree_unzip(updates, out, 3)

@@ -1,4 +1,10 @@
-"""Gradient clipping blocks (element-wise and by global norm)."""
+"""Gradient clipping blocks (element-wise and by global norm).
+
+Norms are moduli: a complex leaf contributes ``sum(|u|**2)``, summed in at
+least float32. Element-wise clipping needs an order, so it rejects complex
+updates (as ``jnp.clip``, and so optax, does); the norm-based clips scale
+complex updates by a real factor and keep their phase.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,32 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import EmptyState, GradientTransformation
 
 __all__ = ["clip", "clip_by_global_norm", "global_norm"]
 
 
+def _reject_complex(tree: Any, what: str) -> None:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if jnp.iscomplexobj(leaf):
+            raise TypeError(
+                f"clip: the {what} at {jax.tree_util.keystr(path) or 'the root'} "
+                f"is complex ({leaf.dtype}). Element-wise clipping into "
+                "[-max_delta, max_delta] needs ordered (real) numbers; clip "
+                "complex updates by modulus with clip_by_global_norm or "
+                "clip_by_block_rms instead."
+            )
+
+
 def clip(max_delta: float) -> GradientTransformation:
     """Clips every update element into ``[-max_delta, max_delta]``.
+
+    Complex numbers have no order, so complex parameters are rejected at
+    ``init`` (and complex updates at ``update``) with a ``TypeError``; use
+    :func:`clip_by_global_norm` or :func:`lrjax.clip_by_block_rms`, which
+    bound the modulus. (optax's ``clip`` fails on them inside ``jnp.clip``.)
 
     Args:
       max_delta: the bound, ``> 0``.
@@ -22,25 +46,34 @@ def clip(max_delta: float) -> GradientTransformation:
     val.check_positive("max_delta", max_delta)
 
     def init_fn(params):
-        del params
+        _reject_complex(params, "parameter")
         return EmptyState()
 
     def update_fn(updates, state, params=None):
         del params
-        clipped = jax.tree_util.tree_map(
-            lambda u: jnp.clip(u, -max_delta, max_delta).astype(u.dtype), updates
-        )
-        return clipped, state
+        _reject_complex(updates, "update")
+
+        def clip_leaf(u):
+            u = jnp.asarray(u)
+            return jnp.clip(num.upcast(u)[0], -max_delta, max_delta).astype(u.dtype)
+
+        return jax.tree_util.tree_map(clip_leaf, updates), state
 
     return GradientTransformation(init_fn, update_fn)
 
 
 def global_norm(tree: Any) -> jax.Array:
-    """The float32 L2 norm of all leaves of ``tree`` taken together."""
+    """The L2 norm of all leaves of ``tree`` taken together.
+
+    ``sqrt(sum_leaves sum(|x|**2))``: the modulus for complex leaves
+    (``global_norm([3j]) == 3``). Summed in at least float32 (in float64 when
+    a leaf is float64), so float16 squares neither underflow nor overflow; the
+    result is real.
+    """
     leaves = jax.tree_util.tree_leaves(tree)
     if not leaves:
         return jnp.zeros([], jnp.float32)
-    squares = [jnp.sum(jnp.square(x.astype(jnp.float32))) for x in leaves]
+    squares = [jnp.sum(num.abs_sq(num.upcast(x)[0])) for x in leaves]
     return jnp.sqrt(sum(squares))
 
 
@@ -48,7 +81,8 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     """Rescales the whole update tree so its global L2 norm is at most ``max_norm``.
 
     ``u <- u * min(1, max_norm / ||u||)`` with ``||u||`` over all leaves
-    (Pascanu et al., 2013). PyTorch: ``torch.nn.utils.clip_grad_norm_``.
+    (:func:`global_norm`, the modulus for complex leaves; Pascanu et al.,
+    2013). PyTorch: ``torch.nn.utils.clip_grad_norm_``.
     A NaN or Inf anywhere in the tree makes the norm non-finite, and the
     non-finite value propagates to every leaf (as in optax).
 
@@ -66,7 +100,8 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         norm = global_norm(updates)
         factor = jnp.where(norm <= max_norm, 1.0, max_norm / norm)
         clipped = jax.tree_util.tree_map(
-            lambda u: (u * factor).astype(u.dtype), updates
+            lambda u: (num.upcast(u)[0] * factor).astype(jnp.asarray(u).dtype),
+            updates,
         )
         return clipped, state
 

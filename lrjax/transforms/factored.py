@@ -90,7 +90,7 @@ def scale_by_factored_rms(
     Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear
     Memory Cost". With ``beta = decay_rate_fn(count - step_offset,
     decay_rate)`` (default ``1 - t**-decay_rate``, ``t`` from 1) and
-    ``G = g**2 + epsilon``:
+    ``G = |g|**2 + epsilon`` (the modulus for complex ``g``, as in optax):
 
     * a factored leaf (two largest axes ``d0 >= d1``, see :func:`factored_dims`)
       keeps only two vectors (per extra axis)::
@@ -120,7 +120,7 @@ def scale_by_factored_rms(
       decay_rate_fn: ``(step, decay_rate) -> beta``. Default
         :func:`decay_rate_pow`.
       nu_dtype: lrjax addition: dtype of the statistics (default: the
-        parameter's). Computation is float32 in any case.
+        parameter's). Computation is at least float32 in any case.
 
     Returns:
       A ``GradientTransformation`` with :class:`FactoredState`.
@@ -165,21 +165,25 @@ def scale_by_factored_rms(
         )
 
         def step(g, v_row, v_col, v):
-            g32 = g.astype(jnp.float32)
-            sq = jnp.square(g32) + epsilon
+            g = jnp.asarray(g)
+            # Statistics are real (|g|**2), also where their buffers are
+            # complex (a complex parameter's default dtype, as in optax).
+            g_c, *stats = num.upcast(g, *map(num.real_part, (v_row, v_col, v)))
+            row, col, full = map(num.real_part, stats)
+            sq = num.abs_sq(g_c) + epsilon
             dims = dims_of(g)
             if dims is None:
-                new_v = beta * v + (1 - beta) * sq
-                u = g32 * jax.lax.rsqrt(new_v)
+                new_v = beta * full + (1 - beta) * sq
+                u = g_c * jax.lax.rsqrt(new_v)
                 return u.astype(g.dtype), v_row, v_col, new_v.astype(v.dtype)
             d1, d0 = dims
-            new_row = beta * v_row + (1 - beta) * jnp.mean(sq, axis=d0)
-            new_col = beta * v_col + (1 - beta) * jnp.mean(sq, axis=d1)
+            new_row = beta * row + (1 - beta) * jnp.mean(sq, axis=d0)
+            new_col = beta * col + (1 - beta) * jnp.mean(sq, axis=d1)
             # v_row lost axis d0, so d1 moved one place left if it came after.
             d1_in_row = d1 - 1 if d1 > d0 else d1
             row_scale = new_row / jnp.mean(new_row, axis=d1_in_row, keepdims=True)
             u = (
-                g32
+                g_c
                 * jnp.expand_dims(jax.lax.rsqrt(row_scale), d0)
                 * jnp.expand_dims(jax.lax.rsqrt(new_col), d1)
             )
@@ -199,13 +203,15 @@ def scale_by_factored_rms(
 
 
 def _rms(x: jax.Array) -> jax.Array:
-    return jnp.sqrt(jnp.mean(jnp.square(x.astype(jnp.float32))))
+    """``sqrt(mean(|x|**2))`` in at least float32 (the modulus for complex)."""
+    (x,) = num.upcast(x)
+    return jnp.sqrt(jnp.mean(num.abs_sq(x)))
 
 
 def clip_by_block_rms(threshold: float) -> GradientTransformation:
     """Scales each leaf down so its RMS is at most ``threshold``.
 
-    ``u <- u / max(1, RMS(u) / threshold)`` with ``RMS(u) = sqrt(mean(u**2))``
+    ``u <- u / max(1, RMS(u) / threshold)`` with ``RMS(u) = sqrt(mean(|u|**2))``
     over the leaf: Adafactor's update clipping (Shazeer & Stern, 2018, sec. 6,
     where ``threshold`` is ``d``).
 
@@ -222,8 +228,9 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
         del params
 
         def clip_leaf(u):
+            u = jnp.asarray(u)
             denom = jnp.maximum(1.0, _rms(u) / threshold)
-            return (u / denom.astype(u.dtype)).astype(u.dtype)
+            return (num.upcast(u)[0] / denom).astype(u.dtype)
 
         return jax.tree_util.tree_map(clip_leaf, updates), state
 
@@ -233,7 +240,7 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
 def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
     """Multiplies each leaf's update by its parameters' RMS: a relative step.
 
-    ``u <- u * max(RMS(p), min_scale)``: Adafactor's ``alpha_t = max(eps2,
+    ``u <- u * max(RMS(p), min_scale)``, ``RMS(p) = sqrt(mean(|p|**2))``: Adafactor's ``alpha_t = max(eps2,
     RMS(X_{t-1})) * rho_t`` (Shazeer & Stern, 2018, sec. 8) with
     ``min_scale = eps2``. Where ``RMS(p) <= min_scale`` the square root is
     not differentiated, so gradients through it stay finite at ``p = 0``.
@@ -251,11 +258,12 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
         val.check_params("scale_by_param_block_rms", updates, params)
 
         def scale_leaf(u, p):
-            ms = jnp.mean(jnp.square(p.astype(jnp.float32)))
+            u = jnp.asarray(u)
+            ms = jnp.mean(num.abs_sq(num.upcast(p)[0]))
             small = ms <= jnp.square(jnp.asarray(min_scale, jnp.float32))
             rms = jnp.sqrt(jnp.where(small, 1.0, ms))
             factor = jnp.where(small, min_scale, rms)
-            return (u * factor.astype(u.dtype)).astype(u.dtype)
+            return (num.upcast(u)[0] * factor).astype(u.dtype)
 
         return jax.tree_util.tree_map(scale_leaf, updates, params), state
 

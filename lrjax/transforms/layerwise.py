@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import EmptyState, GradientTransformation
 from lrjax.transforms.weight_decay import apply_mask
@@ -15,15 +16,17 @@ __all__ = ["scale_by_trust_ratio", "leaf_norm"]
 
 
 def leaf_norm(x: jax.Array, min_norm: Any = 0.0) -> jax.Array:
-    """``max(||x||_2, min_norm)`` over all elements of ``x``, as float32.
+    """``max(||x||_2, min_norm)`` over all elements of ``x``, real.
 
-    The square root is taken of a strictly positive value only, so the norm
-    has a zero (not NaN) gradient at ``x = 0`` when differentiated through.
+    ``||x||_2 = sqrt(sum(|x|**2))`` (the modulus for complex ``x``), summed in
+    at least float32. The square root is taken of a strictly positive value
+    only, so the norm has a zero (not NaN) gradient at ``x = 0`` when
+    differentiated through.
     """
-    sq = jnp.sum(jnp.square(x.astype(jnp.float32)))
+    sq = jnp.sum(num.abs_sq(num.upcast(x)[0]))
     positive = sq > 0
     norm = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
-    return jnp.maximum(norm, jnp.asarray(min_norm, jnp.float32))
+    return jnp.maximum(norm, jnp.asarray(min_norm, sq.dtype))
 
 
 def scale_by_trust_ratio(
@@ -41,7 +44,8 @@ def scale_by_trust_ratio(
         ratio  = trust_coefficient * ||p||' / (||u||' + eps)
         u     <- u * ratio          (ratio = 1 where ||p||' or ||u||' is 0)
 
-    Norms are L2 norms over the whole leaf (Frobenius for matrices). A leaf
+    Norms are L2 norms over the whole leaf (Frobenius for matrices; the
+    modulus for complex leaves, as optax's ``safe_norm``). A leaf
     whose parameters or update are all zero is passed through unchanged, so a
     zero-initialised layer still moves. This is the ``phi(||w||) / ||u||``
     factor of LARS (You et al., 2017, "Large Batch Training of Convolutional
@@ -77,7 +81,7 @@ def scale_by_trust_ratio(
             ratio = trust_coefficient * p_norm / (u_norm + eps)
             degenerate = jnp.logical_or(p_norm == 0, u_norm == 0)
             ratio = jnp.where(degenerate, 1.0, ratio)
-            return (u * ratio.astype(u.dtype)).astype(u.dtype)
+            return (num.upcast(u)[0] * ratio).astype(u.dtype)
 
         return apply_mask(mask, params, rescale, updates), state
 
