@@ -21,10 +21,21 @@ from lrjax._base import (
 
 # Rates that react to training.
 from lrjax.control import (
+    EmaParamsState,
+    HypergradientState,
+    InjectHyperparamsState,
     LossAdaptiveScaleState,
+    PolyakAveragingState,
     ReduceOnPlateauState,
+    adam_hd,
+    averaged_params,
+    ema_params,
+    hypergradient_descent,
+    inject_hyperparams,
     loss_adaptive_scale,
+    polyak_averaging,
     reduce_on_plateau,
+    sgd_hd,
 )
 
 # Optimizers.
