@@ -40,16 +40,29 @@ class InjectHyperparamsState(NamedTuple):
     """
 
     count: jax.Array
-    hyperparams: dict[str, jax.Array]
+    hyperparams: dict[str, Any]
     inner_state: Any
 
 
-def _as_hyperparam(value: Any) -> jax.Array:
-    """A numeric hyperparameter as an array; floats in at least float32."""
-    arr = jnp.asarray(value)
-    if jnp.issubdtype(arr.dtype, jnp.floating):
-        return arr.astype(num.compute_dtype(arr.dtype))
-    return arr
+def _as_hyperparam(value: Any) -> Any:
+    """A numeric hyperparameter as an array; floats in at least float32.
+
+    Values known outside any trace are kept as NumPy arrays, so that a
+    factory's static shortcuts (``if dampening == 0``) still see concrete
+    values when ``init`` and ``update`` run inside one trace; values from a
+    traced state stay JAX arrays.
+    """
+    if isinstance(value, jax.Array):
+        if jnp.issubdtype(value.dtype, jnp.floating):
+            return value.astype(num.compute_dtype(value.dtype))
+        return value
+    if isinstance(value, float):
+        return np.asarray(value, np.float32)
+    arr = np.asarray(value)
+    dtype = arr.dtype
+    if jnp.issubdtype(dtype, jnp.floating):
+        dtype = num.compute_dtype(dtype)
+    return arr.astype(jax.dtypes.canonicalize_dtype(dtype))
 
 
 def _is_numeric(value: Any) -> bool:
