@@ -100,6 +100,12 @@ def inject_hyperparams(
     ``state.hyperparams`` are weakly typed and make ``jit`` trace the step
     once more: assign ``jnp.float32(x)`` instead.
 
+    lrjax optimizers also work under ``optax.inject_hyperparams``. With bf16
+    parameters there, optax's rounding of ``b2=0.999`` to 1.0 is rejected by
+    lrjax's argument check (``ValueError`` naming ``b2``) rather than left to
+    freeze Adam's second moment; pass ``hyperparam_dtype=jnp.float32`` to
+    optax, or use this function.
+
     Args:
       factory: a function returning a ``GradientTransformation``.
       static_args: names of ``factory``'s arguments that are callables but not
