@@ -15,6 +15,8 @@ import numpy as np
 import optax
 import pytest
 from absl.testing import parameterized
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 import lrjax
 
@@ -320,3 +322,43 @@ def test_traced_arguments_pass_validation():
 def test_rejects_integer_parameters_at_init():
     with pytest.raises(TypeError, match="dtype int32"):
         lrjax.sgd_hd(0.1, 0.1).init({"n": jnp.ones(2, jnp.int32)})
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: lrjax.sgd_hd(0.01, 1e-5, momentum=0.9), lambda: lrjax.adam_hd(0.01, 1e-5)],
+    ids=["sgdn_hd", "adam_hd"],
+)
+def test_jitted_init_and_update_keep_parameter_sharding(make):
+    mesh = Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("data", "model"))
+    params = {
+        "w": jax.device_put(
+            jnp.asarray(np.random.RandomState(0).randn(8, 6), jnp.float32),
+            NamedSharding(mesh, P("data", "model")),
+        ),
+        "b": jax.device_put(jnp.ones(12), NamedSharding(mesh, P("data"))),
+    }
+    opt = make()
+    state = jax.jit(opt.init)(params)
+    updates, new_state = jax.jit(opt.update)(params, state, params)
+    for s in (state, new_state):
+        for leaf in jax.tree_util.tree_leaves(s):
+            for p in params.values():
+                if leaf.shape == p.shape:
+                    assert leaf.sharding.is_equivalent_to(p.sharding, p.ndim)
+    for k in params:
+        assert updates[k].sharding.is_equivalent_to(params[k].sharding, params[k].ndim)
+
+
+def test_second_jitted_update_does_not_recompile():
+    opt = lrjax.adam_hd(0.01, 1e-5)
+    chex.clear_trace_counter()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def step(grads, state, params):
+        return opt.update(grads, state, params)
+
+    state = opt.init(START32)
+    for _ in range(3):
+        _, state = step(jax.grad(loss)(START32), state, START32)
