@@ -331,3 +331,19 @@ def test_rejects_invalid_arguments(make, name, error):
 def test_rejects_integer_parameters_at_init():
     with pytest.raises(TypeError, match="dtype int32"):
         lrjax.polyak_averaging().init({"n": jnp.ones(2, jnp.int32)})
+
+
+def test_complex_parameters_are_averaged():
+    opt = lrjax.polyak_averaging()
+    params = {"z": jnp.asarray([1 + 1j, -2j], jnp.complex64)}
+    steps = [np.asarray([0.5 - 1j, 1 + 0j]), np.asarray([-1j, 0.25 + 0.5j])]
+    state = opt.init(params)
+    iterates = [np.asarray(params["z"])]
+    for u in steps:
+        u = {"z": jnp.asarray(u, jnp.complex64)}
+        _, state = opt.update(u, state, params)
+        params = optax.apply_updates(params, u)
+        iterates.append(np.asarray(params["z"]))
+    avg = lrjax.averaged_params(state)["z"]
+    assert avg.dtype == jnp.complex64
+    np.testing.assert_allclose(avg, np.mean(iterates, axis=0), rtol=1e-6)
