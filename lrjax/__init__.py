@@ -21,12 +21,23 @@ from lrjax._base import (
 
 # Rates that react to training.
 from lrjax.control import (
+    EmaParamsState,
+    HypergradientState,
+    InjectHyperparamsState,
     LossAdaptiveScaleState,
+    PolyakAveragingState,
     RangeTestResult,
     ReduceOnPlateauState,
+    adam_hd,
+    averaged_params,
+    ema_params,
     find_learning_rate,
+    hypergradient_descent,
+    inject_hyperparams,
     loss_adaptive_scale,
+    polyak_averaging,
     reduce_on_plateau,
+    sgd_hd,
 )
 
 # Optimizers.

@@ -54,7 +54,9 @@ def _as_float_array(name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
     except Exception as e:  # pragma: no cover - exotic objects
         raise TypeError(f"{name} must be a real number, got {value!r}.") from e
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+    # jnp.issubdtype knows the ML dtypes (bfloat16: optax.inject_hyperparams
+    # casts hyperparameters to bf16 parameters' dtype); NumPy's does not.
+    if arr.dtype == bool or not jnp.issubdtype(arr.dtype, jnp.number):
         raise TypeError(
             f"{name} must be a real number, got {value!r} "
             f"of type {type(value).__name__}."
