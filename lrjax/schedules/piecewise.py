@@ -195,7 +195,8 @@ def join_schedules(
     Args:
       schedules: callables ``step -> value`` (lrjax, optax or your own); they
         receive int32 steps for integer steps and float32 steps otherwise.
-      boundaries: ``len(schedules) - 1`` strictly increasing steps ``>= 0``.
+      boundaries: ``len(schedules) - 1`` strictly increasing steps in
+        ``[0, 2**31 - 1]`` (steps are int32).
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).

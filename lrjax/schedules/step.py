@@ -191,7 +191,7 @@ def inverse_sqrt_schedule(
 
     Args:
       peak_value: the rate at the end of warmup, ``>= 0``.
-      warmup_steps: ``W``, an integer ``>= 1``.
+      warmup_steps: ``W``, an integer in ``[1, 2**31 - 1]`` (steps are int32).
       init_value: the rate at step 0, ``>= 0``.
 
     Returns:
