@@ -201,10 +201,10 @@ NON_NEGATIVE = STEPS >= 0
 
 # Where optax's own float32 rounding is larger than RTOL (lrjax's values are
 # checked against float64 references in test_precision_and_edges.py):
-# ``1.1 ** (t / 30)`` with a float32 base is off by |t / 30 * log 1.1| ulps
-# (5e-6 at step 4907), and ``end + (start - end) * (1 + cos) / 2`` loses
+# ``1.1 ** (t / 30)`` with a float32 base is off by about |t / 30| * 2e-8
+# plus |t / 30 * log 1.1| ulps (1e-5 where the value reaches 3.6e10), and ``end + (start - end) * (1 + cos) / 2`` loses
 # ``ulp(start) / value`` near a small end value (1.5e-6 near step 600).
-OPTAX_ROUNDING = {"exponential_growth": 1e-5, "interpolate_cosine": 4e-6}
+OPTAX_ROUNDING = {"exponential_growth": 3e-5, "interpolate_cosine": 4e-6}
 
 
 def _optax_values(fn, steps):
