@@ -26,6 +26,7 @@ import numpy as np
 from lrjax import _validation as val
 
 __all__ = [
+    "F32_MAX",
     "int_step",
     "float_step",
     "as_value",
@@ -34,6 +35,7 @@ __all__ = [
     "pinned_fractions",
     "interpolate",
     "cosine_weight",
+    "is_concrete",
     "log_factor",
     "geometric",
     "saturate",
@@ -201,6 +203,11 @@ def cosine_weight(left: Any) -> jax.Array:
     return jnp.where(left >= 1.0, 1.0, value)
 
 
+def is_concrete(value: Any) -> bool:
+    """True for a concrete (not traced) number or array."""
+    return val.is_checkable(value)
+
+
 def log_factor(value: Any, per: int = 1) -> Any:
     """``log(value) / per`` for ``value ** (t / per)``; ``-inf`` for 0.
 
@@ -215,11 +222,6 @@ def log_factor(value: Any, per: int = 1) -> Any:
             log = np.where(arr > 0, np.log(np.where(arr > 0, arr, 1.0)), -np.inf)
         return np.asarray(log / per, np.float32)
     return jnp.log(jnp.asarray(value, jnp.float32)) / per
-
-
-def is_concrete(value: Any) -> bool:
-    """True for a concrete (not traced) number or array."""
-    return val.is_checkable(value)
 
 
 def geometric(log_rate: Any, exponent: Any) -> jax.Array:
