@@ -287,7 +287,7 @@ def test_random_schedule_seed(capsys):
         ["step_decay_schedule", "--init_value", "0.1", "--step_size", "3", "--x", "1"],
         ["cyclic_schedule", "--base_value", "0.1", "--max_value", "1"]
         + ["--step_size_up", "5", "--mode", "nope"],
-        ["multistep_decay_schedule", "--init_value", "1", "--milestones", "30,20"],
+        ["multistep_decay_schedule", "--init_value", "1", "--milestones", "30,2.5"],
         ["clip_schedule", "--schedule", "linear_schedule:init_value=1"],
         ["clip_schedule", "--schedule", "linear_schedule(1, 0"],
         ["exponential_decay", "--init_value", "1", "--transition_steps", "2"]

@@ -5,6 +5,14 @@ arrays of steps (element-wise), under ``jit`` and ``vmap``. Negative steps
 count as step 0. Steps up to ``2**31 - 1`` must give finite values, so
 integer arithmetic (floor divisions, boundaries) is done in int32 and only
 the fractional position inside a phase is taken to float32.
+
+jit and eager agree to float32 rounding at every step. XLA may rewrite
+``x / L`` as ``x * (1 / L)`` and fuse ``1 - x * c`` into one FMA under
+``jit``, so ``1 - t / L`` at ``t = L`` can come out as ``2e-8`` instead of 0
+(and ``2e-8 ** 0.1 = 0.17``). Phases are therefore measured from both ends
+in int32 (:func:`phase_fractions`), each fraction pinned to exact 0 and 1,
+and never formed as ``1 - fraction``. Powers of a factor (``gamma ** t``)
+take ``log(gamma)`` in float64 on the host (:func:`log_factor`).
 """
 
 from __future__ import annotations
@@ -17,7 +25,24 @@ import numpy as np
 
 from lrjax import _validation as val
 
-__all__ = ["int_step", "float_step", "as_value"]
+__all__ = [
+    "F32_MAX",
+    "int_step",
+    "float_step",
+    "as_value",
+    "split_step",
+    "phase_fractions",
+    "pinned_fractions",
+    "interpolate",
+    "cosine_weight",
+    "is_concrete",
+    "log_factor",
+    "geometric",
+    "saturate",
+    "check_factor",
+]
+
+F32_MAX = float(np.finfo(np.float32).max)
 
 
 def int_step(step: Any) -> jax.Array:
@@ -89,6 +114,22 @@ def step_arg(name: str, value: Any, *, minimum: int = 0) -> int:
     return count
 
 
+def check_factor(name: str, value: Any) -> None:
+    """A factor applied once per period: ``>= 0`` and finite.
+
+    0 and factors above 1 are accepted (PyTorch and Keras define them); a
+    negative factor is refused, with the reason: it would flip the sign of
+    the learning rate every period.
+    """
+    try:
+        val.check_non_negative(name, value)
+    except ValueError as err:
+        raise ValueError(
+            f"{err} A negative factor would flip the sign of the learning rate "
+            "every period, which has no meaning for a learning rate."
+        ) from None
+
+
 def check_not_above(low_name: str, low: Any, high_name: str, high: Any) -> None:
     """Requires ``low <= high`` for concrete values; names both arguments."""
     if not (val.is_checkable(low) and val.is_checkable(high)):
@@ -100,14 +141,104 @@ def check_not_above(low_name: str, low: Any, high_name: str, high: Any) -> None:
         )
 
 
-def half_cosine(fraction: Any) -> jax.Array:
-    """``(1 + cos(pi * f)) / 2``: falls from 1 at ``f = 0`` to 0 at ``f = 1``.
+def pinned_fractions(done: Any, left: Any, length: Any) -> tuple[jax.Array, jax.Array]:
+    """``(done / length, left / length)``, exactly 0 and 1 at the two ends.
 
-    Evaluated as ``cos(pi * f / 2) ** 2``, the same value without the
-    cancellation of ``1 + cos`` near ``f = 1``, where float32 would otherwise
-    reach exactly 0 some steps before the end of a long decay.
+    ``done`` and ``left`` are the float32 amounts of a phase of ``length``
+    steps already run and still to run (``done + left = length``), each
+    computed without cancellation. Each is divided once and clipped to
+    ``[0, 1]``; where one amount is 0 the fractions are exactly ``(0, 1)`` or
+    ``(1, 0)``, whatever rounding XLA's reciprocal multiplication gives.
     """
-    fraction = jnp.asarray(fraction, jnp.float32)
-    # cos(float32(pi / 2)) is 4e-8, not 0: pin the end so it is exact.
-    value = jnp.square(jnp.cos((0.5 * jnp.pi) * fraction))
-    return jnp.where(fraction >= 1.0, 0.0, value)
+    done = jnp.asarray(done, jnp.float32)
+    left = jnp.asarray(left, jnp.float32)
+    first = done <= 0
+    last = left <= 0
+    d = jnp.where(last, 1.0, jnp.where(first, 0.0, jnp.clip(done / length, 0, 1)))
+    rest = jnp.where(first, 1.0, jnp.where(last, 0.0, jnp.clip(left / length, 0, 1)))
+    return d, rest
+
+
+def phase_fractions(
+    whole: jax.Array, frac: jax.Array, begin: int, length: int
+) -> tuple[jax.Array, jax.Array]:
+    """Fractions done and left of the phase of ``length`` steps from ``begin``.
+
+    With ``t`` the split step ``whole + frac`` and ``c = clip(t - begin, 0,
+    length)``: ``(c / length, (length - c) / length)``. Both differences are
+    taken in int32 (exact up to ``2**31 - 1``) before going to float32, so
+    neither fraction suffers cancellation, and both are pinned at the ends
+    (:func:`pinned_fractions`).
+    """
+    started = whole >= begin
+    done_int = jnp.minimum(jnp.maximum(whole - begin, 0), length)
+    frac = jnp.where(started & (done_int < length), frac, 0.0)
+    done = done_int.astype(jnp.float32) + frac
+    left = (length - done_int).astype(jnp.float32) - frac
+    return pinned_fractions(done, left, float(length))
+
+
+def interpolate(start: Any, end: Any, done: Any, left: Any) -> jax.Array:
+    """``start * left + end * done``: the point ``done`` of the way to ``end``.
+
+    A weighted mean of the two values, exact at both ends and free of
+    cancellation when they have the same sign (``start + (end - start) *
+    done`` is neither).
+    """
+    return start * left + end * done
+
+
+def cosine_weight(left: Any) -> jax.Array:
+    """``(1 + cos(pi * (1 - left))) / 2``: 1 at ``left = 1``, 0 at ``left = 0``.
+
+    Half a cosine period, from the fraction of the phase still to run.
+    Evaluated as ``sin(pi * left / 2) ** 2``, which keeps float32 relative
+    precision down to the end of the phase (``1 + cos`` near its zero loses
+    it to cancellation). ``cosine_weight(done)`` is the complementary weight
+    ``(1 - cos(pi * done)) / 2`` of the end value.
+    """
+    left = jnp.asarray(left, jnp.float32)
+    value = jnp.square(jnp.sin((0.5 * jnp.pi) * left))
+    # sin(float32(pi / 2)) rounds to 1, but pin the start anyway.
+    return jnp.where(left >= 1.0, 1.0, value)
+
+
+def is_concrete(value: Any) -> bool:
+    """True for a concrete (not traced) number or array."""
+    return val.is_checkable(value)
+
+
+def log_factor(value: Any, per: int = 1) -> Any:
+    """``log(value) / per`` for ``value ** (t / per)``; ``-inf`` for 0.
+
+    Concrete values are taken in float64 on the host and rounded once to
+    float32: the float32 value of ``0.9999`` is off by 1.7e-8 relative, which
+    ``0.9999 ** 65536`` would turn into 1e-3. Traced values fall back to a
+    float32 logarithm.
+    """
+    if is_concrete(value):
+        arr = np.asarray(value, np.float64)
+        with np.errstate(divide="ignore"):
+            log = np.where(arr > 0, np.log(np.where(arr > 0, arr, 1.0)), -np.inf)
+        return np.asarray(log / per, np.float32)
+    return jnp.log(jnp.asarray(value, jnp.float32)) / per
+
+
+def geometric(log_rate: Any, exponent: Any) -> jax.Array:
+    """``rate ** exponent`` as ``exp(exponent * log(rate))``, for ``exponent >= 0``.
+
+    ``log_rate`` comes from :func:`log_factor`. Exactly 1 at exponent 0
+    (also for a rate of 0, as ``0 ** 0 = 1`` in PyTorch and Keras), and
+    saturating at the largest float32 for rates above 1. The relative error
+    is about ``(|exponent * log(rate)| + 2)`` float32 ulps: the rounding of
+    the log and of the product, scaled by the size of the exponent.
+    """
+    exponent = jnp.asarray(exponent, jnp.float32)
+    value = jnp.exp(exponent * log_rate)
+    value = jnp.where(exponent <= 0, 1.0, value)
+    return jnp.minimum(value, F32_MAX)
+
+
+def saturate(value: Any) -> jax.Array:
+    """``value`` clipped to the finite float32 range (overflow saturates)."""
+    return jnp.clip(value, -F32_MAX, F32_MAX)

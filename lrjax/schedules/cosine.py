@@ -20,8 +20,13 @@ import jax.numpy as jnp
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, is_checkable
-from lrjax.schedules._common import half_cosine, split_step, step_arg
-from lrjax.schedules.decay import _check_finite, _polynomial_phase, _ramp, _shaped
+from lrjax.schedules._common import (
+    cosine_weight,
+    phase_fractions,
+    split_step,
+    step_arg,
+)
+from lrjax.schedules.decay import _check_finite, _polynomial_phase, _shaped
 from lrjax.schedules.decay import _shift as _shift_step
 from lrjax.schedules.piecewise import join_schedules
 
@@ -41,8 +46,8 @@ def _cosine_phase(
     exponent: Any,
 ) -> jax.Array:
     """``I * ((1 - alpha) * c ** exponent + alpha)``, ``c`` the half cosine."""
-    t = _ramp(whole, frac, 0, decay_steps)
-    cosine = half_cosine(t / decay_steps)  # a square: never a negative base
+    _, left = phase_fractions(whole, frac, 0, decay_steps)
+    cosine = cosine_weight(left)  # a square: never a negative base
     return init_value * ((1 - alpha) * cosine**exponent + alpha)
 
 
@@ -68,7 +73,8 @@ def cosine_decay_schedule(
 
     Args:
       init_value: value at step 0.
-      decay_steps: length ``T > 0`` of the decay.
+      decay_steps: length ``T`` of the decay, an integer in ``[1, 2**31 - 1]``
+        (steps are int32).
       alpha: final value as a fraction ``>= 0`` of ``init_value`` (default 0).
       exponent: power ``>= 0`` applied to ``c`` (default 1).
 
@@ -125,7 +131,8 @@ def warmup_cosine_decay_schedule(
       init_value: value at step 0.
       peak_value: value at the end of the warmup.
       warmup_steps: length ``W >= 0`` of the warmup (0: none).
-      decay_steps: total length ``> warmup_steps``, warmup included.
+      decay_steps: total length ``> warmup_steps``, warmup included, at most
+        ``2**31 - 1`` (steps are int32).
       end_value: value from ``decay_steps`` on (default 0).
       exponent: power ``>= 0`` applied to the cosine factor (default 1).
 

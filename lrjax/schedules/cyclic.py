@@ -17,8 +17,11 @@ from lrjax._base import Schedule
 from lrjax._validation import check_in_range, check_non_negative, check_one_of
 from lrjax.schedules._common import (
     as_value,
-    check_not_above,
-    half_cosine,
+    cosine_weight,
+    geometric,
+    log_factor,
+    pinned_fractions,
+    saturate,
     split_step,
     step_arg,
 )
@@ -164,24 +167,31 @@ def cosine_restarts_schedule(
     ``2**31`` uses float32 starts instead (restarts beyond ``2**24`` may then
     move by a few steps).
 
+    Like PyTorch and Keras, lrjax accepts ``min_value > init_value`` (each
+    cycle then rises from ``init_value`` to ``min_value``; PyTorch's
+    ``eta_min > lr``, Keras's ``alpha > 1``) and ``peak_decay > 1`` (Keras's
+    ``m_mul > 1``: each restart is higher; values saturate at the largest
+    float32). ``peak_decay ** i`` takes ``log(peak_decay)`` in float64.
+
     Args:
-      init_value: the first cycle's peak ``eta_0``, ``>= min_value``.
-      first_period: ``T_0``, the first cycle's length in steps, ``>= 1``.
+      init_value: the first cycle's start ``eta_0``, ``>= 0``.
+      first_period: ``T_0``, the first cycle's length in steps, an integer
+        in ``[1, 2**31 - 1]`` (steps are int32).
       period_mult: ``m >= 1``, a concrete number: each cycle is ``m`` times
         longer than the previous one.
-      peak_decay: ``d`` in ``[0, 1]``, the factor on each restart's height.
-      min_value: the floor ``eta_min``, ``>= 0``.
+      peak_decay: ``d >= 0``, the factor on each restart's height.
+      min_value: the value ``eta_min`` each cycle ends at, ``>= 0``.
 
     Returns:
-      A periodic schedule ``step -> float32 rate`` in ``[min_value,
-      init_value]``.
+      A periodic schedule ``step -> float32 rate``, between ``min_value`` and
+      ``init_value`` when ``peak_decay <= 1``.
     """
     check_non_negative("init_value", init_value)
     first_period = step_arg("first_period", first_period, minimum=1)
     check_in_range("period_mult", period_mult, 1.0, math.inf, high_inclusive=False)
-    check_in_range("peak_decay", peak_decay, 0.0, 1.0)
+    check_non_negative("peak_decay", peak_decay)
     check_non_negative("min_value", min_value)
-    check_not_above("min_value", min_value, "init_value", init_value)
+    log_decay = log_factor(peak_decay)
     mult = float(period_mult)
     table = None if mult == 1.0 else _cycle_table(first_period, mult)
 
@@ -197,11 +207,13 @@ def cosine_restarts_schedule(
             )
         else:
             index, position, length = _real_cycles(whole, frac, first_period, mult)
-        progress = jnp.clip(position / length, 0.0, 1.0)
-        height = jnp.power(_f32(peak_decay), index.astype(jnp.float32))
+        _, left = pinned_fractions(position, length - position, length)
+        height = geometric(log_decay, index)
         top, floor = _f32(init_value), _f32(min_value)
-        cosine = half_cosine(progress)
-        return as_value(floor + (top - floor) * height * cosine)
+        # height * cosine stays finite, so a saturated height never meets
+        # inf * 0; the product with (top - floor) saturates instead.
+        wave = height * cosine_weight(left)
+        return as_value(saturate(floor + saturate((top - floor) * wave)))
 
     return schedule
 
@@ -231,21 +243,26 @@ def cyclic_schedule(
     max_lr=max_value, step_size_up, step_size_down, mode, gamma)`` learning
     rates at every step. Keras/optax: no built-in equivalent.
 
+    ``base_value > max_value`` is accepted, as PyTorch accepts it: each cycle
+    then dips from ``base_value`` down towards ``max_value`` and back. In
+    ``exp_range`` mode ``gamma ** t`` is ``exp(t * log(gamma))`` with the
+    logarithm taken in float64 at construction.
+
     Args:
-      base_value: the lower bound, ``>= 0`` and ``<= max_value``.
-      max_value: the upper bound reached at the end of each rise.
+      base_value: the value at the start of each cycle, ``>= 0``.
+      max_value: the value reached at the end of each rise, ``>= 0``.
       step_size_up: steps of the rising half, an integer ``>= 1``.
-      step_size_down: steps of the falling half (default ``step_size_up``).
+      step_size_down: steps of the falling half (default ``step_size_up``);
+        ``step_size_up + step_size_down <= 2**31 - 1`` (steps are int32).
       mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
       gamma: the ``exp_range`` decay per step, in ``(0, 1]``.
 
     Returns:
-      A periodic schedule ``step -> float32 rate`` in ``[base_value,
-      max_value]``.
+      A periodic schedule ``step -> float32 rate`` between ``base_value`` and
+      ``max_value``.
     """
     check_non_negative("base_value", base_value)
     check_non_negative("max_value", max_value)
-    check_not_above("base_value", base_value, "max_value", max_value)
     up = step_arg("step_size_up", step_size_up, minimum=1)
     down = (
         up
@@ -258,6 +275,7 @@ def cyclic_schedule(
         )
     check_one_of("mode", mode, ("triangular", "triangular2", "exp_range"))
     check_in_range("gamma", gamma, 0.0, 1.0, low_inclusive=False)
+    log_gamma = log_factor(gamma)
     total = up + down
 
     def schedule(step: chex.Numeric) -> jax.Array:
@@ -265,16 +283,25 @@ def cyclic_schedule(
         cycle = whole // total
         offset = whole - cycle * total
         rising = (offset < up) | ((offset == up) & (frac == 0))
-        up_x = (offset.astype(jnp.float32) + frac) / up
-        down_x = ((total - offset).astype(jnp.float32) - frac) / down
+        # Both halves measured from both ends in int32: x is exactly 1 at the
+        # peak and 0 at the cycle's start, under jit too.
+        up_x, _ = pinned_fractions(
+            offset.astype(jnp.float32) + frac,
+            (up - offset).astype(jnp.float32) - frac,
+            float(up),
+        )
+        _, down_x = pinned_fractions(
+            (offset - up).astype(jnp.float32) + frac,
+            (total - offset).astype(jnp.float32) - frac,
+            float(down),
+        )
         x = jnp.where(rising, up_x, down_x)
         if mode == "triangular":
             amplitude = jnp.ones_like(x)
         elif mode == "triangular2":
             amplitude = jnp.exp2(-cycle.astype(jnp.float32))
         else:
-            t = whole.astype(jnp.float32) + frac
-            amplitude = jnp.power(_f32(gamma), t)
+            amplitude = geometric(log_gamma, whole.astype(jnp.float32) + frac)
         low, high = _f32(base_value), _f32(max_value)
         return as_value(low + (high - low) * x * amplitude)
 

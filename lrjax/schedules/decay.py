@@ -4,14 +4,25 @@ Each constructor takes optax 0.2.8's arguments, in optax's order and with
 optax's defaults, and its schedule gives optax's values. Differences, all
 on inputs optax would silently turn into something else:
 
-* ``transition_steps <= 0`` raises ``ValueError`` (optax logs a message and
-  returns the constant ``init_value``); so do a negative ``transition_begin``
-  (optax treats it as 0) and ``decay_rate <= 0`` (optax returns a constant
-  for 0 and NaNs for negative rates).
-* Negative steps count as step 0; integer steps are handled in int32 up to
-  ``2**31 - 1``, float steps keep their fraction (they interpolate).
+* ``linear_schedule``/``polynomial_schedule`` with ``transition_steps=0``
+  hold ``init_value``, as optax does (and PyTorch's ``LinearLR``/
+  ``PolynomialLR`` with ``total_iters=0``), without optax's log message; a
+  negative ``transition_steps`` raises ``ValueError``, and so does a
+  negative ``transition_begin`` (optax treats it as 0).
+* ``exponential_decay`` needs ``transition_steps >= 1`` (a factor per 0
+  steps has no meaning; optax returns the constant ``init_value``). Its
+  ``decay_rate = 0`` follows the formula, as PyTorch's ``ExponentialLR(
+  gamma=0)`` and Keras do: ``init_value`` at step 0, then 0 (optax returns
+  the constant ``init_value``); a negative rate raises ``ValueError``
+  (optax gives NaNs).
+* Negative steps count as step 0; integer steps are int32 up to
+  ``2**31 - 1`` (every step-count argument must fit in int32 too), float
+  steps keep their fraction (they interpolate).
 * ``exponential_decay`` with ``decay_rate > 1`` and no ``end_value``
   saturates at the largest float32 instead of overflowing to ``inf``.
+* ``decay_rate ** t`` is ``exp(t * log(decay_rate))`` with the logarithm
+  taken in float64 at construction, so that ``0.9999 ** 65536`` is right to
+  float32 precision (optax's float32 ``decay_rate`` is off by 1e-3 there).
 """
 
 from __future__ import annotations
@@ -26,10 +37,20 @@ from lrjax._base import Schedule
 from lrjax._validation import (
     check_in_range,
     check_non_negative,
-    check_positive,
     check_type,
 )
-from lrjax.schedules._common import as_value, split_step, step_arg
+from lrjax.schedules._common import (
+    as_value,
+    check_factor,
+    geometric,
+    interpolate,
+    log_factor,
+    phase_fractions,
+    pinned_fractions,
+    saturate,
+    split_step,
+    step_arg,
+)
 
 __all__ = [
     "constant_schedule",
@@ -37,8 +58,6 @@ __all__ = [
     "polynomial_schedule",
     "exponential_decay",
 ]
-
-_F32_MAX = float(jnp.finfo(jnp.float32).max)
 
 
 def _check_finite(name: str, value: Any) -> None:
@@ -54,15 +73,19 @@ def _shift(whole: jax.Array, frac: jax.Array, offset: int) -> tuple[jax.Array, .
     return jnp.maximum(whole - offset, 0), jnp.where(started, frac, 0.0)
 
 
-def _ramp(whole: jax.Array, frac: jax.Array, begin: int, steps: int) -> jax.Array:
-    """float32 position ``clip(step - begin, 0, steps)``.
+def _power_weights(left: jax.Array, power: Any) -> tuple[jax.Array, jax.Array]:
+    """``(w, 1 - w)`` with ``w = left ** power``, each to float32 precision.
 
-    The difference is taken in int32 (exact up to ``2**31 - 1``); only the
-    clipped position, at most ``steps``, goes to float32.
+    ``1 - w`` is ``-expm1(power * log(left))``: no cancellation near the
+    start, where ``w`` is close to 1. ``0 ** 0 = 1`` (a constant schedule).
     """
-    whole, frac = _shift(whole, frac, begin)
-    pos = jnp.minimum(whole, steps).astype(jnp.float32)
-    return jnp.minimum(pos + frac, float(steps))
+    safe = jnp.where(left > 0, left, 1.0)
+    log_w = jnp.where(
+        left > 0,
+        power * jnp.log(safe),
+        jnp.where(jnp.asarray(power) > 0, -jnp.inf, 0.0),
+    )
+    return jnp.exp(log_w), -jnp.expm1(log_w)
 
 
 def _polynomial_phase(
@@ -74,12 +97,19 @@ def _polynomial_phase(
     transition_steps: int,
     transition_begin: int = 0,
 ) -> jax.Array:
-    """``(init - end) * (1 - t / T) ** power + end`` on a split step."""
-    t = _ramp(whole, frac, transition_begin, transition_steps)
-    # XLA may divide by multiplying with 1 / T, so 1 - T / T can come out as
-    # -1e-7; a fractional power of that would be NaN.
-    remaining = jnp.maximum(1 - t / transition_steps, 0.0)
-    return (init_value - end_value) * remaining**power + end_value
+    """``(init - end) * (1 - t / T) ** power + end`` on a split step.
+
+    Evaluated as the weighted mean ``init * w + end * (1 - w)``, ``w`` the
+    fraction left to the power, so both ends are exact under ``jit`` too.
+    ``T = 0`` holds ``init`` (optax's and PyTorch's behaviour).
+    """
+    if transition_steps == 0:
+        return jnp.broadcast_to(as_value(init_value), whole.shape)
+    done, left = phase_fractions(whole, frac, transition_begin, transition_steps)
+    if isinstance(power, (int, float)) and power == 1:
+        return interpolate(init_value, end_value, done, left)
+    w, rest = _power_weights(left, power)
+    return init_value * w + end_value * rest
 
 
 def _polynomial_cycle_phase(
@@ -97,6 +127,8 @@ def _polynomial_cycle_phase(
     ``1 - t / horizon`` is computed as ``(horizon - t) / horizon`` from the
     int32 remainder, so no int32 product can overflow.
     """
+    if transition_steps == 0:
+        return jnp.broadcast_to(as_value(init_value), whole.shape)
     whole, frac = _shift(whole, frac, transition_begin)
     period = transition_steps
     rem = whole % period
@@ -108,8 +140,10 @@ def _polynomial_cycle_phase(
         (period - rem).astype(jnp.float32) - frac,
         jnp.where(whole == 0, float(period), 0.0),
     )
-    remaining = jnp.clip(left / (float(period) * cycles.astype(jnp.float32)), 0, 1)
-    return (init_value - end_value) * remaining**power + end_value
+    horizon = float(period) * cycles.astype(jnp.float32)
+    _, remaining = pinned_fractions(horizon - left, left, horizon)
+    w, rest = _power_weights(remaining, power)
+    return init_value * w + end_value * rest
 
 
 def _exponential_phase(
@@ -117,22 +151,26 @@ def _exponential_phase(
     frac: jax.Array,
     init_value: Any,
     transition_steps: int,
+    log_rate: Any,
     decay_rate: Any,
     transition_begin: int = 0,
     staircase: bool = False,
     end_value: Any = None,
 ) -> jax.Array:
-    """``init * decay_rate ** (t / T)`` on a split step (see exponential_decay)."""
+    """``init * decay_rate ** (t / T)`` on a split step (see exponential_decay).
+
+    ``log_rate`` is ``log(decay_rate)`` (per period when ``staircase``, per
+    step otherwise) from :func:`log_factor`; the exponent is the exact step
+    count (or period count), so ``decay_rate ** t`` is accurate to
+    ``|t log(decay_rate)| + 2`` float32 ulps.
+    """
     whole, frac = _shift(whole, frac, transition_begin)
-    t = whole.astype(jnp.float32) + frac
     if staircase:
         # Exact int32 floor division: float32 floors go wrong past 2**24.
         exponent = (whole // transition_steps).astype(jnp.float32)
     else:
-        exponent = t / transition_steps
-    factor = jnp.minimum(jnp.power(decay_rate, exponent), _F32_MAX)
-    value = jnp.clip(init_value * factor, -_F32_MAX, _F32_MAX)
-    value = jnp.where(t <= 0, init_value, value)
+        exponent = whole.astype(jnp.float32) + frac
+    value = saturate(init_value * geometric(log_rate, exponent))
     if end_value is not None:
         # A floor when decaying, a ceiling when growing (optax's rule).
         value = jnp.where(
@@ -204,8 +242,9 @@ def polynomial_schedule(
       init_value: value before and at ``transition_begin``.
       end_value: value reached after ``transition_steps`` steps.
       power: exponent ``p >= 0`` of the polynomial (1 is linear).
-      transition_steps: length ``T > 0`` of the transition (optax returns a
-        constant for ``T <= 0``; lrjax raises ``ValueError``).
+      transition_steps: length ``T`` of the transition, an integer in
+        ``[0, 2**31 - 1]`` (steps are int32); ``T = 0`` holds ``init_value``
+        forever, as optax and PyTorch's ``PolynomialLR(total_iters=0)`` do.
       transition_begin: steps ``B >= 0`` at ``init_value`` before it starts.
       cycle: restart with a multiple of ``T`` as horizon (Keras ``cycle``).
 
@@ -215,7 +254,7 @@ def polynomial_schedule(
     _check_finite("init_value", init_value)
     _check_finite("end_value", end_value)
     check_non_negative("power", power)
-    transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
+    transition_steps = step_arg("transition_steps", transition_steps)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("cycle", cycle, bool)
     phase = _polynomial_cycle_phase if cycle else _polynomial_phase
@@ -258,8 +297,9 @@ def linear_schedule(
     Args:
       init_value: value before and at ``transition_begin``.
       end_value: value from ``transition_begin + transition_steps`` on.
-      transition_steps: length ``T > 0`` of the transition (optax returns a
-        constant for ``T <= 0``; lrjax raises ``ValueError``).
+      transition_steps: length ``T`` of the transition, an integer in
+        ``[0, 2**31 - 1]`` (steps are int32); ``T = 0`` holds ``init_value``
+        forever, as optax and PyTorch's ``LinearLR(total_iters=0)`` do.
       transition_begin: steps ``B >= 0`` at ``init_value`` before it starts.
 
     Returns:
@@ -299,10 +339,13 @@ def exponential_decay(
 
     Args:
       init_value: value until ``transition_begin``.
-      transition_steps: steps ``T > 0`` per factor of ``decay_rate`` (optax
-        returns a constant for ``T <= 0``; lrjax raises ``ValueError``).
-      decay_rate: factor ``> 0`` per ``T`` steps; ``> 1`` grows (the value
-        then saturates at the largest float32 unless ``end_value`` caps it).
+      transition_steps: steps ``T`` per factor of ``decay_rate``, an integer
+        in ``[1, 2**31 - 1]`` (steps are int32; optax returns a constant for
+        ``T <= 0``, lrjax raises ``ValueError``).
+      decay_rate: factor ``>= 0`` per ``T`` steps; ``> 1`` grows (the value
+        then saturates at the largest float32 unless ``end_value`` caps it);
+        0 gives ``init_value`` at step 0 and 0 after (PyTorch's
+        ``ExponentialLR(gamma=0)``; optax holds ``init_value``).
       transition_begin: steps ``B >= 0`` at ``init_value`` before it starts.
       staircase: decay in whole periods, at multiples of ``T``.
       end_value: optional bound where the decay (or growth) stops.
@@ -312,11 +355,12 @@ def exponential_decay(
     """
     _check_finite("init_value", init_value)
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
-    check_positive("decay_rate", decay_rate)
+    check_factor("decay_rate", decay_rate)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("staircase", staircase, bool)
     if end_value is not None:
         _check_finite("end_value", end_value)
+    log_rate = log_factor(decay_rate, 1 if staircase else transition_steps)
 
     def schedule(step: Any) -> jax.Array:
         whole, frac = split_step(step)
@@ -325,6 +369,7 @@ def exponential_decay(
             frac,
             init_value,
             transition_steps,
+            log_rate,
             decay_rate,
             transition_begin,
             staircase,

@@ -15,21 +15,35 @@ from lrjax._validation import (
     check_one_of,
     check_positive,
 )
-from lrjax.schedules._common import as_value, half_cosine, split_step, step_arg
+from lrjax.schedules._common import (
+    as_value,
+    cosine_weight,
+    interpolate,
+    pinned_fractions,
+    split_step,
+    step_arg,
+)
 
 __all__ = ["one_cycle_schedule"]
 
 _MAX_STEP = 2**31 - 1
 
 
-def _anneal(start: jax.Array, end: jax.Array, pct: jax.Array, how: str) -> jax.Array:
-    # Written as a weighted mean so each end value is reproduced exactly in
-    # float32 (``end + (start - end) * w`` loses the small end to cancellation).
+def _anneal(
+    start: jax.Array, end: jax.Array, done: jax.Array, left: jax.Array, how: str
+) -> jax.Array:
+    # A weighted mean, so each end value is reproduced exactly in float32
+    # (``end + (start - end) * w`` loses the small end to cancellation).
     if how == "cos":
-        weight = half_cosine(pct)
-    else:
-        weight = 1.0 - pct
-    return start * weight + end * (1.0 - weight)
+        return interpolate(start, end, cosine_weight(done), cosine_weight(left))
+    return interpolate(start, end, done, left)
+
+
+def _offset(whole: jax.Array, frac: jax.Array, mark: float) -> jax.Array:
+    """float32 ``whole + frac - mark`` for a real ``mark``, exact in int32 first."""
+    # Clamped: a mark past int32 is never reached.
+    floor = min(math.floor(mark), _MAX_STEP)
+    return (whole - floor).astype(jnp.float32) + frac - (mark - floor)
 
 
 def one_cycle_schedule(
@@ -66,15 +80,20 @@ def one_cycle_schedule(
     Equals PyTorch ``OneCycleLR(optimizer, max_lr=max_value, total_steps,
     pct_start, anneal_strategy, div_factor=div_factor,
     final_div_factor=final_div_factor, three_phase)`` learning rates at steps
-    ``0 .. T - 1``; from step ``T - 1`` on the last rate is held (PyTorch
-    raises past ``T``). A zero-length first phase (``pT = 1``, where PyTorch
+    ``0 .. T - 1``; from step ``T - 1`` on lrjax holds the last rate,
+    ``eta_min``. PyTorch differs there: at step ``T`` (the ``T``-th
+    ``scheduler.step()``, whose rate a ``T``-step run never uses) it
+    extrapolates the last phase past its end (``q > 1``: a little above
+    ``eta_min`` for ``cos``, below it for ``linear``), and the next
+    ``step()`` raises ``ValueError``. A zero-length first phase (``pT = 1``, where PyTorch
     divides by zero) counts as finished: step 0 gets ``max_value``. optax's
     ``cosine_onecycle_schedule`` / ``linear_onecycle_schedule`` follow the
     same idea with integer phase boundaries. Keras: no built-in equivalent.
 
     Args:
       max_value: the peak rate, ``>= 0``.
-      total_steps: ``T``, an integer ``>= 1``.
+      total_steps: ``T``, an integer in ``[1, 2**31 - 1]`` (steps are
+        int32).
       pct_start: ``p`` in ``(0, 1)``, the fraction of steps spent rising.
       anneal_strategy: ``"cos"`` or ``"linear"``.
       div_factor: ``> 0``; ``eta_init = max_value / div_factor``.
@@ -115,15 +134,16 @@ def one_cycle_schedule(
         rate = None
         for k in reversed(range(len(ends))):
             begin, end = starts[k], ends[k]
-            # Integer part of the offset exactly in int32, the rest in float.
-            # Clamped: a phase starting past int32 is never reached.
-            begin_floor = min(math.floor(begin), _MAX_STEP)
-            offset = (whole - begin_floor).astype(jnp.float32) + frac
-            offset = offset - (begin - begin_floor)
+            # The way done and the way left, each from its own end.
             span = end - begin
-            pct = offset / span if span > 0 else jnp.ones_like(offset)
+            if span > 0:
+                done, left = pinned_fractions(
+                    _offset(whole, frac, begin), -_offset(whole, frac, end), span
+                )
+            else:
+                done, left = jnp.ones_like(frac), jnp.zeros_like(frac)
             a, b = values[k]
-            value = _anneal(level[a], level[b], pct, anneal_strategy)
+            value = _anneal(level[a], level[b], done, left, anneal_strategy)
             if rate is None:
                 rate = value
             else:

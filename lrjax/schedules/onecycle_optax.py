@@ -51,7 +51,8 @@ def cosine_onecycle_schedule(
     Topin, Super-Convergence, 2017.
 
     Args:
-      transition_steps: length ``T > 0`` of the cycle.
+      transition_steps: length ``T`` of the cycle, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
       peak_value: the highest value, reached at step ``S``.
       pct_start: fraction of the cycle spent rising, in ``(0, 1)`` (0.3).
       div_factor: ``peak / start value``, ``> 0`` (25).
@@ -98,7 +99,8 @@ def linear_onecycle_schedule(
     hyper-parameters", 2018 (arXiv:1803.09820); Smith & Topin, 2017.
 
     Args:
-      transition_steps: length ``T > 0`` of the cycle.
+      transition_steps: length ``T`` of the cycle, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
       peak_value: the highest value, reached at step ``S``.
       pct_start: fraction of the cycle spent rising, in ``(0, 1)`` (0.3).
       pct_final: fraction of the cycle at whose end the value is back at

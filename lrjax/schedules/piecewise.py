@@ -22,10 +22,18 @@ from lrjax._validation import (
     check_increasing,
     check_non_negative,
     check_one_of,
-    check_positive,
     check_type,
 )
-from lrjax.schedules._common import as_value, half_cosine, split_step, step_arg
+from lrjax.schedules._common import (
+    as_value,
+    check_factor,
+    cosine_weight,
+    interpolate,
+    log_factor,
+    phase_fractions,
+    split_step,
+    step_arg,
+)
 from lrjax.schedules.decay import (
     _check_finite,
     _exponential_phase,
@@ -96,13 +104,13 @@ def piecewise_constant_schedule(
     return schedule
 
 
-def _linear_interpolate(start: Any, end: Any, pct: jax.Array) -> jax.Array:
-    return (end - start) * pct + start
+def _linear_interpolate(start: Any, end: Any, done: Any, left: Any) -> jax.Array:
+    return interpolate(start, end, done, left)
 
 
-def _cosine_interpolate(start: Any, end: Any, pct: jax.Array) -> jax.Array:
-    # Half a cosine period from start (pct = 0) to end (pct = 1).
-    return end + (start - end) * half_cosine(pct)
+def _cosine_interpolate(start: Any, end: Any, done: Any, left: Any) -> jax.Array:
+    # Half a cosine period from start (done = 0) to end (done = 1).
+    return interpolate(start, end, cosine_weight(done), cosine_weight(left))
 
 
 def piecewise_interpolate_schedule(
@@ -136,9 +144,7 @@ def piecewise_interpolate_schedule(
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
     check_one_of("interpolate_type", interpolate_type, ("linear", "cosine"))
-    interpolate = (
-        _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
-    )
+    shape = _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
     _check_finite("init_value", init_value)
     boundaries, scales = _sorted_scales(boundaries_and_scales)
     bounds = [0, *boundaries]
@@ -151,11 +157,10 @@ def piecewise_interpolate_schedule(
         value = jnp.broadcast_to(values[-1], whole.shape)
         for k in reversed(range(len(bounds) - 1)):
             low, high = bounds[k], bounds[k + 1]
-            size = max(high - low, 1)
-            local, local_frac = _shift(whole, frac, low)
-            pct = (jnp.minimum(local, size).astype(jnp.float32) + local_frac) / size
+            done, left = phase_fractions(whole, frac, low, max(high - low, 1))
             inside = (whole >= low) & (whole < high)
-            value = jnp.where(inside, interpolate(values[k], values[k + 1], pct), value)
+            piece = shape(values[k], values[k + 1], done, left)
+            value = jnp.where(inside, piece, value)
         return _shaped(value, step)
 
     return schedule
@@ -190,7 +195,8 @@ def join_schedules(
     Args:
       schedules: callables ``step -> value`` (lrjax, optax or your own); they
         receive int32 steps for integer steps and float32 steps otherwise.
-      boundaries: ``len(schedules) - 1`` strictly increasing steps ``>= 0``.
+      boundaries: ``len(schedules) - 1`` strictly increasing steps in
+        ``[0, 2**31 - 1]`` (steps are int32).
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
@@ -271,8 +277,9 @@ def warmup_exponential_decay_schedule(
       init_value: value at step 0.
       peak_value: value at the end of the warmup, where the decay starts.
       warmup_steps: length ``W >= 0`` of the warmup (0: no warmup).
-      transition_steps: steps ``> 0`` per factor of ``decay_rate``.
-      decay_rate: factor ``> 0`` per ``transition_steps`` steps.
+      transition_steps: steps per factor of ``decay_rate``, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
+      decay_rate: factor ``>= 0`` per ``transition_steps`` steps.
       transition_begin: steps ``>= 0`` at ``peak_value`` after the warmup.
       staircase: decay in whole periods.
       end_value: optional bound where the decay stops (see
@@ -285,11 +292,12 @@ def warmup_exponential_decay_schedule(
     _check_finite("peak_value", peak_value)
     warmup_steps = step_arg("warmup_steps", warmup_steps)
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
-    check_positive("decay_rate", decay_rate)
+    check_factor("decay_rate", decay_rate)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("staircase", staircase, bool)
     if end_value is not None:
         _check_finite("end_value", end_value)
+    log_rate = log_factor(decay_rate, 1 if staircase else transition_steps)
 
     def schedule(step: Any) -> jax.Array:
         whole, frac = split_step(step)
@@ -299,6 +307,7 @@ def warmup_exponential_decay_schedule(
             local_frac,
             peak_value,
             transition_steps,
+            log_rate,
             decay_rate,
             transition_begin,
             staircase,

@@ -44,7 +44,8 @@ def random_schedule(
       key: a JAX PRNG key (typed or raw ``uint32[2]``).
       min_value: ``a``, ``>= 0`` (``> 0`` when ``log_uniform``).
       max_value: ``b``, ``>= min_value``.
-      hold_steps: ``h``, how many steps each draw is held, an integer ``>= 1``.
+      hold_steps: ``h``, how many steps each draw is held, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
       log_uniform: draw ``log(rate)`` uniformly instead of the rate.
 
     Returns:

@@ -13,10 +13,24 @@ from collections.abc import Sequence
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lrjax._base import Schedule
-from lrjax._validation import check_in_range, check_increasing, check_non_negative
-from lrjax.schedules._common import as_value, int_step, split_step, step_arg
+from lrjax._validation import check_non_negative
+from lrjax.schedules._common import (
+    F32_MAX,
+    as_value,
+    check_factor,
+    geometric,
+    int_step,
+    interpolate,
+    is_concrete,
+    log_factor,
+    phase_fractions,
+    saturate,
+    split_step,
+    step_arg,
+)
 
 __all__ = [
     "step_decay_schedule",
@@ -39,26 +53,31 @@ def step_decay_schedule(
         \eta_t = \eta_0 \cdot r^{\lfloor t / k \rfloor}
 
     Equals PyTorch ``StepLR(optimizer, step_size=k, gamma=r)`` (base rate
-    ``init_value``) at every step, and optax
-    ``exponential_decay(init_value, k, r, staircase=True)``.
+    ``init_value``) at every step, for every ``gamma >= 0`` PyTorch accepts,
+    and optax ``exponential_decay(init_value, k, r, staircase=True)`` for
+    ``r > 0``. ``r ** n`` is ``exp(n * log(r))`` with ``log(r)`` taken in
+    float64 at construction (float32 precision for ``r = 0.9999`` too).
 
     Args:
       init_value: the rate ``eta_0`` at step 0, ``>= 0``.
-      step_size: the period ``k`` in steps, an integer ``>= 1``.
-      decay_rate: the factor ``r`` in ``[0, 1]``. A factor above 1 would
-        overflow float32 within the ``[0, 2**31 - 1]`` step range.
+      step_size: the period ``k`` in steps, an integer in ``[1, 2**31 - 1]``
+        (steps are int32).
+      decay_rate: the factor ``r >= 0``: ``0`` drops the rate to 0 after the
+        first period; ``r > 1`` grows it, saturating at the largest float32
+        (PyTorch's ``gamma > 1``). A negative factor, which would flip the
+        sign of the rate, raises ``ValueError``.
 
     Returns:
       A schedule ``step -> float32 rate``.
     """
     check_non_negative("init_value", init_value)
     step_size = step_arg("step_size", step_size, minimum=1)
-    check_in_range("decay_rate", decay_rate, 0.0, 1.0)
+    check_factor("decay_rate", decay_rate)
+    log_rate = log_factor(decay_rate)
 
     def schedule(step: chex.Numeric) -> jax.Array:
         count = int_step(step) // step_size
-        factor = jnp.power(_f32(decay_rate), count.astype(jnp.float32))
-        return as_value(_f32(init_value) * factor)
+        return as_value(saturate(_f32(init_value) * geometric(log_rate, count)))
 
     return schedule
 
@@ -74,24 +93,31 @@ def multistep_decay_schedule(
         \eta_t = \eta_0 \cdot r^{\#\{m_i \le t\}}
 
     Equals PyTorch ``MultiStepLR(optimizer, milestones, gamma=r)`` at every
-    step (the decay applies from the milestone step itself on). optax
-    equivalent: ``piecewise_constant_schedule(init_value, {m: r for m in
-    milestones})``.
+    step (the decay applies from the milestone step itself on), milestones
+    in any order and repeated ones included: like PyTorch, lrjax sorts them
+    and applies ``r`` once per repeat. optax equivalent (distinct
+    milestones): ``piecewise_constant_schedule(init_value, {m: r for m in
+    milestones})``. The factors ``r ** n`` are computed in float64 at
+    construction (when ``r`` is concrete) and rounded once.
 
     Args:
       init_value: the rate ``eta_0`` before the first milestone, ``>= 0``.
-      milestones: strictly increasing integer steps in ``[0, 2**31 - 1]``.
-        (PyTorch counts a repeated milestone twice; here repeats are refused.)
-      decay_rate: the factor ``r``, ``>= 0``.
+      milestones: integer steps in ``[0, 2**31 - 1]`` (steps are int32), in
+        any order; a repeated milestone counts once per repeat.
+      decay_rate: the factor ``r``, ``>= 0`` (``> 1`` grows the rate).
 
     Returns:
       A schedule ``step -> float32 rate``.
     """
     check_non_negative("init_value", init_value)
-    check_non_negative("decay_rate", decay_rate)
-    bounds = [step_arg("milestones", m) for m in milestones]
-    check_increasing("milestones", bounds)
-    marks = tuple(bounds)
+    check_factor("decay_rate", decay_rate)
+    marks = tuple(sorted(step_arg("milestones", m) for m in milestones))
+    if is_concrete(decay_rate):
+        with np.errstate(over="ignore"):
+            powers = np.power(float(decay_rate), np.arange(len(marks) + 1.0))
+        factors = jnp.asarray(np.minimum(powers, F32_MAX).astype(np.float32))
+    else:
+        factors = geometric(log_factor(decay_rate), jnp.arange(len(marks) + 1))
 
     def schedule(step: chex.Numeric) -> jax.Array:
         s = int_step(step)
@@ -99,8 +125,7 @@ def multistep_decay_schedule(
             passed = jnp.sum(s[..., None] >= jnp.asarray(marks, jnp.int32), axis=-1)
         else:
             passed = jnp.zeros_like(s)
-        factor = jnp.power(_f32(decay_rate), passed.astype(jnp.float32))
-        return as_value(_f32(init_value) * factor)
+        return as_value(saturate(_f32(init_value) * factors[passed]))
 
     return schedule
 
@@ -123,7 +148,8 @@ def inverse_time_decay_schedule(
 
     Args:
       init_value: the rate ``eta_0`` at step 0, ``>= 0``.
-      decay_steps: the time scale ``k`` in steps, an integer ``>= 1``.
+      decay_steps: the time scale ``k`` in steps, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
       decay_rate: the rate ``r``, ``>= 0``.
       staircase: decay in discrete jumps every ``decay_steps`` steps.
 
@@ -165,7 +191,7 @@ def inverse_sqrt_schedule(
 
     Args:
       peak_value: the rate at the end of warmup, ``>= 0``.
-      warmup_steps: ``W``, an integer ``>= 1``.
+      warmup_steps: ``W``, an integer in ``[1, 2**31 - 1]`` (steps are int32).
       init_value: the rate at step 0, ``>= 0``.
 
     Returns:
@@ -180,7 +206,8 @@ def inverse_sqrt_schedule(
         whole, frac = split_step(step)
         t = whole.astype(jnp.float32) + frac
         peak, init = _f32(peak_value), _f32(init_value)
-        warm = init + (peak - init) * (t / warmup_steps)
+        done, left = phase_fractions(whole, frac, 0, warmup_steps)
+        warm = interpolate(init, peak, done, left)
         decay = peak * jnp.sqrt(warmup_steps / jnp.maximum(t, float(warmup_steps)))
         return as_value(jnp.where(whole < warmup_steps, warm, decay))
 

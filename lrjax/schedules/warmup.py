@@ -10,9 +10,11 @@ from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, check_one_of
 from lrjax.schedules._common import (
     as_value,
+    cosine_weight,
     float_step,
-    half_cosine,
     int_step,
+    interpolate,
+    phase_fractions,
     split_step,
     step_arg,
 )
@@ -25,11 +27,6 @@ _MAX_STEP = 2**31 - 1
 
 def _f32(value: chex.Numeric) -> jax.Array:
     return jnp.asarray(value, jnp.float32)
-
-
-def _mix(start: jax.Array, end: jax.Array, weight: jax.Array) -> jax.Array:
-    # start at weight 1, end at weight 0; exact at both ends in float32.
-    return start * weight + end * (1.0 - weight)
 
 
 def warmup_stable_decay_schedule(
@@ -65,7 +62,8 @@ def warmup_stable_decay_schedule(
       peak_value: the rate held during the stable phase, ``>= 0``.
       warmup_steps: ``W``, an integer ``>= 0``.
       stable_steps: ``S``, an integer ``>= 0``.
-      decay_steps: ``D``, an integer ``>= 1``.
+      decay_steps: ``D``, an integer ``>= 1``; ``W + S + D <= 2**31 - 1``
+        (steps are int32).
       init_value: the rate at step 0, ``>= 0``.
       end_value: the rate reached at ``W + S + D`` and held after, ``>= 0``.
       decay_type: ``"linear"``, ``"cosine"`` or ``"sqrt"``.
@@ -92,20 +90,21 @@ def warmup_stable_decay_schedule(
     def schedule(step: chex.Numeric) -> jax.Array:
         whole, frac = split_step(step)
         peak, init, end = _f32(peak_value), _f32(init_value), _f32(end_value)
-        t = whole.astype(jnp.float32) + frac
         if warmup_steps > 0:
-            warm = _mix(peak, init, t / warmup_steps)
+            up, rest = phase_fractions(whole, frac, 0, warmup_steps)
+            warm = interpolate(init, peak, up, rest)
         else:
             warm = peak
-        q = jnp.clip(whole - decay_start, 0, decay_steps).astype(jnp.float32) + frac
-        q = jnp.clip(q / decay_steps, 0.0, 1.0)
+        done, left = phase_fractions(whole, frac, decay_start, decay_steps)
         if decay_type == "linear":
-            shape = 1.0 - q
+            stay, go = left, done
         elif decay_type == "cosine":
-            shape = half_cosine(q)
+            stay, go = cosine_weight(left), cosine_weight(done)
         else:
-            shape = 1.0 - jnp.sqrt(q)
-        cool = _mix(peak, end, shape)
+            # 1 - sqrt(q) as (1 - q) / (1 + sqrt(q)): no cancellation near q = 1.
+            root = jnp.sqrt(done)
+            stay, go = left / (1.0 + root), root
+        cool = interpolate(peak, end, go, stay)
         rate = jnp.where(whole < decay_start, peak, cool)
         rate = jnp.where(whole < warmup_steps, warm, rate)
         rate = jnp.where(whole >= horizon, end, rate)
@@ -162,19 +161,16 @@ def warmup_schedule(
             s = int_step(step)
             shifted = jnp.maximum(s - warmup_steps, 0)
             before = s < warmup_steps
-            t = s.astype(jnp.float32)
         after = as_value(inner(shifted))
         if warmup_steps == 0:
             return after
         target = as_value(inner(0))
-        x = jnp.clip(t / warmup_steps, 0.0, 1.0)
-        if warmup_type == "linear":
-            weight = x
-        else:
-            # (1 - cos(pi x)) / 2, as a square for accuracy near x = 0.
-            weight = jnp.square(jnp.sin((0.5 * jnp.pi) * x))
-        return as_value(
-            jnp.where(before, _mix(target, _f32(init_value), weight), after)
-        )
+        whole, frac = split_step(step)
+        done, left = phase_fractions(whole, frac, 0, warmup_steps)
+        if warmup_type == "cosine":
+            # (1 - cos(pi x)) / 2 and its complement, each without cancellation.
+            done, left = cosine_weight(done), cosine_weight(left)
+        warm = interpolate(_f32(init_value), target, done, left)
+        return as_value(jnp.where(before, warm, after))
 
     return warmed

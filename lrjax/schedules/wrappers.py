@@ -87,7 +87,8 @@ def per_epoch_schedule(
 
     Args:
       schedule: an epoch-indexed schedule ``epoch -> rate`` (or a constant).
-      steps_per_epoch: ``n``, an integer ``>= 1``.
+      steps_per_epoch: ``n``, an integer in ``[1, 2**31 - 1]`` (steps are
+        int32).
       staircase: pass whole epochs (int32) instead of fractional ones.
 
     Returns:

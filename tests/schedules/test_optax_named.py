@@ -199,6 +199,14 @@ FLOAT_STEPS = ((np.arange(STEPS.size) - 8) * 1.25).astype(np.float32)
 NON_NEGATIVE = STEPS >= 0
 
 
+# Where optax's own float32 rounding is larger than RTOL (lrjax's values are
+# checked against float64 references in test_precision_and_edges.py):
+# ``1.1 ** (t / 30)`` with a float32 base is off by about |t / 30| * 2e-8
+# plus |t / 30 * log 1.1| ulps (1e-5 where the value reaches 3.6e10), and ``end + (start - end) * (1 + cos) / 2`` loses
+# ``ulp(start) / value`` near a small end value (1.5e-6 near step 600).
+OPTAX_ROUNDING = {"exponential_growth": 3e-5, "interpolate_cosine": 4e-6}
+
+
 def _optax_values(fn, steps):
     out = jax.vmap(fn)(jnp.asarray(steps))
     return np.broadcast_to(np.asarray(out, np.float64), np.shape(steps))
@@ -216,7 +224,8 @@ def test_equals_optax_at_integer_steps(name, build, horizon):
     finite = np.isfinite(want)
     assert finite[steps < 1000].all()
     got = got[NON_NEGATIVE]
-    np.testing.assert_allclose(got[finite], want[finite], rtol=RTOL, atol=ATOL)
+    rtol = OPTAX_ROUNDING.get(name, RTOL)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=ATOL)
 
 
 @pytest.mark.parametrize(("name", "build", "horizon"), CASES, ids=IDS)
@@ -469,7 +478,6 @@ def test_traced_values_under_jit_and_vmap():
 
 INVALID = [
     (lambda: lrjax.constant_schedule(float("nan")), ValueError, "value"),
-    (lambda: lrjax.linear_schedule(1.0, 0.0, 0), ValueError, "transition_steps"),
     (lambda: lrjax.linear_schedule(1.0, 0.0, -5), ValueError, "transition_steps"),
     (lambda: lrjax.linear_schedule(1.0, 0.0, 10, -1), ValueError, "transition_begin"),
     (lambda: lrjax.linear_schedule(1.0, 0.0, 10.5), ValueError, "transition_steps"),
@@ -479,7 +487,6 @@ INVALID = [
     (lambda: lrjax.polynomial_schedule(1.0, 0.0, -1.0, 10), ValueError, "power"),
     (lambda: lrjax.polynomial_schedule(1.0, 0.0, 1, 10, cycle=1), TypeError, "cycle"),
     (lambda: lrjax.exponential_decay(1.0, 0, 0.5), ValueError, "transition_steps"),
-    (lambda: lrjax.exponential_decay(1.0, 10, 0.0), ValueError, "decay_rate"),
     (lambda: lrjax.exponential_decay(1.0, 10, -0.5), ValueError, "decay_rate"),
     (
         lambda: lrjax.exponential_decay(1.0, 10, 0.5, end_value=float("nan")),
@@ -537,7 +544,7 @@ INVALID = [
         "transition_steps",
     ),
     (
-        lambda: lrjax.warmup_exponential_decay_schedule(0.0, 1.0, 10, 5, 0.0),
+        lambda: lrjax.warmup_exponential_decay_schedule(0.0, 1.0, 10, 5, -0.5),
         ValueError,
         "decay_rate",
     ),
