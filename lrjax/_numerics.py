@@ -23,12 +23,16 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "COUNT_MAX",
     "zero_count",
     "safe_increment",
     "bias_correction",
+    "log_decay",
+    "float_dtype",
+    "is_concrete",
     "buffer_like",
     "tree_buffers",
     "tree_cast_like",
@@ -45,6 +49,11 @@ __all__ = [
 COUNT_MAX = int(jnp.iinfo(jnp.int32).max)
 
 
+def is_concrete(value: Any) -> bool:
+    """True for a number known now (not a tracer, not a schedule)."""
+    return not isinstance(value, jax.core.Tracer) and not callable(value)
+
+
 def zero_count() -> jax.Array:
     """A fresh int32 step counter."""
     return jnp.zeros([], jnp.int32)
@@ -56,14 +65,37 @@ def safe_increment(count: jax.Array) -> jax.Array:
     return jnp.where(count < COUNT_MAX, count + 1, COUNT_MAX).astype(jnp.int32)
 
 
-def bias_correction(decay: Any, count: jax.Array) -> jax.Array:
-    """The float32 scalar ``1 / (1 - decay**count)`` that debiases an EMA.
+def float_dtype() -> Any:
+    """JAX's default float: float32, or float64 under ``jax_enable_x64``."""
+    return jnp.dtype(jnp.result_type(float))
 
-    ``count`` is the number of EMA updates made (>= 1). Computed once per step
-    as a scalar, then broadcast, instead of dividing every leaf.
+
+def log_decay(decay: Any) -> jax.Array:
+    """``log(decay)`` for ``decay`` in ``[0, 1)`` (``-inf`` at 0).
+
+    A concrete ``decay`` is taken in float64 on the host, then rounded once:
+    ``float32(0.9999)`` is 1.7e-8 relative off, which ``decay**t`` multiplies
+    by ``t``. A traced one falls back to the logarithm in :func:`float_dtype`.
     """
-    decay = jnp.asarray(decay, jnp.float32)
-    return 1.0 / (1.0 - decay ** count.astype(jnp.float32))
+    if is_concrete(decay):
+        d = np.asarray(decay, np.float64)
+        with np.errstate(divide="ignore"):
+            log = np.where(d > 0, np.log(np.where(d > 0, d, 1.0)), -np.inf)
+        return jnp.asarray(log, float_dtype())
+    return jnp.log(jnp.asarray(decay, float_dtype()))
+
+
+def bias_correction(decay: Any, count: jax.Array) -> jax.Array:
+    """The scalar ``1 / (1 - decay**count)`` that debiases an EMA.
+
+    ``count`` is the number of EMA updates made (>= 1). Computed as
+    ``-1 / expm1(count * log(decay))``, which does not cancel when
+    ``decay**count`` is close to 1 (``b2 = 0.9999`` at small ``count``), in
+    :func:`float_dtype` (float64 under ``jax_enable_x64``). Computed once per
+    step as a scalar, then broadcast, instead of dividing every leaf.
+    """
+    exponent = jnp.asarray(count, float_dtype()) * log_decay(decay)
+    return -1.0 / jnp.expm1(exponent)
 
 
 def _dtype_of(x: Any) -> Any:
