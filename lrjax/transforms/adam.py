@@ -47,6 +47,8 @@ def _first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
 
 
 def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array:
+    if mu_corr is None:  # no debiasing (AMSGrad's paper form)
+        return m
     if next_corr is None:
         return m * mu_corr
     # NAdam in optax's form: the momentum looks one step ahead.

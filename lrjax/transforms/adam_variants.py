@@ -124,15 +124,14 @@ def scale_by_amsgrad(
         del params
         val.check_tree_structure("scale_by_amsgrad", updates, state.mu)
         count = num.safe_increment(state.count)
-        mu_corr = num.bias_correction(b1, count)
+        mu_corr = num.bias_correction(b1, count) if bias_correction_mu else None
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, v, v_max):
             g = jnp.asarray(g)
-            m_new, v_new, _ = _adam_moments(b1, b2, g, m, v, mu_corr, None)
+            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, None)
             v_seen = v_new * nu_corr if bias_correction_nu else v_new
             v_max_new = jnp.maximum(num.real_part(v_max), v_seen)
-            m_hat = m_new * mu_corr if bias_correction_mu else m_new
             u = m_hat / (jnp.sqrt(v_max_new + eps_root) + eps)
             return (
                 num.cast(u, num.update_dtype(g, m.dtype)),
