@@ -43,6 +43,9 @@ __all__ = [
     "upcast",
     "abs_sq",
     "real_part",
+    "update_dtype",
+    "cast",
+    "check_complex_buffer",
     "check_optimizable",
 ]
 
@@ -151,6 +154,50 @@ def abs_sq(x: jax.Array) -> jax.Array:
 def real_part(x: jax.Array) -> jax.Array:
     """``x`` as a real array: a second moment kept in a complex buffer."""
     return jnp.real(x) if jnp.iscomplexobj(x) else x
+
+
+def update_dtype(g: jax.Array, *state_dtypes: Any) -> Any:
+    """The dtype a block returns the update computed from gradient ``g`` in.
+
+    The gradient's own dtype, except for a weakly typed gradient (a Python
+    scalar leaf, ``jnp.asarray``-ed): that one takes the dtype the block's
+    state gives it under JAX's promotion, as it does in optax (a Python
+    ``1.0`` meeting a bf16 moment gives a bf16 update).
+    """
+    if getattr(g, "weak_type", False):
+        return jnp.result_type(g, *state_dtypes)
+    return g.dtype
+
+
+def cast(x: jax.Array, dtype: Any) -> jax.Array:
+    """``x.astype(dtype)``; a complex ``x`` cast to a real dtype keeps its real part.
+
+    For values whose imaginary part is zero by construction: a real
+    parameter's update computed from a complex ``mu_dtype`` buffer.
+    """
+    if jnp.iscomplexobj(x) and not jnp.issubdtype(dtype, jnp.complexfloating):
+        x = jnp.real(x)
+    return x.astype(dtype)
+
+
+def check_complex_buffer(params: Any, dtype: Any | None, where: str, name: str) -> None:
+    """Rejects a real ``dtype`` for a buffer that holds complex values.
+
+    A first moment (momentum, EMA of gradients) of a complex parameter is
+    complex; a real buffer would silently drop its imaginary part. Second
+    moments are real (``|g|**2``) and need no such check.
+    """
+    if dtype is None or jnp.issubdtype(jnp.dtype(dtype), jnp.complexfloating):
+        return
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if jnp.issubdtype(_dtype_of(leaf), jnp.complexfloating):
+            raise TypeError(
+                f"{where}: {name}={jnp.dtype(dtype)} cannot hold the momentum of "
+                f"the complex parameter at "
+                f"{jax.tree_util.keystr(path) or 'the root'} ({_dtype_of(leaf)}): "
+                "casting would drop its imaginary part. Pass a complex "
+                f"{name} (e.g. complex64) or None (the parameter's dtype)."
+            )
 
 
 def check_optimizable(params: Any, where: str) -> None:

@@ -192,7 +192,11 @@ def check_increasing(name: str, values: Sequence[Any], *, strict: bool = True) -
 
 
 def check_dtype(name: str, value: Any) -> None:
-    """Requires ``None`` or something NumPy/JAX accepts as a floating dtype."""
+    """Requires ``None`` or something NumPy/JAX accepts as an inexact dtype.
+
+    Floating and complex dtypes are both state dtypes: complex parameters keep
+    complex moments (``mu_dtype="complex64"``) as in optax.
+    """
     if value is None:
         return
     try:
@@ -200,8 +204,10 @@ def check_dtype(name: str, value: Any) -> None:
     except TypeError as e:
         raise TypeError(f"{name} must be a dtype or None, got {value!r}.") from e
     # jnp.issubdtype knows the ML dtypes (bfloat16, float8_*) NumPy does not.
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise ValueError(f"{name} must be a floating dtype or None, got {dt}.")
+    if not jnp.issubdtype(dt, jnp.inexact):
+        raise ValueError(
+            f"{name} must be a floating or complex dtype or None, got {dt}."
+        )
 
 
 def check_tree_structure(

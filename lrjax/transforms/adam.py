@@ -47,16 +47,36 @@ def _first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
 
 
 def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array:
+    if mu_corr is None:  # no debiasing (AMSGrad's paper form)
+        return m
     if next_corr is None:
         return m * mu_corr
     # NAdam in optax's form: the momentum looks one step ahead.
     return b1 * m * next_corr + (1 - b1) * g * mu_corr
 
 
-def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any):
-    """``init`` of a block whose state is ``(count, mu, nu)``."""
+def _adam_moments(b1, b2, g, m, v, mu_corr, next_corr):
+    """Adam's new ``(m, v, m_hat)`` in the compute dtype, not yet stored.
+
+    ``m`` runs in the gradient's kind (complex for complex parameters), ``v``
+    is the real EMA of ``|g|**2``, both in at least float32.
+    """
+    g, m = num.upcast(g, m)
+    m = b1 * m + (1 - b1) * g
+    v, g_sq = num.upcast(num.real_part(v), num.abs_sq(g))
+    v = b2 * v + (1 - b2) * g_sq
+    return m, v, _m_hat(b1, m, g, mu_corr, next_corr)
+
+
+def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any, name: str):
+    """``init`` of a block whose state is ``(count, mu, nu)``.
+
+    ``nu`` holds a real second moment, so any dtype serves; ``mu`` of a
+    complex parameter must be complex (:func:`num.check_complex_buffer`).
+    """
 
     def init_fn(params):
+        num.check_complex_buffer(params, mu_dtype, name, "mu_dtype")
         return state_type(
             num.zero_count(),
             num.tree_buffers(params, mu_dtype),
@@ -81,10 +101,15 @@ def scale_by_adam(
     With ``t`` the number of updates including this one::
 
         m <- b1 * m + (1 - b1) * g
-        v <- b2 * v + (1 - b2) * g**2
+        v <- b2 * v + (1 - b2) * |g|**2
         m_hat = m / (1 - b1**t)
         v_hat = v / (1 - b2**t)
         u = m_hat / (sqrt(v_hat + eps_root) + eps)
+
+    For complex parameters ``m`` is complex and ``v`` the real EMA of
+    ``|g|**2`` (kept, as in optax, in the parameter's complex dtype unless
+    ``nu_dtype`` is given; a real ``nu_dtype`` works too). The arithmetic runs
+    in at least float32 whatever the storage dtypes.
 
     ``eps`` is added outside the square root (Kingma & Ba, PyTorch, Keras);
     ``eps_root`` inside it (useful when differentiating through the update).
@@ -106,7 +131,7 @@ def scale_by_adam(
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
 
-    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype, "scale_by_adam")
 
     def update_fn(updates, state, params=None):
         del params
@@ -116,11 +141,11 @@ def scale_by_adam(
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, v):
-            m = (b1 * m + (1 - b1) * g).astype(m.dtype)
-            v = (b2 * v + (1 - b2) * jnp.square(g)).astype(v.dtype)
-            m_hat = _m_hat(b1, m, g, mu_corr, next_corr)
-            u = m_hat / (jnp.sqrt(v * nu_corr + eps_root) + eps)
-            return u.astype(g.dtype), m, v
+            g = jnp.asarray(g)
+            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
+            u = m_hat / (jnp.sqrt(v_new * nu_corr + eps_root) + eps)
+            out = num.cast(u, num.update_dtype(g, m.dtype))
+            return out, m_new.astype(m.dtype), v_new.astype(v.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)

@@ -1,9 +1,10 @@
 """Moment blocks of Adam's variants: AMSGrad, Adamax, AdaBelief, RAdam.
 
 Each block follows :func:`lrjax.scale_by_adam`: one fused per-leaf step,
-moments stored in their own dtype (``mu_dtype``/``nu_dtype``), the update
-returned in the gradient's dtype, bias corrections computed once per step as
-float32 scalars.
+arithmetic in at least float32, moments stored in their own dtype
+(``mu_dtype``/``nu_dtype``), the update returned in the gradient's dtype, bias
+corrections computed once per step as float32 scalars. Complex parameters get
+a complex ``m`` and a real second moment (``|g|**2``, ``|g|``), as in optax.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lrjax import _validation as val
 from lrjax._base import GradientTransformation
 from lrjax.transforms.adam import (
     ScaleByAdamState,
+    _adam_moments,
     _first_moment_corrections,
     _m_hat,
     check_adam_args,
@@ -82,7 +84,7 @@ def scale_by_amsgrad(
     With ``t`` the number of updates including this one::
 
         m <- b1 * m + (1 - b1) * g
-        v <- b2 * v + (1 - b2) * g**2
+        v <- b2 * v + (1 - b2) * |g|**2
         v_max <- max(v_max, v / (1 - b2**t))        (bias_correction_nu=True)
         v_max <- max(v_max, v)                      (bias_correction_nu=False)
         u = m_hat / (sqrt(v_max + eps_root) + eps),  m_hat = m / (1 - b1**t)
@@ -110,6 +112,7 @@ def scale_by_amsgrad(
     val.check_type("bias_correction_nu", bias_correction_nu, bool)
 
     def init_fn(params):
+        num.check_complex_buffer(params, mu_dtype, "scale_by_amsgrad", "mu_dtype")
         return ScaleByAmsgradState(
             count=num.zero_count(),
             mu=num.tree_buffers(params, mu_dtype),
@@ -121,17 +124,21 @@ def scale_by_amsgrad(
         del params
         val.check_tree_structure("scale_by_amsgrad", updates, state.mu)
         count = num.safe_increment(state.count)
-        mu_corr = num.bias_correction(b1, count)
+        mu_corr = num.bias_correction(b1, count) if bias_correction_mu else None
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, v, v_max):
-            m = (b1 * m + (1 - b1) * g).astype(m.dtype)
-            v = (b2 * v + (1 - b2) * jnp.square(g)).astype(v.dtype)
-            v_seen = v * nu_corr if bias_correction_nu else v
-            v_max = jnp.maximum(v_max, v_seen).astype(v_max.dtype)
-            m_hat = m * mu_corr if bias_correction_mu else m
-            u = m_hat / (jnp.sqrt(v_max + eps_root) + eps)
-            return u.astype(g.dtype), m, v, v_max
+            g = jnp.asarray(g)
+            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, None)
+            v_seen = v_new * nu_corr if bias_correction_nu else v_new
+            v_max_new = jnp.maximum(num.real_part(v_max), v_seen)
+            u = m_hat / (jnp.sqrt(v_max_new + eps_root) + eps)
+            return (
+                num.cast(u, num.update_dtype(g, m.dtype)),
+                m_new.astype(m.dtype),
+                v_new.astype(v.dtype),
+                v_max_new.astype(v_max.dtype),
+            )
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu, state.nu_max)
         updates, mu, nu, nu_max = num.tree_unzip(updates, out, 4)
@@ -174,7 +181,7 @@ def scale_by_adamax(
     """
     check_adam_args(b1, b2, eps, 0.0, mu_dtype, nu_dtype)
 
-    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype, "scale_by_adamax")
 
     def update_fn(updates, state, params=None):
         del params
@@ -183,9 +190,14 @@ def scale_by_adamax(
         mu_corr = num.bias_correction(b1, count)
 
         def step(g, m, u):
-            m = (b1 * m + (1 - b1) * g).astype(m.dtype)
-            u = jnp.maximum(b2 * u, jnp.abs(g) + eps).astype(u.dtype)
-            return (m * mu_corr / u).astype(g.dtype), m, u
+            g = jnp.asarray(g)
+            gc, m_new = num.upcast(g, m)
+            m_new = b1 * m_new + (1 - b1) * gc
+            # |g| is the modulus for complex g; u stays real.
+            u_new, g_abs = num.upcast(num.real_part(u), jnp.abs(gc))
+            u_new = jnp.maximum(b2 * u_new, g_abs + eps)
+            out = num.cast(m_new * mu_corr / u_new, num.update_dtype(g, m.dtype))
+            return out, m_new.astype(m.dtype), u_new.astype(u.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)
@@ -211,7 +223,7 @@ def scale_by_belief(
     updates from 1::
 
         m <- b1 * m + (1 - b1) * g
-        s <- b2 * s + (1 - b2) * (g - m)**2 + eps_root
+        s <- b2 * s + (1 - b2) * |g - m|**2 + eps_root
         u = (m / (1 - b1**t)) / (sqrt(s / (1 - b2**t)) + eps)
 
     ``eps_root`` is added to the stored ``s``, as in the paper's algorithm,
@@ -233,7 +245,7 @@ def scale_by_belief(
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
 
-    init_fn = moments_init(ScaleByBeliefState, mu_dtype, nu_dtype)
+    init_fn = moments_init(ScaleByBeliefState, mu_dtype, nu_dtype, "scale_by_belief")
 
     def update_fn(updates, state, params=None):
         del params
@@ -243,12 +255,15 @@ def scale_by_belief(
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, s):
-            m = (b1 * m + (1 - b1) * g).astype(m.dtype)
-            err = g - m
-            s = (b2 * s + (1 - b2) * jnp.square(err) + eps_root).astype(s.dtype)
-            m_hat = _m_hat(b1, m, g, mu_corr, next_corr)
-            u = m_hat / (jnp.sqrt(s * nu_corr) + eps)
-            return u.astype(g.dtype), m, s
+            g = jnp.asarray(g)
+            gc, m_new = num.upcast(g, m)
+            m_new = b1 * m_new + (1 - b1) * gc
+            s_new, err_sq = num.upcast(num.real_part(s), num.abs_sq(gc - m_new))
+            s_new = b2 * s_new + (1 - b2) * err_sq + eps_root
+            m_hat = _m_hat(b1, m_new, gc, mu_corr, next_corr)
+            u = m_hat / (jnp.sqrt(s_new * nu_corr) + eps)
+            out = num.cast(u, num.update_dtype(g, m.dtype))
+            return out, m_new.astype(m.dtype), s_new.astype(s.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)
@@ -366,7 +381,7 @@ def scale_by_radam(
     val.check_in_range("threshold", threshold, 4.0, math.inf)
     val.check_type("nesterov", nesterov, bool)
 
-    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype, "scale_by_radam")
 
     def update_fn(updates, state, params=None):
         del params
@@ -378,12 +393,12 @@ def scale_by_radam(
         rectify, r, nu_corr = _rectification(b2, count, threshold)
 
         def step(g, m, v):
-            m = (b1 * m + (1 - b1) * g).astype(m.dtype)
-            v = (b2 * v + (1 - b2) * jnp.square(g)).astype(v.dtype)
-            m_hat = _m_hat(b1, m, g, mu_corr, next_corr)
-            adaptive = r * m_hat / (jnp.sqrt(v * nu_corr + eps_root) + eps)
+            g = jnp.asarray(g)
+            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
+            adaptive = r * m_hat / (jnp.sqrt(v_new * nu_corr + eps_root) + eps)
             u = jnp.where(rectify, adaptive, m_hat)
-            return u.astype(g.dtype), m, v
+            out = num.cast(u, num.update_dtype(g, m.dtype))
+            return out, m_new.astype(m.dtype), v_new.astype(v.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -49,6 +50,9 @@ def trace(
     val.check_dtype("accumulator_dtype", accumulator_dtype)
 
     def init_fn(params):
+        num.check_complex_buffer(
+            params, accumulator_dtype, "trace", "accumulator_dtype"
+        )
         return TraceState(num.tree_buffers(params, accumulator_dtype))
 
     def update_fn(updates, state, params=None):
@@ -58,10 +62,12 @@ def trace(
         undamped = val.is_checkable(dampening) and dampening == 0
 
         def step(g, v):
-            g_in = g if undamped else (1 - dampening) * g
-            v_new = (decay * v + g_in).astype(v.dtype)
+            g = jnp.asarray(g)
+            gc, v_new = num.upcast(g, v)
+            g_in = gc if undamped else (1 - dampening) * gc
+            v_new = decay * v_new + g_in
             out = g_in + decay * v_new if nesterov else v_new
-            return out.astype(g.dtype), v_new
+            return num.cast(out, num.update_dtype(g, v.dtype)), v_new.astype(v.dtype)
 
         pairs = jax.tree_util.tree_map(step, updates, state.trace)
         out, new_trace = num.tree_unzip(updates, pairs, 2)
@@ -95,24 +101,24 @@ def ema(
     val.check_dtype("accumulator_dtype", accumulator_dtype)
 
     def init_fn(params):
+        num.check_complex_buffer(params, accumulator_dtype, "ema", "accumulator_dtype")
         return EmaState(num.zero_count(), num.tree_buffers(params, accumulator_dtype))
 
     def update_fn(updates, state, params=None):
         del params
         val.check_tree_structure("ema", updates, state.ema)
         count = num.safe_increment(state.count)
-        new_ema = jax.tree_util.tree_map(
-            lambda g, m: (decay * m + (1 - decay) * g).astype(m.dtype),
-            updates,
-            state.ema,
-        )
-        if debias:
-            corr = num.bias_correction(decay, count)
-            out = jax.tree_util.tree_map(
-                lambda m, g: (m * corr).astype(g.dtype), new_ema, updates
-            )
-        else:
-            out = num.tree_cast_like(new_ema, updates)
+        corr = num.bias_correction(decay, count) if debias else None
+
+        def step(g, m):
+            g = jnp.asarray(g)
+            gc, m_new = num.upcast(g, m)
+            m_new = decay * m_new + (1 - decay) * gc
+            out = m_new * corr if debias else m_new
+            return num.cast(out, num.update_dtype(g, m.dtype)), m_new.astype(m.dtype)
+
+        pairs = jax.tree_util.tree_map(step, updates, state.ema)
+        out, new_ema = num.tree_unzip(updates, pairs, 2)
         return out, EmaState(count, new_ema)
 
     return GradientTransformation(init_fn, update_fn)

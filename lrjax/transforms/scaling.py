@@ -23,9 +23,15 @@ __all__ = [
 
 
 def _scale_tree(updates: Any, factor: jax.Array) -> Any:
-    # Multiply in the update's own dtype: a float32 (or float64 NumPy) factor
-    # must not promote a bf16 update tree.
-    return jax.tree_util.tree_map(lambda u: u * factor.astype(u.dtype), updates)
+    # Multiply in at least float32 (a float16 rate of 1e-8 would flush to
+    # zero) and return in the update's dtype: a float32 (or float64 NumPy)
+    # factor must not promote a bf16 update tree.
+    def one(u):
+        u = jnp.asarray(u)
+        dtype = num.compute_dtype(u.dtype)
+        return (u.astype(dtype) * factor.astype(dtype)).astype(u.dtype)
+
+    return jax.tree_util.tree_map(one, updates)
 
 
 def scale(step_size: float | jax.Array) -> GradientTransformation:

@@ -51,6 +51,14 @@ def scale_by_lion(
     * ``"smooth"``: ``tanh(smooth_beta * c)``, a differentiable sign;
     * ``"refined"``: ``clip(c, -1, 1)``, linear near 0 and saturating at +-1.
 
+    For complex parameters each mode acts on the modulus and keeps the phase:
+    ``sign(c) = c / |c|`` (as ``jnp.sign`` and optax), ``"refined"`` gives
+    ``c`` where ``|c| < 1`` and ``c / |c|`` elsewhere (optax's form), and
+    ``"smooth"`` gives ``tanh(smooth_beta * |c|) * c / |c|``. optax applies
+    the complex ``tanh`` there, which has poles on the imaginary axis
+    (``|c| = pi / (2 * smooth_beta)`` can give an infinite update); the
+    modulus form equals the real one for real ``c``.
+
     The output is the *ascent* direction; chain
     :func:`lrjax.scale_by_learning_rate` after it (as :func:`lrjax.lion` does).
 
@@ -74,11 +82,17 @@ def scale_by_lion(
     def shape(c):
         if mode == "hard":
             return jnp.sign(c)
+        if not jnp.iscomplexobj(c):
+            if mode == "smooth":
+                return jnp.tanh(smooth_beta * c)
+            return jnp.clip(c, -1.0, 1.0)
+        modulus = jnp.abs(c)
         if mode == "smooth":
-            return jnp.tanh(smooth_beta * c)
-        return jnp.clip(c, -1.0, 1.0)
+            return jnp.tanh(smooth_beta * modulus) * jnp.sign(c)
+        return jnp.where(modulus < 1.0, c, jnp.sign(c))
 
     def init_fn(params):
+        num.check_complex_buffer(params, mu_dtype, "scale_by_lion", "mu_dtype")
         return ScaleByLionState(num.zero_count(), num.tree_buffers(params, mu_dtype))
 
     def update_fn(updates, state, params=None):
@@ -86,9 +100,11 @@ def scale_by_lion(
         val.check_tree_structure("scale_by_lion", updates, state.mu)
 
         def step(g, m):
-            u = shape(b1 * m + (1 - b1) * g)
-            m = (b2 * m + (1 - b2) * g).astype(m.dtype)
-            return u.astype(g.dtype), m
+            g = jnp.asarray(g)
+            gc, m_new = num.upcast(g, m)
+            u = shape(b1 * m_new + (1 - b1) * gc)
+            m_new = b2 * m_new + (1 - b2) * gc
+            return num.cast(u, num.update_dtype(g, m.dtype)), m_new.astype(m.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu)
         updates, mu = num.tree_unzip(updates, out, 2)

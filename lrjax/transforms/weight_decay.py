@@ -72,7 +72,9 @@ def add_decayed_weights(
             wd = weight_decay
 
         def decay(u, p):
-            return (u + wd * p).astype(u.dtype)
+            u, p = jnp.asarray(u), jnp.asarray(p)
+            uc, pc = num.upcast(u, p)
+            return num.cast(uc + wd * pc, num.update_dtype(u, p.dtype))
 
         return apply_mask(mask, params, decay, updates), state
 

@@ -1,0 +1,410 @@
+"""Number kinds every optimizer must handle (lrjax issue 7).
+
+* Complex parameters train as in optax: second moments use ``|g|**2``, first
+  moments stay complex, state dtypes equal optax's.
+* float16 / bfloat16 parameters: per-element arithmetic runs in float32, so a
+  step equals the float32 step on the same (float32-cast) values, rounded
+  once to the declared dtypes.
+* Python-scalar update leaves give optax's values and dtypes.
+
+References: optax's same-named optimizer, NumPy formulas written here, and
+(for float16/bf16) lrjax's float32 path, which the parity tests in
+``test_optimizers_common.py`` check against optax.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from number_kinds import (
+    RADAM_RTOL,
+    RTOL,
+    close_in,
+    complex_problem,
+    low_precision_problem,
+    per_param_leaves,
+    run_complex,
+    to_float32,
+)
+from optimizer_case import all_cases
+
+import lrjax
+
+CASES = all_cases()
+PARITY_CASES = [c for c in CASES if c.optax_parity]
+by_id = pytest.mark.parametrize("case", CASES, ids=str)
+
+# Arguments naming a first-moment (momentum) dtype: a real one cannot hold a
+# complex parameter's momentum, so init rejects it.
+_FIRST_MOMENT_DTYPE_ARGS = ("mu_dtype", "accumulator_dtype", "dtype_momentum")
+
+
+def _real_first_moment_arg(case) -> str | None:
+    kw = {**case.kwargs, **case.lrjax_kwargs}
+    for name in _FIRST_MOMENT_DTYPE_ARGS:
+        dtype = kw.get(name)
+        if dtype is not None and not jnp.issubdtype(dtype, jnp.complexfloating):
+            return name
+    return None
+
+
+def _leaf_dtypes(tree):
+    return [jnp.asarray(x).dtype for x in jax.tree_util.tree_leaves(tree)]
+
+
+# --------------------------------------------------------------------------
+# (a) Complex parameters.
+
+
+def _sgd_ema_reference(case, steps=20):
+    """NumPy complex SGD with dampened (EMA) momentum: the case's formula."""
+    kw = {**case.kwargs, **case.lrjax_kwargs}
+    b, d, lr = kw["momentum"], kw["dampening"], case.learning_rate
+    params, _, grads = complex_problem()
+    p = {k: np.asarray(v, np.complex128) for k, v in params.items()}
+    v = {k: np.zeros_like(x) for k, x in p.items()}
+    out = []
+    for _ in range(steps):
+        g = {k: np.asarray(x, np.complex128) for k, x in grads(p).items()}
+        v = {k: b * v[k] + (1 - d) * g[k] for k in p}
+        u = {k: -lr * v[k] for k in p}
+        out.append((u, [v["m"], v["w"]]))
+        p = {k: p[k] + u[k] for k in p}
+    return out
+
+
+def _radam_reference(case, steps=20):
+    """NumPy complex RAdam in float64: ``v`` the EMA of ``|g|**2``."""
+    kw = {**case.kwargs, **case.lrjax_kwargs}
+    b1, b2 = kw.get("b1", 0.9), kw.get("b2", 0.999)
+    eps, eps_root = kw.get("eps", 1e-8), kw.get("eps_root", 0.0)
+    threshold, nesterov = kw.get("threshold", 5.0), kw.get("nesterov", False)
+    lr = case.learning_rate
+    rho_inf = 2 / (1 - b2) - 1
+    params, _, grads = complex_problem()
+    p = {k: np.asarray(v, np.complex128) for k, v in params.items()}
+    m = {k: np.zeros_like(x) for k, x in p.items()}
+    v = {k: np.zeros(x.shape) for k, x in p.items()}
+    out = []
+    for t in range(1, steps + 1):
+        g = {k: np.asarray(x, np.complex128) for k, x in grads(p).items()}
+        u = {}
+        rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
+        for k in p:
+            m[k] = b1 * m[k] + (1 - b1) * g[k]
+            v[k] = b2 * v[k] + (1 - b2) * np.abs(g[k]) ** 2
+            m_hat = m[k] / (1 - b1**t)
+            if nesterov:
+                m_hat = b1 * m[k] / (1 - b1 ** (t + 1)) + (1 - b1) * g[k] / (1 - b1**t)
+            if rho >= threshold:
+                r = np.sqrt(
+                    (rho - 4)
+                    * (rho - 2)
+                    * rho_inf
+                    / ((rho_inf - 4) * (rho_inf - 2) * rho)
+                )
+                v_hat = v[k] / (1 - b2**t)
+                u[k] = -lr * r * m_hat / (np.sqrt(v_hat + eps_root) + eps)
+            else:
+                u[k] = -lr * m_hat
+        out.append((u, [m["m"], m["w"], v["m"], v["w"]]))
+        p = {k: p[k] + u[k] for k in p}
+    return out
+
+
+# NumPy complex references (and their tolerance), by case id: cases without
+# an optax twin, and RAdam, whose first rectified steps optax computes with a float32 b2**t
+# (0.5% off at step 6; lrjax's rho_t is accurate, see scale_by_radam).
+COMPLEX_REFERENCES = {
+    "sgd_ema_momentum": (_sgd_ema_reference, 1e-5),
+    "radam": (_radam_reference, RADAM_RTOL),
+    "radam_nesterov": (_radam_reference, RADAM_RTOL),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        c
+        for c in PARITY_CASES
+        if not _real_first_moment_arg(c) and c.id not in COMPLEX_REFERENCES
+    ],
+    ids=str,
+)
+def test_complex_parameters_match_optax(case):
+    ours_final, loss, ours = run_complex(case.make())
+    _, _, theirs = run_complex(case.make_optax())
+    for k, ((u, s), (u_ref, s_ref)) in enumerate(zip(ours, theirs, strict=True)):
+        chex.assert_trees_all_equal_dtypes(u, u_ref)
+        chex.assert_trees_all_close(u, u_ref, rtol=1e-5, atol=1e-7)
+        params = complex_problem()[0]
+        mine, ref = per_param_leaves(s, params), per_param_leaves(s_ref, params)
+        assert [x.dtype for x in mine] == [x.dtype for x in ref], f"step {k}"
+        chex.assert_trees_all_close(mine, ref, rtol=1e-5, atol=1e-7)
+    assert any(
+        bool(jnp.any(jnp.imag(x) != 0)) for x in jax.tree_util.tree_leaves(ours[0][0])
+    ), "updates lost their imaginary part"
+    assert float(loss(ours_final)) < float(loss(complex_problem()[0]))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if not c.optax_parity or c.id in COMPLEX_REFERENCES],
+    ids=str,
+)
+def test_complex_parameters_match_numpy_reference(case):
+    assert case.id in COMPLEX_REFERENCES, (
+        f"{case.id}: no optax twin and no NumPy complex reference in COMPLEX_REFERENCES"
+    )
+    _, _, ours = run_complex(case.make())
+    reference, rtol = COMPLEX_REFERENCES[case.id]
+    want = reference(case)
+    params = complex_problem()[0]
+    if case.optax_parity:  # states interchangeable with optax's
+        chex.assert_trees_all_equal_dtypes(
+            per_param_leaves(case.make().init(params), params),
+            per_param_leaves(case.make_optax().init(params), params),
+        )
+    for (u, s), (u_ref, s_ref) in zip(ours, want, strict=True):
+        for key in u:
+            np.testing.assert_allclose(u[key], u_ref[key], rtol=rtol, atol=1e-7)
+        for got, ref in zip(per_param_leaves(s, params), s_ref, strict=True):
+            np.testing.assert_allclose(got, ref, rtol=rtol, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if _real_first_moment_arg(c)], ids=str
+)
+def test_real_momentum_dtype_for_complex_params_is_rejected(case):
+    arg = _real_first_moment_arg(case)
+    params = complex_problem()[0]
+    with pytest.raises(TypeError, match=rf"{arg}=.*imaginary"):
+        case.make().init(params)
+
+
+def test_issue_example_adam_complex_step():
+    # Issue 7: adam(0.1) on p=[1+1j], g=[1+2j] gave -0.1+0j.
+    opt = lrjax.adam(0.1)
+    p = jnp.asarray([1 + 1j], jnp.complex64)
+    u, _ = opt.update(jnp.asarray([1 + 2j], jnp.complex64), opt.init(p), p)
+    # m_hat = g, v_hat = |g|**2 = 5: u = -0.1 * g / sqrt(5).
+    # (float32's 1 - 0.999**1 is 1.3e-5 off, hence the tolerance.)
+    want = -0.1 * (1 + 2j) / np.sqrt(5.0)
+    np.testing.assert_allclose(u, [want], rtol=1e-5)
+    np.testing.assert_allclose(u, [-0.0447214 - 0.0894427j], atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# (b) Complex state dtypes.
+
+# Optimizers with both moment dtypes, and their optax twin's keywords.
+_WITH_MU = {"mu_dtype": "complex64"}
+_MOMENT_DTYPE_OPTIMIZERS = [
+    ("adam", _WITH_MU),
+    ("nadam", _WITH_MU),
+    ("adamw", _WITH_MU),
+    ("amsgrad", _WITH_MU),
+    ("adamax", {}),
+    ("radam", {}),
+    ("adabelief", {}),
+]
+
+
+@pytest.mark.parametrize("name,optax_kw", _MOMENT_DTYPE_OPTIMIZERS)
+def test_complex_mu_dtype_and_real_nu_dtype(name, optax_kw):
+    # mu_dtype="complex64" is accepted, and a real nu_dtype holds the real
+    # second moment of complex parameters: the same steps as optax, whose nu
+    # is complex with a zero imaginary part.
+    ours = getattr(lrjax, name)(1e-2, mu_dtype="complex64", nu_dtype="float32")
+    # optax's adamax, radam and adabelief have no mu_dtype: complex64 is their
+    # default for these params anyway.
+    theirs = getattr(optax, name)(1e-2, **optax_kw)
+    # RAdam: the 5 steps before its switch (optax's float32 b2**t puts its
+    # rectified steps 0.5% off; test_radam_complex_matches_numpy covers them).
+    steps = 5 if name == "radam" else 10
+    _, _, got = run_complex(ours, steps=steps)
+    _, _, want = run_complex(theirs, steps=steps)
+    params = complex_problem()[0]
+    for (u, s), (u_ref, s_ref) in zip(got, want, strict=True):
+        chex.assert_trees_all_close(u, u_ref, rtol=1e-5, atol=1e-7)
+        mine = per_param_leaves(s, params)
+        ref = per_param_leaves(s_ref, params)
+        n = len(params)
+        assert all(x.dtype == jnp.complex64 for x in mine[:n])
+        assert all(x.dtype == jnp.float32 for x in mine[n:])
+        chex.assert_trees_all_close(mine[:n], ref[:n], rtol=1e-5, atol=1e-7)
+        chex.assert_trees_all_close(
+            mine[n:], [jnp.real(x) for x in ref[n:]], rtol=1e-5, atol=1e-7
+        )
+
+
+# --------------------------------------------------------------------------
+# (c) float16 and bfloat16 arithmetic.
+
+_LOW_PRECISION = [
+    (jnp.float16, 1e-4),
+    (jnp.float16, 1e2),
+    (jnp.float16, 1e-6),  # subnormal in float16
+    (jnp.bfloat16, 1e-4),
+    (jnp.bfloat16, 1e2),
+]
+
+
+@by_id
+@pytest.mark.parametrize(
+    "dtype,scale",
+    _LOW_PRECISION,
+    ids=[f"{d.__name__}-{s:g}" for d, s in _LOW_PRECISION],
+)
+def test_low_precision_steps_equal_float32_steps(case, dtype, scale):
+    # Each step: our update and new state must be the float32 step on the
+    # float32-cast gradient, state and params, rounded once to the declared
+    # dtypes. Squaring or decaying in float16 (g = 1e-4: g**2 = 1e-8 flushes
+    # to 0) breaks this by orders of magnitude.
+    params, grads = low_precision_problem(dtype, scale)
+    opt = case.make()
+    state = opt.init(params)
+    declared = _leaf_dtypes(state)
+    for k, g in enumerate(grads):
+        u, new_state = opt.update(g, state, params)
+        u_ref, state_ref = opt.update(
+            to_float32(g), to_float32(state), to_float32(params)
+        )
+        chex.assert_trees_all_equal_dtypes(u, params)
+        assert _leaf_dtypes(new_state) == declared, f"step {k}"
+        close_in(dtype, u, u_ref)
+        close_in(dtype, new_state, state_ref)
+        params, state = optax.apply_updates(params, u), new_state
+
+
+def test_issue_example_adam_first_float16_step():
+    # Issue 7: the first float16 update with g = 1e-4 was 10,000x the rate.
+    p = jnp.ones(3, jnp.float16)
+    for kwargs in ({}, {"nu_dtype": "float32"}):
+        opt = lrjax.adam(1e-2, **kwargs)
+        u, _ = opt.update(jnp.full(3, 1e-4, jnp.float16), opt.init(p), p)
+        assert u.dtype == jnp.float16
+        # m_hat = g, v_hat = g**2: u = -lr * g / (|g| + eps) = -lr (1 - 1e-4).
+        np.testing.assert_allclose(u, np.full(3, -1e-2 * (1 - 1e-4)), rtol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_float32_moments_of_low_precision_params_track_float32(dtype):
+    # With mu_dtype = nu_dtype = float32 only the gradient and the returned
+    # step are low precision: three steps equal optax's float32 run on the
+    # same (rounded) gradients, rounded once.
+    params, grads = low_precision_problem(dtype, 1e-4)
+    opt = lrjax.adam(1e-2, mu_dtype="float32", nu_dtype="float32")
+    ref = optax.adam(1e-2)
+    s, s_ref = opt.init(params), ref.init(to_float32(params))
+    for g in grads:
+        u, s = opt.update(g, s, params)
+        u_ref, s_ref = ref.update(to_float32(g), s_ref)
+        close_in(dtype, u, u_ref)
+        chex.assert_trees_all_close(s[0].nu, s_ref[0].nu, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# (d) Python-scalar update leaves.
+
+
+def _scalar_leaf_problem():
+    params = {
+        "a": jnp.asarray(1.0, jnp.float32),
+        "h": jnp.asarray(0.5, jnp.bfloat16),
+        "v": jnp.asarray([0.5, -1.0], jnp.float32),
+    }
+    grads = [
+        {"a": 1.0, "h": -2.0, "v": jnp.asarray([0.3, 0.1], jnp.float32)},
+        {"a": 0.5, "h": 3.0, "v": jnp.asarray([-0.2, 0.4], jnp.float32)},
+    ]
+    return params, grads
+
+
+def _expected_update_dtype(case, g, p):
+    """optax's rule: a Python scalar meets the state it updates.
+
+    It takes the dtype of the first moment it is averaged into (the
+    parameter's, or the declared momentum dtype); with no per-parameter state
+    (plain SGD) it stays a float32 scalar. Array leaves keep their dtype.
+    """
+    if not isinstance(g, float):
+        return jnp.asarray(g).dtype
+    if not case.has_tree_state:
+        return jnp.dtype(jnp.float32)
+    kw = {**case.kwargs, **case.lrjax_kwargs}
+    declared = [kw[n] for n in _FIRST_MOMENT_DTYPE_ARGS if kw.get(n) is not None]
+    return jnp.result_type(jnp.asarray(g), declared[0] if declared else p.dtype)
+
+
+def _expected_dtypes(case, grads, params):
+    return {k: _expected_update_dtype(case, grads[k], params[k]) for k in grads}
+
+
+@by_id
+def test_python_scalar_update_leaves(case):
+    # Values: optax's (for a case without an optax twin, the case's own
+    # steps), run on float32 parameters with the leaves given as float32
+    # arrays (optax's adagrad and adafactor reject Python scalars), to the
+    # precision of the leaf's dtype. Dtypes: optax's rule.
+    params, grads = _scalar_leaf_problem()
+    opt = case.make()
+    ref = case.make_optax() if case.optax_parity else case.make()
+    params_ref = to_float32(params)
+    s, s_ref = opt.init(params), ref.init(params_ref)
+    for g in grads:
+        u, s = opt.update(g, s, params)
+        u_ref, s_ref = ref.update(_as_array_leaves(g), s_ref, params_ref)
+        assert {k: jnp.asarray(x).dtype for k, x in u.items()} == _expected_dtypes(
+            case, g, params
+        )
+        for k in u:
+            got = jnp.asarray(u[k])
+            rtol = 1e-5 if got.dtype == jnp.float32 else RTOL[got.dtype.type]
+            np.testing.assert_allclose(
+                np.asarray(got, np.float32),
+                np.asarray(jnp.asarray(u_ref[k]).astype(got.dtype), np.float32),
+                rtol=rtol,
+                atol=1e-7,
+                err_msg=k,
+            )
+        params = optax.apply_updates(params, u)
+        params_ref = optax.apply_updates(params_ref, u_ref)
+
+
+def _as_array_leaves(tree):
+    return jax.tree_util.tree_map(jnp.asarray, tree)
+
+
+def _optax_promotes_like_lrjax(case):
+    # optax's Nesterov momentum passes the update through a jit-wrapped bias
+    # correction, which turns a Python scalar into a strong float32 (a bf16
+    # parameter then gets a float32 update); dtypes given only to lrjax
+    # (lrjax_kwargs) make a different optimizer.
+    kw = {**case.kwargs, **case.lrjax_kwargs}
+    dtype_only_in_lrjax = any(k.endswith("dtype") for k in case.lrjax_kwargs)
+    nesterov = kw.get("nesterov", case.name in ("nadam", "nadamw"))
+    # optax's adagrad and adafactor raise on Python-scalar leaves (its abs_sq
+    # takes arrays only).
+    rejects = case.name in ("adagrad", "adafactor")
+    return (
+        case.optax_parity and not nesterov and not dtype_only_in_lrjax and not rejects
+    )
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if _optax_promotes_like_lrjax(c)], ids=str
+)
+def test_python_scalar_leaf_dtypes_are_optax_dtypes(case):
+    # The rule above is optax's: its updates of bf16 params have these dtypes.
+    params, grads = _scalar_leaf_problem()
+    opt = case.make_optax()
+    state = opt.init(params)
+    for g in grads:
+        u, state = opt.update(g, state, params)
+        got = {k: jnp.asarray(x).dtype for k, x in u.items()}
+        assert got == _expected_dtypes(case, g, params)
