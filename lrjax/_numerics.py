@@ -45,7 +45,6 @@ __all__ = [
     "real_part",
     "update_dtype",
     "cast",
-    "check_complex_buffer",
     "check_optimizable",
 ]
 
@@ -107,21 +106,24 @@ def _dtype_of(x: Any) -> Any:
     return jnp.dtype(dtype) if dtype is not None else jnp.asarray(x).dtype
 
 
-def resolve_dtype(param: Any, dtype: Any | None) -> Any:
+def resolve_dtype(param: Any, dtype: Any | None, *, holds_real: bool = False) -> Any:
     """The buffer dtype: ``dtype`` if given, else the parameter's dtype.
 
-    A real ``dtype`` declared for a complex parameter sets the precision of a
-    complex buffer (float32 -> complex64, float64 -> complex128): a real
-    buffer would silently drop the imaginary part of a first moment (optax
-    does, with a warning). Second moments read such buffers with
-    :func:`real_part`.
+    For a complex parameter, a real ``dtype`` sets the precision of a complex
+    buffer (float32 -> complex64, float64 -> complex128), since a first moment
+    of complex gradients is complex and a real buffer would silently drop its
+    imaginary part (optax does, with a warning). Buffers that hold real
+    values by construction (second moments ``|g|**2``: ``holds_real=True``)
+    keep a real ``dtype`` as declared, which halves their memory.
     """
     param_dtype = _dtype_of(param)
     if dtype is None:
         return param_dtype
     dtype = jnp.dtype(dtype)
-    if jnp.issubdtype(param_dtype, jnp.complexfloating) and not jnp.issubdtype(
-        dtype, jnp.complexfloating
+    if (
+        not holds_real
+        and jnp.issubdtype(param_dtype, jnp.complexfloating)
+        and not jnp.issubdtype(dtype, jnp.complexfloating)
     ):
         return jnp.promote_types(dtype, jnp.complex64)
     return dtype
@@ -180,26 +182,6 @@ def cast(x: jax.Array, dtype: Any) -> jax.Array:
     return x.astype(dtype)
 
 
-def check_complex_buffer(params: Any, dtype: Any | None, where: str, name: str) -> None:
-    """Rejects a real ``dtype`` for a buffer that holds complex values.
-
-    A first moment (momentum, EMA of gradients) of a complex parameter is
-    complex; a real buffer would silently drop its imaginary part. Second
-    moments are real (``|g|**2``) and need no such check.
-    """
-    if dtype is None or jnp.issubdtype(jnp.dtype(dtype), jnp.complexfloating):
-        return
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.issubdtype(_dtype_of(leaf), jnp.complexfloating):
-            raise TypeError(
-                f"{where}: {name}={jnp.dtype(dtype)} cannot hold the momentum of "
-                f"the complex parameter at "
-                f"{jax.tree_util.keystr(path) or 'the root'} ({_dtype_of(leaf)}): "
-                "casting would drop its imaginary part. Pass a complex "
-                f"{name} (e.g. complex64) or None (the parameter's dtype)."
-            )
-
-
 def check_optimizable(params: Any, where: str) -> None:
     """Rejects parameter leaves that gradient updates cannot move.
 
@@ -220,16 +202,18 @@ def check_optimizable(params: Any, where: str) -> None:
             )
 
 
-def buffer_like(param: Any, dtype: Any | None = None, fill: float = 0.0) -> jax.Array:
+def buffer_like(
+    param: Any, dtype: Any | None = None, fill: float = 0.0, *, holds_real: bool = False
+) -> jax.Array:
     """An array shaped like ``param``, filled with ``fill``, on its sharding.
 
     ``jnp.zeros_like`` inside ``jit`` has no operand for XLA's sharding
     propagation to follow, so the buffer lands on one device. Selecting
     between two constants with a predicate computed from ``param`` gives the
     buffer a data dependence on ``param`` and therefore its sharding, at the
-    cost of one elementwise op at init.
+    cost of one elementwise op at init. ``holds_real``: see :func:`resolve_dtype`.
     """
-    out_dtype = resolve_dtype(param, dtype)
+    out_dtype = resolve_dtype(param, dtype, holds_real=holds_real)
     if isinstance(param, jax.ShapeDtypeStruct):
         # Abstract init (restore targets, sharding plans): no data to follow,
         # so place the buffer on the declared sharding, if any.
@@ -239,13 +223,22 @@ def buffer_like(param: Any, dtype: Any | None = None, fill: float = 0.0) -> jax.
     return jnp.where(jnp.isnan(param), fill_value, fill_value).astype(out_dtype)
 
 
-def tree_buffers(params: Any, dtype: Any | None = None, fill: float = 0.0) -> Any:
+def tree_buffers(
+    params: Any,
+    dtype: Any | None = None,
+    fill: float = 0.0,
+    *,
+    holds_real: bool = False,
+) -> Any:
     """:func:`buffer_like` over a tree (``None`` leaves stay ``None``).
 
     Rejects integer and boolean parameters (:func:`check_optimizable`).
+    ``holds_real=True`` for second moments (see :func:`resolve_dtype`).
     """
     check_optimizable(params, "lrjax init")
-    return jax.tree_util.tree_map(lambda p: buffer_like(p, dtype, fill), params)
+    return jax.tree_util.tree_map(
+        lambda p: buffer_like(p, dtype, fill, holds_real=holds_real), params
+    )
 
 
 def tree_cast_like(tree: Any, reference: Any) -> Any:

@@ -36,10 +36,14 @@ import lrjax
 
 CASES = all_cases()
 PARITY_CASES = [c for c in CASES if c.optax_parity]
+# The per-leaf-statistics optimizers have their own complex and half-precision
+# tests (tests/test_number_kinds_adaptive.py), with their deliberate
+# differences from optax (adadelta's |g|**2, rmsprop's rate after momentum).
+ADAPTIVE_NAMES = {"adagrad", "rmsprop", "adadelta", "adafactor", "lamb", "lars"}
 by_id = pytest.mark.parametrize("case", CASES, ids=str)
 
-# Arguments naming a first-moment (momentum) dtype: a real one cannot hold a
-# complex parameter's momentum, so init rejects it.
+# Arguments naming a first-moment (momentum) dtype: a real one for a complex
+# parameter gives a complex buffer of that precision.
 _FIRST_MOMENT_DTYPE_ARGS = ("mu_dtype", "accumulator_dtype", "dtype_momentum")
 
 
@@ -131,7 +135,9 @@ COMPLEX_REFERENCES = {
     [
         c
         for c in PARITY_CASES
-        if not _real_first_moment_arg(c) and c.id not in COMPLEX_REFERENCES
+        if not _real_first_moment_arg(c)
+        and c.id not in COMPLEX_REFERENCES
+        and c.name not in ADAPTIVE_NAMES
     ],
     ids=str,
 )
@@ -140,11 +146,13 @@ def test_complex_parameters_match_optax(case):
     _, _, theirs = run_complex(case.make_optax())
     for k, ((u, s), (u_ref, s_ref)) in enumerate(zip(ours, theirs, strict=True)):
         chex.assert_trees_all_equal_dtypes(u, u_ref)
-        chex.assert_trees_all_close(u, u_ref, rtol=1e-5, atol=1e-7)
+        # optax's float32 1 - b2**t is up to ~1.5e-5 off; lrjax's expm1 form
+        # is exact to float32 rounding (tests/test_numerics_precision.py).
+        chex.assert_trees_all_close(u, u_ref, rtol=3e-5, atol=1e-7)
         params = complex_problem()[0]
         mine, ref = per_param_leaves(s, params), per_param_leaves(s_ref, params)
         assert [x.dtype for x in mine] == [x.dtype for x in ref], f"step {k}"
-        chex.assert_trees_all_close(mine, ref, rtol=1e-5, atol=1e-7)
+        chex.assert_trees_all_close(mine, ref, rtol=3e-5, atol=1e-7)
     assert any(
         bool(jnp.any(jnp.imag(x) != 0)) for x in jax.tree_util.tree_leaves(ours[0][0])
     ), "updates lost their imaginary part"
@@ -153,7 +161,12 @@ def test_complex_parameters_match_optax(case):
 
 @pytest.mark.parametrize(
     "case",
-    [c for c in CASES if not c.optax_parity or c.id in COMPLEX_REFERENCES],
+    [
+        c
+        for c in CASES
+        if (not c.optax_parity or c.id in COMPLEX_REFERENCES)
+        and c.name not in ADAPTIVE_NAMES
+    ],
     ids=str,
 )
 def test_complex_parameters_match_numpy_reference(case):
@@ -176,14 +189,29 @@ def test_complex_parameters_match_numpy_reference(case):
             np.testing.assert_allclose(got, ref, rtol=rtol, atol=1e-6)
 
 
+_DTYPE_ARGS = ("mu_dtype", "nu_dtype", "accumulator_dtype", "dtype_momentum")
+
+
 @pytest.mark.parametrize(
     "case", [c for c in CASES if _real_first_moment_arg(c)], ids=str
 )
-def test_real_momentum_dtype_for_complex_params_is_rejected(case):
+def test_real_momentum_dtype_for_complex_params_gives_a_complex_buffer(case):
+    # A real first-moment dtype sets the precision of a complex buffer
+    # (float32 -> complex64): the momentum keeps its imaginary part, and the
+    # steps equal optax's with its default (complex) buffers. optax itself
+    # would cast the momentum to the real dtype and drop the imaginary part.
     arg = _real_first_moment_arg(case)
+    declared = jnp.dtype({**case.kwargs, **case.lrjax_kwargs}[arg])
     params = complex_problem()[0]
-    with pytest.raises(TypeError, match=rf"{arg}=.*imaginary"):
-        case.make().init(params)
+    mine = per_param_leaves(case.make().init(params), params)
+    assert jnp.promote_types(declared, jnp.complex64) in [x.dtype for x in mine]
+    _, _, ours = run_complex(case.make(), steps=5)
+    kwargs = {k: v for k, v in case.kwargs.items() if k not in _DTYPE_ARGS}
+    theirs_opt = getattr(optax, case.name)(case.learning_rate, **kwargs)
+    _, _, theirs = run_complex(theirs_opt, steps=5)
+    # float16 momentum (lion_mu_float16 -> complex64) is exact here.
+    for (u, _), (u_ref, _) in zip(ours, theirs, strict=True):
+        chex.assert_trees_all_close(u, u_ref, rtol=3e-5, atol=1e-7)
 
 
 def test_issue_example_adam_complex_step():
@@ -230,15 +258,15 @@ def test_complex_mu_dtype_and_real_nu_dtype(name, optax_kw):
     _, _, want = run_complex(theirs, steps=steps)
     params = complex_problem()[0]
     for (u, s), (u_ref, s_ref) in zip(got, want, strict=True):
-        chex.assert_trees_all_close(u, u_ref, rtol=1e-5, atol=1e-7)
+        chex.assert_trees_all_close(u, u_ref, rtol=3e-5, atol=1e-7)
         mine = per_param_leaves(s, params)
         ref = per_param_leaves(s_ref, params)
         n = len(params)
         assert all(x.dtype == jnp.complex64 for x in mine[:n])
         assert all(x.dtype == jnp.float32 for x in mine[n:])
-        chex.assert_trees_all_close(mine[:n], ref[:n], rtol=1e-5, atol=1e-7)
+        chex.assert_trees_all_close(mine[:n], ref[:n], rtol=3e-5, atol=1e-7)
         chex.assert_trees_all_close(
-            mine[n:], [jnp.real(x) for x in ref[n:]], rtol=1e-5, atol=1e-7
+            mine[n:], [jnp.real(x) for x in ref[n:]], rtol=3e-5, atol=1e-7
         )
 
 
@@ -254,7 +282,9 @@ _LOW_PRECISION = [
 ]
 
 
-@by_id
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.name not in ADAPTIVE_NAMES], ids=str
+)
 @pytest.mark.parametrize(
     "dtype,scale",
     _LOW_PRECISION,
@@ -391,8 +421,15 @@ def _optax_promotes_like_lrjax(case):
     # optax's adagrad and adafactor raise on Python-scalar leaves (its abs_sq
     # takes arrays only).
     rejects = case.name in ("adagrad", "adafactor")
+    # optax's lars (its trust ratio multiplies by a float32 norm ratio)
+    # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
+    breaks_rule = case.name == "lars"
     return (
-        case.optax_parity and not nesterov and not dtype_only_in_lrjax and not rejects
+        case.optax_parity
+        and not nesterov
+        and not dtype_only_in_lrjax
+        and not rejects
+        and not breaks_rule
     )
 
 

@@ -8,6 +8,7 @@ on their own, against optax's same-named block or NumPy formulas written here.
 from __future__ import annotations
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -36,26 +37,46 @@ def test_complex_mu_dtype_for_real_params_keeps_real_steps(name):
         u, s = complex_opt.update(g, s, params)
         u_ref, s_ref = real_opt.update(g, s_ref, params)
         assert u["w"].dtype == jnp.float32
-        np.testing.assert_allclose(u["w"], u_ref["w"], rtol=1e-6)
+        # optax's float32 1 - b**t is ~1e-5 off; lrjax's expm1 form is not.
+        np.testing.assert_allclose(u["w"], u_ref["w"], rtol=2e-5)
 
 
 @pytest.mark.parametrize(
-    "make,arg",
+    "make,declared",
     [
-        (lambda: lrjax.scale_by_adam(mu_dtype="float32"), "mu_dtype"),
-        (lambda: lrjax.scale_by_amsgrad(mu_dtype="bfloat16"), "mu_dtype"),
-        (lambda: lrjax.scale_by_adamax(mu_dtype="float32"), "mu_dtype"),
-        (lambda: lrjax.scale_by_belief(mu_dtype="float32"), "mu_dtype"),
-        (lambda: lrjax.scale_by_radam(mu_dtype="float16"), "mu_dtype"),
-        (lambda: lrjax.scale_by_lion(mu_dtype="float32"), "mu_dtype"),
-        (lambda: lrjax.trace(0.9, accumulator_dtype="float32"), "accumulator_dtype"),
-        (lambda: lrjax.ema(0.9, accumulator_dtype="float32"), "accumulator_dtype"),
+        (lambda: lrjax.scale_by_adam(mu_dtype="float32"), "float32"),
+        (lambda: lrjax.scale_by_amsgrad(mu_dtype="bfloat16"), "bfloat16"),
+        (lambda: lrjax.scale_by_adamax(mu_dtype="float32"), "float32"),
+        (lambda: lrjax.scale_by_belief(mu_dtype="float32"), "float32"),
+        (lambda: lrjax.scale_by_radam(mu_dtype="float16"), "float16"),
+        (lambda: lrjax.scale_by_lion(mu_dtype="float32"), "float32"),
+        (lambda: lrjax.trace(0.9, accumulator_dtype="float32"), "float32"),
+        (lambda: lrjax.ema(0.9, accumulator_dtype="float32"), "float32"),
     ],
 )
-def test_blocks_reject_real_momentum_buffers_for_complex_params(make, arg):
+def test_real_momentum_dtype_gives_complex_buffers_for_complex_params(make, declared):
+    # The declared precision is kept; the kind follows the parameter: a real
+    # parameter gets the real dtype, a complex one its complex counterpart.
     params = {"ok": jnp.zeros(2), "z": jnp.zeros(3, jnp.complex64)}
-    with pytest.raises(TypeError, match=rf"{arg}=.*\['z'\].*imaginary"):
-        make().init(params)
+    state = make().init(params)
+    want_z = jnp.promote_types(jnp.dtype(declared), jnp.complex64)
+    first_moments = [
+        leaf
+        for leaf in jax.tree_util.tree_leaves(state)
+        if leaf.shape == (3,) and jnp.issubdtype(leaf.dtype, jnp.complexfloating)
+    ]
+    assert first_moments and all(x.dtype == want_z for x in first_moments)
+    real_leaves = [
+        leaf for leaf in jax.tree_util.tree_leaves(state) if leaf.shape == (2,)
+    ]
+    assert jnp.dtype(declared) in [x.dtype for x in real_leaves]
+
+
+def test_real_nu_dtype_keeps_complex_second_moments_real():
+    params = {"z": jnp.zeros(3, jnp.complex64)}
+    state = lrjax.scale_by_adam(nu_dtype="float32").init(params)
+    assert state.nu["z"].dtype == jnp.float32
+    assert state.mu["z"].dtype == jnp.complex64
 
 
 def test_dtype_arguments_accept_complex_and_reject_integers():
@@ -139,10 +160,11 @@ def test_adam_blocks_complex_match_optax(block):
     for g in complex_grads():
         u, s = ours.update(g, s, p)
         u_ref, s_ref = theirs.update(g, s_ref, p)
-        np.testing.assert_allclose(u, u_ref, rtol=1e-5)
+        # optax's float32 1 - b**t is ~1.5e-5 off; lrjax's expm1 form is not.
+        np.testing.assert_allclose(u, u_ref, rtol=3e-5)
     # Same fields, in optax's order and dtypes (the NamedTuple classes differ).
     chex.assert_trees_all_equal_dtypes(list(s), list(s_ref))
-    chex.assert_trees_all_close(list(s), list(s_ref), rtol=1e-5)
+    chex.assert_trees_all_close(list(s), list(s_ref), rtol=3e-5)
 
 
 def test_radam_complex_matches_numpy():

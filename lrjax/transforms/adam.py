@@ -68,19 +68,19 @@ def _adam_moments(b1, b2, g, m, v, mu_corr, next_corr):
     return m, v, _m_hat(b1, m, g, mu_corr, next_corr)
 
 
-def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any, name: str):
+def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any):
     """``init`` of a block whose state is ``(count, mu, nu)``.
 
-    ``nu`` holds a real second moment, so any dtype serves; ``mu`` of a
-    complex parameter must be complex (:func:`num.check_complex_buffer`).
+    ``nu`` holds a real second moment, so a real ``nu_dtype`` stays real; a
+    real ``mu_dtype`` for a complex parameter gives a complex buffer of that
+    precision (:func:`num.resolve_dtype`).
     """
 
     def init_fn(params):
-        num.check_complex_buffer(params, mu_dtype, name, "mu_dtype")
         return state_type(
             num.zero_count(),
             num.tree_buffers(params, mu_dtype),
-            num.tree_buffers(params, nu_dtype),
+            num.tree_buffers(params, nu_dtype, holds_real=True),
         )
 
     return init_fn
@@ -131,7 +131,7 @@ def scale_by_adam(
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
 
-    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype, "scale_by_adam")
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params

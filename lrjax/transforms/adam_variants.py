@@ -112,12 +112,11 @@ def scale_by_amsgrad(
     val.check_type("bias_correction_nu", bias_correction_nu, bool)
 
     def init_fn(params):
-        num.check_complex_buffer(params, mu_dtype, "scale_by_amsgrad", "mu_dtype")
         return ScaleByAmsgradState(
             count=num.zero_count(),
             mu=num.tree_buffers(params, mu_dtype),
-            nu=num.tree_buffers(params, nu_dtype),
-            nu_max=num.tree_buffers(params, nu_dtype),
+            nu=num.tree_buffers(params, nu_dtype, holds_real=True),
+            nu_max=num.tree_buffers(params, nu_dtype, holds_real=True),
         )
 
     def update_fn(updates, state, params=None):
@@ -181,7 +180,7 @@ def scale_by_adamax(
     """
     check_adam_args(b1, b2, eps, 0.0, mu_dtype, nu_dtype)
 
-    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype, "scale_by_adamax")
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params
@@ -245,7 +244,7 @@ def scale_by_belief(
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
 
-    init_fn = moments_init(ScaleByBeliefState, mu_dtype, nu_dtype, "scale_by_belief")
+    init_fn = moments_init(ScaleByBeliefState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params
@@ -381,7 +380,7 @@ def scale_by_radam(
     val.check_in_range("threshold", threshold, 4.0, math.inf)
     val.check_type("nesterov", nesterov, bool)
 
-    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype, "scale_by_radam")
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
 
     def update_fn(updates, state, params=None):
         del params

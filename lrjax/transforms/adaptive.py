@@ -104,7 +104,9 @@ def scale_by_rss(
 
     def init_fn(params):
         return ScaleByRssState(
-            num.tree_buffers(params, nu_dtype, initial_accumulator_value)
+            num.tree_buffers(
+                params, nu_dtype, initial_accumulator_value, holds_real=True
+            )
         )
 
     def update_fn(updates, state, params=None):
@@ -117,7 +119,9 @@ def scale_by_rss(
             s = s + num.abs_sq(g_c)
             # The guard keeps 0 / 0 out; a NaN gradient still gives NaN via `* g`.
             scale = jnp.where(s > 0, _inv_root(s, eps, eps_in_sqrt), 0.0)
-            return (g_c * scale).astype(g.dtype), s.astype(s_old.dtype)
+            return num.cast(g_c * scale, num.update_dtype(g, s_old.dtype)), s.astype(
+                s_old.dtype
+            )
 
         out = jax.tree_util.tree_map(step, updates, state.sum_of_squares)
         updates, sum_of_squares = num.tree_unzip(updates, out, 2)
@@ -185,7 +189,7 @@ def scale_by_rms(
     def init_fn(params):
         return ScaleByRmsState(
             count=num.zero_count(),
-            nu=num.tree_buffers(params, nu_dtype, initial_scale),
+            nu=num.tree_buffers(params, nu_dtype, initial_scale, holds_real=True),
         )
 
     def update_fn(updates, state, params=None):
@@ -201,7 +205,7 @@ def scale_by_rms(
             s = decay * s + (1 - decay) * num.abs_sq(g_c)
             s_hat = s * corr if bias_correction else s
             u = g_c * _inv_root(s_hat, eps, eps_in_sqrt)
-            return u.astype(g.dtype), s.astype(s_old.dtype)
+            return num.cast(u, num.update_dtype(g, s_old.dtype)), s.astype(s_old.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.nu)
         updates, nu = num.tree_unzip(updates, out, 2)
@@ -273,7 +277,7 @@ def scale_by_stddev(
         return ScaleByRStdDevState(
             count=num.zero_count(),
             mu=num.tree_buffers(params, mu_dtype),
-            nu=num.tree_buffers(params, nu_dtype, initial_scale),
+            nu=num.tree_buffers(params, nu_dtype, initial_scale, holds_real=True),
         )
 
     def update_fn(updates, state, params=None):
@@ -294,7 +298,8 @@ def scale_by_stddev(
             else:
                 var = s - num.abs_sq(m)
             u = g_c * _inv_root(jnp.maximum(var, 0), eps, eps_in_sqrt)
-            return u.astype(g.dtype), m.astype(m_old.dtype), s.astype(s_old.dtype)
+            out = num.cast(u, num.update_dtype(g, m_old.dtype, s_old.dtype))
+            return out, m.astype(m_old.dtype), s.astype(s_old.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)
@@ -356,8 +361,8 @@ def scale_by_adadelta(
 
     def init_fn(params):
         return ScaleByAdaDeltaState(
-            e_g=num.tree_buffers(params, nu_dtype),
-            e_x=num.tree_buffers(params, nu_dtype),
+            e_g=num.tree_buffers(params, nu_dtype, holds_real=True),
+            e_x=num.tree_buffers(params, nu_dtype, holds_real=True),
         )
 
     def update_fn(updates, state, params=None):
@@ -372,7 +377,7 @@ def scale_by_adadelta(
             dx = jnp.sqrt(e_x + eps) * jax.lax.rsqrt(e_g + eps) * g_c
             e_x = rho * e_x + (1 - rho) * num.abs_sq(dx)
             return (
-                dx.astype(g.dtype),
+                num.cast(dx, num.update_dtype(g, e_g_old.dtype)),
                 e_g.astype(e_g_old.dtype),
                 e_x.astype(e_x_old.dtype),
             )

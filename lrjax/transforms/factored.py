@@ -141,15 +141,19 @@ def scale_by_factored_rms(
         return factored_dims(x.shape, factored, min_dim_size_to_factor)
 
     def init_leaf(p):
-        dtype = num.resolve_dtype(p, nu_dtype)
+        dtype = num.resolve_dtype(p, nu_dtype, holds_real=True)
         placeholder = jnp.zeros((1,), dtype)
         dims = dims_of(p)
         if dims is None:
-            return placeholder, placeholder, num.buffer_like(p, nu_dtype)
+            return (
+                placeholder,
+                placeholder,
+                num.buffer_like(p, nu_dtype, holds_real=True),
+            )
         d1, d0 = dims
         # Reducing a buffer that depends on p gives the statistics the
         # sharding of the axes they keep.
-        full = num.buffer_like(p, nu_dtype)
+        full = num.buffer_like(p, nu_dtype, holds_real=True)
         return jnp.sum(full, axis=d0), jnp.sum(full, axis=d1), placeholder
 
     def init_fn(params):
@@ -175,7 +179,8 @@ def scale_by_factored_rms(
             if dims is None:
                 new_v = beta * full + (1 - beta) * sq
                 u = g_c * jax.lax.rsqrt(new_v)
-                return u.astype(g.dtype), v_row, v_col, new_v.astype(v.dtype)
+                out = num.cast(u, num.update_dtype(g, v.dtype))
+                return out, v_row, v_col, new_v.astype(v.dtype)
             d1, d0 = dims
             new_row = beta * row + (1 - beta) * jnp.mean(sq, axis=d0)
             new_col = beta * col + (1 - beta) * jnp.mean(sq, axis=d1)
@@ -188,7 +193,7 @@ def scale_by_factored_rms(
                 * jnp.expand_dims(jax.lax.rsqrt(new_col), d1)
             )
             return (
-                u.astype(g.dtype),
+                num.cast(u, num.update_dtype(g, v_row.dtype)),
                 new_row.astype(v_row.dtype),
                 new_col.astype(v_col.dtype),
                 v,

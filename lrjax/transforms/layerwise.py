@@ -76,12 +76,13 @@ def scale_by_trust_ratio(
         val.check_params("scale_by_trust_ratio", updates, params)
 
         def rescale(u, p):
+            u, p = jnp.asarray(u), jnp.asarray(p)
             p_norm = leaf_norm(p, min_norm)
             u_norm = leaf_norm(u, min_norm)
             ratio = trust_coefficient * p_norm / (u_norm + eps)
             degenerate = jnp.logical_or(p_norm == 0, u_norm == 0)
             ratio = jnp.where(degenerate, 1.0, ratio)
-            return (num.upcast(u)[0] * ratio).astype(u.dtype)
+            return num.cast(num.upcast(u)[0] * ratio, num.update_dtype(u, p.dtype))
 
         return apply_mask(mask, params, rescale, updates), state
 

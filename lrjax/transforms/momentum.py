@@ -50,9 +50,6 @@ def trace(
     val.check_dtype("accumulator_dtype", accumulator_dtype)
 
     def init_fn(params):
-        num.check_complex_buffer(
-            params, accumulator_dtype, "trace", "accumulator_dtype"
-        )
         return TraceState(num.tree_buffers(params, accumulator_dtype))
 
     def update_fn(updates, state, params=None):
@@ -101,7 +98,6 @@ def ema(
     val.check_dtype("accumulator_dtype", accumulator_dtype)
 
     def init_fn(params):
-        num.check_complex_buffer(params, accumulator_dtype, "ema", "accumulator_dtype")
         return EmaState(num.zero_count(), num.tree_buffers(params, accumulator_dtype))
 
     def update_fn(updates, state, params=None):

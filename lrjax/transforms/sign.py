@@ -92,7 +92,6 @@ def scale_by_lion(
         return jnp.where(modulus < 1.0, c, jnp.sign(c))
 
     def init_fn(params):
-        num.check_complex_buffer(params, mu_dtype, "scale_by_lion", "mu_dtype")
         return ScaleByLionState(num.zero_count(), num.tree_buffers(params, mu_dtype))
 
     def update_fn(updates, state, params=None):
