@@ -5,6 +5,11 @@ does nothing when the value is a JAX tracer (the constructor is being called
 inside ``jit``, ``vmap`` or ``optax.inject_hyperparams``) or a schedule (a
 callable, whose values are only known per step), so constructors stay usable
 under every JAX transformation.
+
+``None`` is rejected with a ``TypeError`` naming the argument unless the
+caller opts in with ``allow_none=True`` (for the arguments whose docs give
+``None`` a meaning): otherwise it would pass construction and fail deep
+inside JAX at the first update.
 """
 
 from __future__ import annotations
@@ -45,6 +50,15 @@ def is_checkable(value: Any) -> bool:
     return True
 
 
+def _concrete(name: str, value: Any, expected: str, allow_none: bool) -> bool:
+    """True when ``value`` can be checked now; raises on an unwanted ``None``."""
+    if value is None:
+        if allow_none:
+            return False
+        raise TypeError(f"{name} must be {expected}, got None.")
+    return is_checkable(value)
+
+
 def _as_float_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got the bool {value!r}.")
@@ -54,7 +68,8 @@ def _as_float_array(name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
     except Exception as e:  # pragma: no cover - exotic objects
         raise TypeError(f"{name} must be a real number, got {value!r}.") from e
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+    # jnp.issubdtype knows the ML dtypes (bfloat16, float8_*) NumPy does not.
+    if arr.dtype == bool or not jnp.issubdtype(arr.dtype, jnp.number):
         raise TypeError(
             f"{name} must be a real number, got {value!r} "
             f"of type {type(value).__name__}."
@@ -69,9 +84,9 @@ def _describe(value: Any) -> str:
     return repr(arr.item()) if arr.ndim == 0 else repr(arr.tolist())
 
 
-def check_number(name: str, value: Any) -> None:
+def check_number(name: str, value: Any, *, allow_none: bool = False) -> None:
     """Requires a real, non-NaN number (a scalar or array of them)."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "a real number", allow_none):
         return
     arr = _as_float_array(name, value)
     if np.any(np.isnan(arr)):
@@ -100,33 +115,33 @@ def check_in_range(
     *,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
+    allow_none: bool = False,
 ) -> None:
     """Requires ``value`` in the interval given by ``low``/``high``."""
-    if not is_checkable(value):
+    left = "[" if low_inclusive else "("
+    right = "]" if high_inclusive else ")"
+    interval = f"{left}{low}, {high}{right}"
+    if not _concrete(name, value, f"a number in {interval}", allow_none):
         return
     arr = _as_float_array(name, value)
     ok_low = arr >= low if low_inclusive else arr > low
     ok_high = arr <= high if high_inclusive else arr < high
     if not (np.all(ok_low) and np.all(ok_high)) or np.any(np.isnan(arr)):
-        left = "[" if low_inclusive else "("
-        right = "]" if high_inclusive else ")"
-        raise ValueError(
-            f"{name} must be in {left}{low}, {high}{right}, got {_describe(value)}."
-        )
+        raise ValueError(f"{name} must be in {interval}, got {_describe(value)}.")
 
 
-def check_positive(name: str, value: Any) -> None:
+def check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:
     """Requires ``value > 0`` (finite)."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "a number > 0", allow_none):
         return
     arr = _as_float_array(name, value)
     if not np.all(arr > 0) or not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be > 0 and finite, got {_describe(value)}.")
 
 
-def check_non_negative(name: str, value: Any) -> None:
+def check_non_negative(name: str, value: Any, *, allow_none: bool = False) -> None:
     """Requires ``value >= 0`` (finite)."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "a number >= 0", allow_none):
         return
     arr = _as_float_array(name, value)
     if not np.all(arr >= 0) or not np.all(np.isfinite(arr)):
@@ -148,6 +163,7 @@ def check_learning_rate(name: str, value: Any, *, allow_none: bool = False) -> N
 
 def check_positive_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``> 0``."""
+    _concrete(name, value, "an integer > 0", allow_none=False)
     check_non_negative_int(name, value)
     if is_checkable(value) and int(value) <= 0:
         raise ValueError(f"{name} must be an integer > 0, got {value!r}.")
@@ -155,7 +171,7 @@ def check_positive_int(name: str, value: Any) -> None:
 
 def check_non_negative_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``>= 0``."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "an integer >= 0", allow_none=False):
         return
     is_int = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
         value, (bool, np.bool_)
@@ -181,6 +197,8 @@ def check_one_of(name: str, value: Any, options: Iterable[Any]) -> None:
 def check_increasing(name: str, values: Sequence[Any], *, strict: bool = True) -> None:
     """Requires a (strictly) increasing sequence of concrete numbers."""
     vals = list(values)
+    for i, v in enumerate(vals):
+        _concrete(f"{name}[{i}]", v, "a number", allow_none=False)
     if not all(is_checkable(v) for v in vals):
         return
     for a, b in zip(vals[:-1], vals[1:], strict=True):
@@ -202,26 +220,65 @@ def check_dtype(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a floating dtype or None, got {dt}.")
 
 
-def check_tree_structure(
-    name: str, updates: Any, reference: Any, is_leaf: Callable | None = None
+def _check_same_tree(
+    name: str,
+    updates: Any,
+    reference: Any,
+    reference_name: str,
+    is_leaf: Callable | None,
+    check_shapes: bool,
 ) -> None:
-    """Raises when ``updates`` does not have the tree structure of ``reference``.
-
-    Runs at trace time only (tree structures are static), so it costs nothing
-    inside a compiled step.
-    """
     got = jax.tree_util.tree_structure(updates, is_leaf=is_leaf)
     want = jax.tree_util.tree_structure(reference, is_leaf=is_leaf)
     if got != want:
         raise ValueError(
-            f"{name}: the updates have tree structure {got}, but the optimizer "
-            f"state was initialised for tree structure {want}. Pass updates "
-            "with the structure of the params given to init."
+            f"{name}: the updates have tree structure {got}, but "
+            f"{reference_name} has tree structure {want}. Pass updates with the "
+            "structure of the params given to init."
         )
+    if not check_shapes:
+        return
+    # Shapes are static, so inside jit this runs once, at trace time.
+    leaves, _ = jax.tree_util.tree_flatten_with_path(updates, is_leaf=is_leaf)
+    ref_leaves = jax.tree_util.tree_leaves(reference, is_leaf=is_leaf)
+    for (path, leaf), ref in zip(leaves, ref_leaves, strict=True):
+        if np.shape(leaf) != np.shape(ref):
+            raise ValueError(
+                f"{name}: the update at {jax.tree_util.keystr(path)} has shape "
+                f"{np.shape(leaf)}, but {reference_name} has shape "
+                f"{np.shape(ref)} there. Pass updates shaped like the params "
+                "given to init (they are not broadcast)."
+            )
+
+
+def check_tree_structure(
+    name: str,
+    updates: Any,
+    reference: Any,
+    is_leaf: Callable | None = None,
+    *,
+    check_shapes: bool = True,
+) -> None:
+    """Raises when ``updates`` does not have the tree structure of ``reference``.
+
+    With ``check_shapes`` (default) every leaf must also have the shape of the
+    reference's leaf at the same path, for state buffers that mirror the
+    params; pass ``False`` where the state's leaves have other shapes
+    (factored statistics). Runs at trace time only (structures and shapes are
+    static), so it costs nothing inside a compiled step.
+    """
+    _check_same_tree(
+        name,
+        updates,
+        reference,
+        "the optimizer state",
+        is_leaf,
+        check_shapes,
+    )
 
 
 def check_params(name: str, updates: Any, params: Any) -> None:
     """For blocks that read the parameters: ``params`` given, shaped like ``updates``."""
     if params is None:
         raise ValueError(f"{name} needs params: call update(updates, state, params).")
-    check_tree_structure(name, updates, params)
+    _check_same_tree(name, updates, params, "the params have", None, True)

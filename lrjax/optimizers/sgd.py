@@ -53,5 +53,7 @@ def sgd(
         val.check_in_range("dampening", dampening, 0.0, 1.0)
         first = identity()
     else:
+        # trace calls it `decay`: check it here under the name the user passed.
+        val.check_in_range("momentum", momentum, 0.0, 1.0)
         first = trace(momentum, nesterov, accumulator_dtype, dampening=dampening)
     return chain(first, scale_by_learning_rate(learning_rate))
