@@ -150,16 +150,40 @@ def _is_number(value):
     return isinstance(value, (int, float, np.number))
 
 
-def numeric_arguments():
-    """``(constructor, argument)`` for every number-valued argument."""
+# Number-valued arguments whose annotation does not say so.
+_UNTYPED_NUMBERS = {
+    ("exponential_decay", "end_value"),
+    ("warmup_exponential_decay_schedule", "end_value"),
+}
+
+
+def _numeric_none_option(name, arg, annotation):
+    """An argument defaulting to None whose other values are numbers."""
+    if (name, arg) in _UNTYPED_NUMBERS:
+        return True
+    words = re.findall(r"\w+", str(annotation))
+    numeric = {"float", "int", "Numeric", "ScalarOrSchedule"}
+    return bool(numeric & set(words)) and "dict" not in words
+
+
+def numeric_arguments(with_none_options=False):
+    """``(constructor, argument)`` for every number-valued argument.
+
+    Arguments for which None is a documented option are left out, unless
+    ``with_none_options``.
+    """
     pairs = []
     for name in constructors():
         base = required_args(name)
         for arg, p in inspect.signature(getattr(lrjax, name)).parameters.items():
             value = base.get(arg, p.default)
             if value is None or (name, arg) in DOCUMENTED_NONE:
-                continue
-            if _is_number(value):
+                if with_none_options and (
+                    (name, arg) in DOCUMENTED_NONE
+                    or _numeric_none_option(name, arg, p.annotation)
+                ):
+                    pairs.append((name, arg))
+            elif _is_number(value):
                 pairs.append((name, arg))
     return pairs
 
@@ -204,6 +228,22 @@ def test_numeric_arguments_cover_the_hyperparameters():
     ]:
         assert pair in pairs, pair
     assert len(pairs) > 150
+    with_options = set(numeric_arguments(with_none_options=True)) - pairs
+    assert with_options == {
+        ("adadelta", "learning_rate"),
+        ("adafactor", "clipping_threshold"),
+        ("adafactor", "learning_rate"),
+        ("adafactor", "momentum"),
+        ("adafactor", "weight_decay_rate"),
+        ("clip_schedule", "max_value"),
+        ("clip_schedule", "min_value"),
+        ("cyclic_schedule", "step_size_down"),
+        ("exponential_decay", "end_value"),
+        ("rmsprop", "momentum"),
+        ("scale_by_learning_rate", "learning_rate"),
+        ("sgd", "momentum"),
+        ("warmup_exponential_decay_schedule", "end_value"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -227,8 +267,9 @@ def test_documented_none_options_still_work(make):
     assert make() is not None
 
 
-def test_none_failed_only_at_the_first_update_before():
-    # The issue's example: adam(b1=None) used to fail deep inside jax.
+def test_adam_b1_none_fails_at_construction():
+    # The issue's example: adam(b1=None) used to build, then fail at the
+    # first update with "None is not a valid value for jnp.array".
     with pytest.raises(TypeError, match=r"^b1 must be a number in \[0\.0, 1\.0\)"):
         lrjax.adam(0.1, b1=None)
 
@@ -245,6 +286,17 @@ def test_none_failed_only_at_the_first_update_before():
 def test_case_invalid_entries_name_their_argument(case, overrides, arg):
     with pytest.raises((ValueError, TypeError)) as info:
         case.make(**overrides)
+    assert _names(arg).search(str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("name, arg", numeric_arguments(with_none_options=True))
+def test_nan_is_rejected_naming_the_argument(name, arg):
+    # NaN is out of every range, so each numeric argument's own check must
+    # fire, under the caller's name (sgd's momentum used to be checked only
+    # by trace, as "decay"). Integer arguments refuse it as a TypeError.
+    kwargs = {**required_args(name), arg: math.nan}
+    with pytest.raises((ValueError, TypeError)) as info:
+        getattr(lrjax, name)(**kwargs)
     assert _names(arg).search(str(info.value)), str(info.value)
 
 
