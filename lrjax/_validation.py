@@ -2,14 +2,15 @@
 
 Each check names the argument, the value it got and the valid range. A check
 does nothing when the value is a JAX tracer (the constructor is being called
-inside ``jit``, ``vmap`` or ``optax.inject_hyperparams``) or a schedule (a
-callable, whose values are only known per step), so constructors stay usable
-under every JAX transformation.
+inside ``jit``, ``vmap`` or ``optax.inject_hyperparams``) or, for the
+arguments that take one (:func:`check_learning_rate`), a schedule (a callable,
+whose values are only known per step), so constructors stay usable under
+every JAX transformation. Elsewhere a callable is a ``TypeError``.
 
-``None`` is rejected with a ``TypeError`` naming the argument unless the
-caller opts in with ``allow_none=True`` (for the arguments whose docs give
-``None`` a meaning): otherwise it would pass construction and fail deep
-inside JAX at the first update.
+``None`` is a ``TypeError`` naming the argument: otherwise it would pass
+construction and fail deep inside JAX at the first update. Constructors skip
+the check for the arguments whose docs give ``None`` a meaning
+(``check_learning_rate(..., allow_none=True)``, ``if x is not None``).
 """
 
 from __future__ import annotations
@@ -50,12 +51,21 @@ def is_checkable(value: Any) -> bool:
     return True
 
 
-def _concrete(name: str, value: Any, expected: str, allow_none: bool) -> bool:
-    """True when ``value`` can be checked now; raises on an unwanted ``None``."""
+def _concrete(name: str, value: Any, expected: str) -> bool:
+    """True when ``value`` can be checked now (not traced).
+
+    Raises on ``None`` and on a callable: both would pass construction and
+    fail at the first update, deep inside JAX. Arguments documented to take
+    ``None`` skip the check when it is ``None``; only learning rates and
+    weight decays (:func:`check_learning_rate`) take schedules.
+    """
     if value is None:
-        if allow_none:
-            return False
         raise TypeError(f"{name} must be {expected}, got None.")
+    if callable(value):
+        raise TypeError(
+            f"{name} must be {expected}, got the callable {value!r} (only "
+            "learning rates and weight decays take schedules)."
+        )
     return is_checkable(value)
 
 
@@ -84,9 +94,9 @@ def _describe(value: Any) -> str:
     return repr(arr.item()) if arr.ndim == 0 else repr(arr.tolist())
 
 
-def check_number(name: str, value: Any, *, allow_none: bool = False) -> None:
+def check_number(name: str, value: Any) -> None:
     """Requires a real, non-NaN number (a scalar or array of them)."""
-    if not _concrete(name, value, "a real number", allow_none):
+    if not _concrete(name, value, "a real number"):
         return
     arr = _as_float_array(name, value)
     if np.any(np.isnan(arr)):
@@ -115,13 +125,12 @@ def check_in_range(
     *,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
-    allow_none: bool = False,
 ) -> None:
     """Requires ``value`` in the interval given by ``low``/``high``."""
     left = "[" if low_inclusive else "("
     right = "]" if high_inclusive else ")"
     interval = f"{left}{low}, {high}{right}"
-    if not _concrete(name, value, f"a number in {interval}", allow_none):
+    if not _concrete(name, value, f"a number in {interval}"):
         return
     arr = _as_float_array(name, value)
     ok_low = arr >= low if low_inclusive else arr > low
@@ -130,18 +139,18 @@ def check_in_range(
         raise ValueError(f"{name} must be in {interval}, got {_describe(value)}.")
 
 
-def check_positive(name: str, value: Any, *, allow_none: bool = False) -> None:
+def check_positive(name: str, value: Any) -> None:
     """Requires ``value > 0`` (finite)."""
-    if not _concrete(name, value, "a number > 0", allow_none):
+    if not _concrete(name, value, "a number > 0"):
         return
     arr = _as_float_array(name, value)
     if not np.all(arr > 0) or not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be > 0 and finite, got {_describe(value)}.")
 
 
-def check_non_negative(name: str, value: Any, *, allow_none: bool = False) -> None:
+def check_non_negative(name: str, value: Any) -> None:
     """Requires ``value >= 0`` (finite)."""
-    if not _concrete(name, value, "a number >= 0", allow_none):
+    if not _concrete(name, value, "a number >= 0"):
         return
     arr = _as_float_array(name, value)
     if not np.all(arr >= 0) or not np.all(np.isfinite(arr)):
@@ -158,12 +167,14 @@ def check_learning_rate(name: str, value: Any, *, allow_none: bool = False) -> N
         raise TypeError(
             f"{name} must be a number >= 0 or a schedule, got the string {value!r}."
         )
+    if callable(value):
+        return  # a schedule: its values are only known per step
     check_non_negative(name, value)
 
 
 def check_positive_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``> 0``."""
-    _concrete(name, value, "an integer > 0", allow_none=False)
+    _concrete(name, value, "an integer > 0")
     check_non_negative_int(name, value)
     if is_checkable(value) and int(value) <= 0:
         raise ValueError(f"{name} must be an integer > 0, got {value!r}.")
@@ -171,7 +182,7 @@ def check_positive_int(name: str, value: Any) -> None:
 
 def check_non_negative_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``>= 0``."""
-    if not _concrete(name, value, "an integer >= 0", allow_none=False):
+    if not _concrete(name, value, "an integer >= 0"):
         return
     is_int = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
         value, (bool, np.bool_)
@@ -198,7 +209,7 @@ def check_increasing(name: str, values: Sequence[Any], *, strict: bool = True) -
     """Requires a (strictly) increasing sequence of concrete numbers."""
     vals = list(values)
     for i, v in enumerate(vals):
-        _concrete(f"{name}[{i}]", v, "a number", allow_none=False)
+        _concrete(f"{name}[{i}]", v, "a number")
     if not all(is_checkable(v) for v in vals):
         return
     for a, b in zip(vals[:-1], vals[1:], strict=True):
@@ -232,9 +243,9 @@ def _check_same_tree(
     want = jax.tree_util.tree_structure(reference, is_leaf=is_leaf)
     if got != want:
         raise ValueError(
-            f"{name}: the updates have tree structure {got}, but "
-            f"{reference_name} has tree structure {want}. Pass updates with the "
-            "structure of the params given to init."
+            f"{name}: the updates have tree structure {got}, expected {want} "
+            f"(that of {reference_name}). Pass updates with the structure of "
+            "the params given to init."
         )
     if not check_shapes:
         return
@@ -245,9 +256,9 @@ def _check_same_tree(
         if np.shape(leaf) != np.shape(ref):
             raise ValueError(
                 f"{name}: the update at {jax.tree_util.keystr(path)} has shape "
-                f"{np.shape(leaf)}, but {reference_name} has shape "
-                f"{np.shape(ref)} there. Pass updates shaped like the params "
-                "given to init (they are not broadcast)."
+                f"{np.shape(leaf)}, expected {np.shape(ref)} (that of "
+                f"{reference_name} there). Pass updates shaped like the params "
+                "given to init: they are not broadcast."
             )
 
 
@@ -281,4 +292,4 @@ def check_params(name: str, updates: Any, params: Any) -> None:
     """For blocks that read the parameters: ``params`` given, shaped like ``updates``."""
     if params is None:
         raise ValueError(f"{name} needs params: call update(updates, state, params).")
-    _check_same_tree(name, updates, params, "the params have", None, True)
+    _check_same_tree(name, updates, params, "the params", None, True)
