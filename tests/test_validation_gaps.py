@@ -211,6 +211,26 @@ def test_none_is_rejected_naming_the_argument(name, arg):
     assert "None" in str(info.value)
 
 
+def flag_arguments():
+    """``(constructor, argument)`` for every bool flag (masks excluded)."""
+    return [
+        (name, arg)
+        for name in constructors()
+        for arg, p in inspect.signature(getattr(lrjax, name)).parameters.items()
+        if isinstance(p.default, bool) and "mask" not in arg
+    ]
+
+
+@pytest.mark.parametrize("name, arg", flag_arguments())
+def test_none_flag_is_rejected_naming_the_argument(name, arg):
+    # None used to read as False in one_cycle_schedule(three_phase=None),
+    # sgd(nesterov=None), per_epoch_schedule(staircase=None), ...
+    kwargs = {**required_args(name), arg: None}
+    with pytest.raises(TypeError) as info:
+        getattr(lrjax, name)(**kwargs)
+    assert _names(arg).search(str(info.value)), str(info.value)
+
+
 def test_numeric_arguments_cover_the_hyperparameters():
     # Guards the enumeration itself: it must see the arguments of the issue.
     pairs = set(numeric_arguments())

@@ -47,6 +47,7 @@ def sgd(
       ``chain(trace(momentum, nesterov, dampening=...), scale_by_learning_rate(lr))``.
     """
     val.check_learning_rate("learning_rate", learning_rate)
+    val.check_type("nesterov", nesterov, bool)
     if momentum is None:
         if nesterov:
             raise ValueError("nesterov=True needs a momentum, got momentum=None.")

@@ -15,7 +15,12 @@ import jax
 import jax.numpy as jnp
 
 from lrjax._base import Schedule
-from lrjax._validation import check_in_range, check_increasing, check_non_negative
+from lrjax._validation import (
+    check_in_range,
+    check_increasing,
+    check_non_negative,
+    check_type,
+)
 from lrjax.schedules._common import as_value, int_step, split_step, step_arg
 
 __all__ = [
@@ -133,6 +138,7 @@ def inverse_time_decay_schedule(
     check_non_negative("init_value", init_value)
     decay_steps = step_arg("decay_steps", decay_steps, minimum=1)
     check_non_negative("decay_rate", decay_rate)
+    check_type("staircase", staircase, bool)
 
     def schedule(step: chex.Numeric) -> jax.Array:
         whole, frac = split_step(step)
