@@ -2,9 +2,15 @@
 
 Each check names the argument, the value it got and the valid range. A check
 does nothing when the value is a JAX tracer (the constructor is being called
-inside ``jit``, ``vmap`` or ``optax.inject_hyperparams``) or a schedule (a
-callable, whose values are only known per step), so constructors stay usable
-under every JAX transformation.
+inside ``jit``, ``vmap`` or ``optax.inject_hyperparams``) or, for the
+arguments that take one (:func:`check_learning_rate`), a schedule (a callable,
+whose values are only known per step), so constructors stay usable under
+every JAX transformation. Elsewhere a callable is a ``TypeError``.
+
+``None`` is a ``TypeError`` naming the argument: otherwise it would pass
+construction and fail deep inside JAX at the first update. Constructors skip
+the check for the arguments whose docs give ``None`` a meaning
+(``check_learning_rate(..., allow_none=True)``, ``if x is not None``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,24 @@ def is_checkable(value: Any) -> bool:
     return True
 
 
+def _concrete(name: str, value: Any, expected: str) -> bool:
+    """True when ``value`` can be checked now (not traced).
+
+    Raises on ``None`` and on a callable: both would pass construction and
+    fail at the first update, deep inside JAX. Arguments documented to take
+    ``None`` skip the check when it is ``None``; only learning rates and
+    weight decays (:func:`check_learning_rate`) take schedules.
+    """
+    if value is None:
+        raise TypeError(f"{name} must be {expected}, got None.")
+    if callable(value):
+        raise TypeError(
+            f"{name} must be {expected}, got the callable {value!r} (only "
+            "learning rates and weight decays take schedules)."
+        )
+    return is_checkable(value)
+
+
 def _as_float_array(name: str, value: Any) -> np.ndarray:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, got the bool {value!r}.")
@@ -73,7 +97,7 @@ def _describe(value: Any) -> str:
 
 def check_number(name: str, value: Any) -> None:
     """Requires a real, non-NaN number (a scalar or array of them)."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "a real number"):
         return
     arr = _as_float_array(name, value)
     if np.any(np.isnan(arr)):
@@ -104,22 +128,21 @@ def check_in_range(
     high_inclusive: bool = True,
 ) -> None:
     """Requires ``value`` in the interval given by ``low``/``high``."""
-    if not is_checkable(value):
+    left = "[" if low_inclusive else "("
+    right = "]" if high_inclusive else ")"
+    interval = f"{left}{low}, {high}{right}"
+    if not _concrete(name, value, f"a number in {interval}"):
         return
     arr = _as_float_array(name, value)
     ok_low = arr >= low if low_inclusive else arr > low
     ok_high = arr <= high if high_inclusive else arr < high
     if not (np.all(ok_low) and np.all(ok_high)) or np.any(np.isnan(arr)):
-        left = "[" if low_inclusive else "("
-        right = "]" if high_inclusive else ")"
-        raise ValueError(
-            f"{name} must be in {left}{low}, {high}{right}, got {_describe(value)}."
-        )
+        raise ValueError(f"{name} must be in {interval}, got {_describe(value)}.")
 
 
 def check_positive(name: str, value: Any) -> None:
     """Requires ``value > 0`` (finite)."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "a number > 0"):
         return
     arr = _as_float_array(name, value)
     if not np.all(arr > 0) or not np.all(np.isfinite(arr)):
@@ -128,7 +151,7 @@ def check_positive(name: str, value: Any) -> None:
 
 def check_non_negative(name: str, value: Any) -> None:
     """Requires ``value >= 0`` (finite)."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "a number >= 0"):
         return
     arr = _as_float_array(name, value)
     if not np.all(arr >= 0) or not np.all(np.isfinite(arr)):
@@ -145,11 +168,14 @@ def check_learning_rate(name: str, value: Any, *, allow_none: bool = False) -> N
         raise TypeError(
             f"{name} must be a number >= 0 or a schedule, got the string {value!r}."
         )
+    if callable(value):
+        return  # a schedule: its values are only known per step
     check_non_negative(name, value)
 
 
 def check_positive_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``> 0``."""
+    _concrete(name, value, "an integer > 0")
     check_non_negative_int(name, value)
     if is_checkable(value) and int(value) <= 0:
         raise ValueError(f"{name} must be an integer > 0, got {value!r}.")
@@ -157,7 +183,7 @@ def check_positive_int(name: str, value: Any) -> None:
 
 def check_non_negative_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``>= 0``."""
-    if not is_checkable(value):
+    if not _concrete(name, value, "an integer >= 0"):
         return
     is_int = isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
         value, (bool, np.bool_)
@@ -183,6 +209,8 @@ def check_one_of(name: str, value: Any, options: Iterable[Any]) -> None:
 def check_increasing(name: str, values: Sequence[Any], *, strict: bool = True) -> None:
     """Requires a (strictly) increasing sequence of concrete numbers."""
     vals = list(values)
+    for i, v in enumerate(vals):
+        _concrete(f"{name}[{i}]", v, "a number")
     if not all(is_checkable(v) for v in vals):
         return
     for a, b in zip(vals[:-1], vals[1:], strict=True):
@@ -210,26 +238,65 @@ def check_dtype(name: str, value: Any) -> None:
         )
 
 
-def check_tree_structure(
-    name: str, updates: Any, reference: Any, is_leaf: Callable | None = None
+def _check_same_tree(
+    name: str,
+    updates: Any,
+    reference: Any,
+    reference_name: str,
+    is_leaf: Callable | None,
+    check_shapes: bool,
 ) -> None:
-    """Raises when ``updates`` does not have the tree structure of ``reference``.
-
-    Runs at trace time only (tree structures are static), so it costs nothing
-    inside a compiled step.
-    """
     got = jax.tree_util.tree_structure(updates, is_leaf=is_leaf)
     want = jax.tree_util.tree_structure(reference, is_leaf=is_leaf)
     if got != want:
         raise ValueError(
-            f"{name}: the updates have tree structure {got}, but the optimizer "
-            f"state was initialised for tree structure {want}. Pass updates "
-            "with the structure of the params given to init."
+            f"{name}: the updates have tree structure {got}, expected {want} "
+            f"(that of {reference_name}). Pass updates with the structure of "
+            "the params given to init."
         )
+    if not check_shapes:
+        return
+    # Shapes are static, so inside jit this runs once, at trace time.
+    leaves, _ = jax.tree_util.tree_flatten_with_path(updates, is_leaf=is_leaf)
+    ref_leaves = jax.tree_util.tree_leaves(reference, is_leaf=is_leaf)
+    for (path, leaf), ref in zip(leaves, ref_leaves, strict=True):
+        if np.shape(leaf) != np.shape(ref):
+            raise ValueError(
+                f"{name}: the update at {jax.tree_util.keystr(path)} has shape "
+                f"{np.shape(leaf)}, expected {np.shape(ref)} (that of "
+                f"{reference_name} there). Pass updates shaped like the params "
+                "given to init: they are not broadcast."
+            )
+
+
+def check_tree_structure(
+    name: str,
+    updates: Any,
+    reference: Any,
+    is_leaf: Callable | None = None,
+    *,
+    check_shapes: bool = True,
+) -> None:
+    """Raises when ``updates`` does not have the tree structure of ``reference``.
+
+    With ``check_shapes`` (default) every leaf must also have the shape of the
+    reference's leaf at the same path, for state buffers that mirror the
+    params; pass ``False`` where the state's leaves have other shapes
+    (factored statistics). Runs at trace time only (structures and shapes are
+    static), so it costs nothing inside a compiled step.
+    """
+    _check_same_tree(
+        name,
+        updates,
+        reference,
+        "the optimizer state",
+        is_leaf,
+        check_shapes,
+    )
 
 
 def check_params(name: str, updates: Any, params: Any) -> None:
     """For blocks that read the parameters: ``params`` given, shaped like ``updates``."""
     if params is None:
         raise ValueError(f"{name} needs params: call update(updates, state, params).")
-    check_tree_structure(name, updates, params)
+    _check_same_tree(name, updates, params, "the params", None, True)

@@ -13,7 +13,7 @@ CASES = [
         has_tree_state=False,
         converge_lr=0.1,
         converge_steps=100,
-        invalid=(({"momentum": -0.1}, "decay"), ({"momentum": 1.5}, "decay")),
+        invalid=(({"momentum": -0.1}, "momentum"), ({"momentum": 1.5}, "momentum")),
     ),
     OptimizerCase(
         id="sgd_momentum",

@@ -19,7 +19,7 @@ from lrjax import _validation as val
         (lambda v: lrjax.adam(0.1, b1=v), "b1", 1.0),
         (lambda v: lrjax.adam(0.1, b2=v), "b2", 1.2),
         (lambda v: lrjax.adam(0.1, eps=v), "eps", -1e-9),
-        (lambda v: lrjax.sgd(0.1, momentum=v), "decay", -0.3),
+        (lambda v: lrjax.sgd(0.1, momentum=v), "momentum", -0.3),
         (lambda v: lrjax.clip(v), "max_delta", 0.0),
         (lambda v: lrjax.clip_by_global_norm(v), "max_norm", -1.0),
         (lambda v: lrjax.ema(v), "decay", 1.0),

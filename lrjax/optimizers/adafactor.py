@@ -150,7 +150,11 @@ def adafactor(
     if momentum is not None:
         blocks.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
     if weight_decay_rate is not None:
-        blocks.append(add_decayed_weights(weight_decay_rate, weight_decay_mask))
+        blocks.append(
+            add_decayed_weights(
+                weight_decay_rate, weight_decay_mask, mask_name="weight_decay_mask"
+            )
+        )
     # The blocks above build the ascent step; flip it last, as optax does.
     blocks.append(scale(-1.0))
     return chain(*blocks)

@@ -227,7 +227,9 @@ def adadelta(
         # Without decay, skip the block so that `update` needs no params.
         identity()
         if no_decay
-        else add_decayed_weights(weight_decay, weight_decay_mask),
+        else add_decayed_weights(
+            weight_decay, weight_decay_mask, mask_name="weight_decay_mask"
+        ),
         scale_by_adadelta(rho, eps, nu_dtype=nu_dtype),
         scale_by_learning_rate(learning_rate),
     )

@@ -118,9 +118,14 @@ def lars(
     val.check_learning_rate("learning_rate", learning_rate)
     val.check_in_range("momentum", momentum, 0.0, 1.0)
     return chain(
-        add_decayed_weights(weight_decay, weight_decay_mask),
+        add_decayed_weights(
+            weight_decay, weight_decay_mask, mask_name="weight_decay_mask"
+        ),
         scale_by_trust_ratio(
-            trust_coefficient=trust_coefficient, eps=eps, mask=trust_ratio_mask
+            trust_coefficient=trust_coefficient,
+            eps=eps,
+            mask=trust_ratio_mask,
+            mask_name="trust_ratio_mask",
         ),
         scale_by_learning_rate(learning_rate),
         trace(momentum, nesterov),

@@ -47,11 +47,14 @@ def sgd(
       ``chain(trace(momentum, nesterov, dampening=...), scale_by_learning_rate(lr))``.
     """
     val.check_learning_rate("learning_rate", learning_rate)
+    val.check_type("nesterov", nesterov, bool)
     if momentum is None:
         if nesterov:
             raise ValueError("nesterov=True needs a momentum, got momentum=None.")
         val.check_in_range("dampening", dampening, 0.0, 1.0)
         first = identity()
     else:
+        # trace calls it `decay`: check it here under the name the user passed.
+        val.check_in_range("momentum", momentum, 0.0, 1.0)
         first = trace(momentum, nesterov, accumulator_dtype, dampening=dampening)
     return chain(first, scale_by_learning_rate(learning_rate))

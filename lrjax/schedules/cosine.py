@@ -202,7 +202,11 @@ def sgdr_schedule(cosine_kwargs: Iterable[dict[str, Any]]) -> Schedule:
             )
         if "decay_steps" not in kwargs:
             raise ValueError(f"cosine_kwargs[{k}] must give decay_steps.")
-        schedules.append(warmup_cosine_decay_schedule(**kwargs))
+        try:
+            schedules.append(warmup_cosine_decay_schedule(**kwargs))
+        except (TypeError, ValueError) as e:
+            # Name the argument the user passed: the dict, and the key in it.
+            raise type(e)(f"cosine_kwargs[{k}]: {e}") from e
         start += step_arg(f"cosine_kwargs[{k}]['decay_steps']", kwargs["decay_steps"])
         boundaries.append(start)
     if start > 2**31 - 1:

@@ -14,6 +14,7 @@ from lrjax._validation import (
     check_non_negative,
     check_one_of,
     check_positive,
+    check_type,
 )
 from lrjax.schedules._common import (
     as_value,
@@ -112,6 +113,7 @@ def one_cycle_schedule(
     check_one_of("anneal_strategy", anneal_strategy, ("cos", "linear"))
     check_positive("div_factor", div_factor)
     check_positive("final_div_factor", final_div_factor)
+    check_type("three_phase", three_phase, bool)
 
     rise_end = float(pct_start * total_steps) - 1.0
     if three_phase:

@@ -248,6 +248,9 @@ def warmup_constant_schedule(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
+    # linear_schedule names them init_value/end_value: check under our names.
+    _check_finite("init_value", init_value)
+    _check_finite("peak_value", peak_value)
     warmup_steps = step_arg("warmup_steps", warmup_steps, minimum=1)
     return linear_schedule(
         init_value=init_value, end_value=peak_value, transition_steps=warmup_steps

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax._base import Schedule
-from lrjax._validation import check_non_negative, check_positive
+from lrjax._validation import check_non_negative, check_positive, check_type
 from lrjax.schedules._common import as_value, check_not_above, int_step, step_arg
 
 __all__ = ["random_schedule"]
@@ -51,6 +51,7 @@ def random_schedule(
     Returns:
       A schedule ``step -> float32 rate`` in ``[min_value, max_value]``.
     """
+    check_type("log_uniform", log_uniform, bool)
     if log_uniform:
         check_positive("min_value", min_value)
     else:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax._base import Schedule
-from lrjax._validation import check_non_negative
+from lrjax._validation import check_non_negative, check_type
 from lrjax.schedules._common import (
     F32_MAX,
     as_value,
@@ -159,6 +159,7 @@ def inverse_time_decay_schedule(
     check_non_negative("init_value", init_value)
     decay_steps = step_arg("decay_steps", decay_steps, minimum=1)
     check_non_negative("decay_rate", decay_rate)
+    check_type("staircase", staircase, bool)
 
     def schedule(step: chex.Numeric) -> jax.Array:
         whole, frac = split_step(step)

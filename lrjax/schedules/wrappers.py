@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from lrjax._base import Schedule
-from lrjax._validation import check_non_negative
+from lrjax._validation import check_non_negative, check_type
 from lrjax.schedules._common import as_value, check_not_above, split_step, step_arg
 
 __all__ = ["clip_schedule", "per_epoch_schedule"]
@@ -96,6 +96,7 @@ def per_epoch_schedule(
     """
     inner = _as_schedule("schedule", schedule)
     steps_per_epoch = step_arg("steps_per_epoch", steps_per_epoch, minimum=1)
+    check_type("staircase", staircase, bool)
 
     def stepped(step: chex.Numeric) -> jax.Array:
         whole, frac = split_step(step)

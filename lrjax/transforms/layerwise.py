@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import EmptyState, GradientTransformation
-from lrjax.transforms.weight_decay import apply_mask
+from lrjax.transforms.weight_decay import apply_mask, check_mask
 
 __all__ = ["scale_by_trust_ratio", "leaf_norm"]
 
@@ -35,6 +35,7 @@ def scale_by_trust_ratio(
     eps: float = 0.0,
     *,
     mask: Any | None = None,
+    mask_name: str = "mask",
 ) -> GradientTransformation:
     """Rescales each leaf's update by its layer-wise trust ratio.
 
@@ -60,6 +61,9 @@ def scale_by_trust_ratio(
       mask: lrjax addition (keyword-only): a tree of bools with the structure
         of the params (or a prefix of it), or a callable ``params -> tree``;
         leaves marked False pass through unscaled. ``None`` scales all.
+        Checked against the params at ``init``.
+      mask_name: the name errors give ``mask``; optimizers pass the name of
+        their own argument (``trust_ratio_mask``). lrjax addition.
 
     Returns:
       A stateless ``GradientTransformation``; ``update`` needs ``params``.
@@ -69,7 +73,7 @@ def scale_by_trust_ratio(
     val.check_non_negative("eps", eps)
 
     def init_fn(params):
-        del params
+        check_mask(mask_name, mask, params)
         return EmptyState()
 
     def update_fn(updates, state, params=None):

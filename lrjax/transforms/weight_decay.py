@@ -6,12 +6,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import EmptyState, GradientTransformation, ScalarOrSchedule
 
-__all__ = ["AddDecayedWeightsState", "add_decayed_weights", "apply_mask"]
+__all__ = ["AddDecayedWeightsState", "add_decayed_weights", "apply_mask", "check_mask"]
 
 
 class AddDecayedWeightsState(NamedTuple):
@@ -38,8 +39,54 @@ def apply_mask(mask: Any, params: Any, fn, updates: Any) -> Any:
     return jax.tree_util.tree_map(on_subtree, mask_tree, updates, params)
 
 
+def _is_bool(leaf: Any) -> bool:
+    """A concrete boolean: what ``if leaf:`` in :func:`apply_mask` can select on."""
+    if isinstance(leaf, (bool, np.bool_)):
+        return True
+    if isinstance(leaf, jax.core.Tracer):
+        return False
+    return isinstance(leaf, (np.ndarray, jax.Array)) and (
+        leaf.shape == () and leaf.dtype == bool
+    )
+
+
+def check_mask(name: str, mask: Any, params: Any) -> None:
+    """Raises unless ``mask`` fits ``params`` the way :func:`apply_mask` uses it.
+
+    A callable mask is applied to ``params`` first, as ``update`` does. The
+    result must be a tree with the structure of ``params`` or a prefix of it
+    (one bool for a whole subtree, as ``optax.masked`` allows), with concrete
+    bool leaves. Called at ``init``, so a wrong mask fails there, naming
+    ``name``, rather than deep inside the first update.
+    """
+    # optax.tree_map_params initialises with a leafless placeholder: nothing
+    # to select, and a callable mask may not accept it.
+    if mask is None or not jax.tree_util.tree_leaves(params):
+        return
+    source = f"{name}(params)" if callable(mask) else name
+    mask_tree = mask(params) if callable(mask) else mask
+    try:
+        jax.tree_util.tree_map(lambda m, p: None, mask_tree, params)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{source} must be a tree of bools with the tree structure of the "
+            "params (or a prefix of it), got tree structure "
+            f"{jax.tree_util.tree_structure(mask_tree)} for params with tree "
+            f"structure {jax.tree_util.tree_structure(params)}."
+        ) from None
+    for path, leaf in jax.tree_util.tree_flatten_with_path(mask_tree)[0]:
+        if not _is_bool(leaf):
+            raise TypeError(
+                f"{source} must have concrete bool leaves, got {leaf!r} at "
+                f"{jax.tree_util.keystr(path) or 'the root'}."
+            )
+
+
 def add_decayed_weights(
-    weight_decay: ScalarOrSchedule = 0.0, mask: Any | None = None
+    weight_decay: ScalarOrSchedule = 0.0,
+    mask: Any | None = None,
+    *,
+    mask_name: str = "mask",
 ) -> GradientTransformation:
     """Adds ``weight_decay * params`` to the updates: ``u <- u + wd * p``.
 
@@ -50,6 +97,11 @@ def add_decayed_weights(
       weight_decay: coefficient ``>= 0``, or a schedule ``step -> coefficient``.
       mask: a tree of bools (or a callable ``params -> tree``) marking which
         parameters decay; ``None`` decays all.
+      mask_name: the name errors give ``mask``; optimizers pass the name of
+        their own argument (``weight_decay_mask``). lrjax addition.
+
+    Raises (at init):
+      ValueError, TypeError: when ``mask`` does not fit the params.
 
     Raises (at update):
       ValueError: when ``params`` is not given.
@@ -58,7 +110,7 @@ def add_decayed_weights(
     scheduled = callable(weight_decay)
 
     def init_fn(params):
-        del params
+        check_mask(mask_name, mask, params)
         return AddDecayedWeightsState(num.zero_count()) if scheduled else EmptyState()
 
     def update_fn(updates, state, params=None):
