@@ -181,7 +181,8 @@ def dog(
     to the gradient (0 before the first update unless ``init_step`` gives the
     first rate). The authors recommend evaluating an average of the iterates
     (an EMA of the parameters, say). Same arguments and defaults as
-    ``optax.contrib.dog``; PyTorch: ``dog.DoG(reps_rel, eps, weight_decay)``.
+    ``optax.contrib.dog``; the PyTorch counterpart is the authors'
+    ``dog.DoG(reps_rel, eps, weight_decay)`` (not compared numerically here).
 
     Args:
       learning_rate: multiplier of ``eta``, a number ``>= 0`` or a schedule.

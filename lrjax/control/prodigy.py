@@ -127,9 +127,10 @@ def prodigy(
     bias corrections, folded into ``dlr`` above, are not part of AdamW's rate
     either). Until the first update it is ``estim_lr0 * lr_0``.
 
-    Same arguments and defaults as ``optax.contrib.prodigy``; PyTorch:
-    ``prodigyopt.Prodigy(lr, betas, beta3, eps, weight_decay, d0=estim_lr0,
-    d_coef=estim_lr_coef, safeguard_warmup, decouple=True)``. Differences
+    Same arguments and defaults as ``optax.contrib.prodigy``; the PyTorch
+    counterpart is ``prodigyopt.Prodigy(lr, betas, beta3, eps, weight_decay,
+    d0=estim_lr0, d_coef=estim_lr_coef, safeguard_warmup, decouple=True,
+    use_bias_correction=True)`` (not compared numerically here). Differences
     from optax: ``d`` and the other scalars are float32 whatever the parameter
     dtype (optax keeps them in the lowest parameter dtype, bf16 included),
     per-element arithmetic runs in float32, and ``d`` stays unchanged while
@@ -255,9 +256,11 @@ def dadapt_adamw(
     that update (the AdamW rate, without Adam's bias corrections); until the
     first update ``estim_lr0 * lr_0``.
 
-    Same arguments and defaults as ``optax.contrib.dadapt_adamw``; PyTorch:
+    Same arguments and defaults as ``optax.contrib.dadapt_adamw`` (whose
+    formulation this follows); the PyTorch counterpart is
     ``dadaptation.DAdaptAdam(lr, betas, eps, weight_decay, d0=estim_lr0,
-    decouple=True)``. As in :func:`prodigy`, the scalars are float32, the
+    decouple=True, use_bias_correction=True)``, whose later versions differ in
+    details (not compared numerically here). As in :func:`prodigy`, the scalars are float32, the
     arithmetic runs in float32 and ``d`` stays put while ``||s||_1 = 0``.
 
     Args:
