@@ -316,6 +316,14 @@ def schedule_free_adamw(
     (decay ``b2``). :func:`lrjax.get_learning_rate` returns ``gamma_t``,
     warmup included.
     {warmup}
+    A second difference from the paper, shared with optax.contrib: the
+    paper's AdamW (and ``schedulefree.AdamWScheduleFree``) folds Adam's
+    correction ``sqrt(1 - b2**t)`` into ``gamma_t``, so it also enters the
+    averaging weights (early iterates weigh less for about ``1 / (1 - b2)``
+    steps) and ``eps`` is added to the uncorrected ``sqrt(v)``. Here, as in
+    optax, the second moment is bias-corrected and the weights use
+    ``gamma_t`` alone.
+
     Args:
       learning_rate: peak rate, a number ``>= 0`` (or a schedule, multiplied
         by the warmup). Default 0.0025.

@@ -173,6 +173,24 @@ def test_matches_optax_contrib_for_20_steps(config):
         chex.assert_trees_all_close(p, p_ref, rtol=RTOL, atol=atol, custom_message=k)
 
 
+@pytest.mark.parametrize("base", [lrjax, optax], ids=["lrjax_sgd", "optax_sgd"])
+def test_mechanize_takes_x0_at_the_first_update(base):
+    """Parameters replaced after init (a restored checkpoint) are the anchor."""
+    params, loss = problem()
+    stale = jax.tree_util.tree_map(jnp.zeros_like, params)
+
+    def run(opt):
+        state, p = opt.init(stale), params
+        for _ in range(5):
+            u, state = opt.update(jax.grad(loss)(p), state, p)
+            p = optax.apply_updates(p, u)
+        return p
+
+    ours = run(lrjax.mechanize(base.sgd(1.0)))
+    theirs = run(oc.mechanize(optax.sgd(1.0)))
+    chex.assert_trees_all_close(ours, theirs, rtol=RTOL, atol=DEFAULT_ATOL)
+
+
 # --------------------------------------------------------------------------
 # The rate each method chose, from optax's own state fields.
 

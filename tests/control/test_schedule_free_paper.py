@@ -7,6 +7,11 @@ step of ``z`` and for the averaging weight. lrjax follows them;
 optax.contrib's warmup runs one step out of phase with its weights (checked
 below as the documented difference). Without warmup lrjax equals optax.contrib
 (see ``test_lr_free.py``, and the evaluation parameters below).
+
+For AdamW the reference keeps optax's base step (Adam's bias correction on
+the second moment, ``eps`` outside the root). The paper's AdamW instead folds
+``sqrt(1 - b2**t)`` into ``gamma_t``, and so into the averaging weights; lrjax,
+like optax.contrib, does not (documented in ``schedule_free_adamw``).
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ def paper_schedule_free(params, grad, lr, warmup, b1, steps, *, adam=None, wd=0.
     ``gamma_t = lr * min(1, t / warmup)`` for ``t = 1, 2, ...`` drives both
     the step of ``z`` and the weight ``c_{t+1} = gamma_t**2 / sum gamma_i**2``
     (``weight_lr_power=2``, ``max`` over the rates so far as in the reference
-    implementation). ``adam=(b2, eps)`` gives the AdamW version.
+    implementation). ``adam=(b2, eps)`` gives AdamW with optax's base step
+    ``g / (sqrt(v / (1 - b2**t)) + eps)`` (see the module docstring).
     """
     z = {k: np.asarray(v, np.float64) for k, v in params.items()}
     x = {k: v.copy() for k, v in z.items()}
@@ -170,6 +176,13 @@ def test_schedule_free_eval_params_find_the_state_inside_containers():
     chex.assert_trees_all_close(
         lrjax.schedule_free_eval_params(state, p),
         lrjax.schedule_free_eval_params(inner, p),
+    )
+    injected = optax.inject_hyperparams(lrjax.schedule_free_sgd)(learning_rate=0.05)
+    _, p_inj, state_inj = trajectory(injected, params, loss, 3)[-1]
+    chex.assert_trees_all_close(
+        lrjax.schedule_free_eval_params(state_inj, p_inj),
+        lrjax.schedule_free_eval_params(state, p),
+        rtol=1e-6,
     )
     with pytest.raises(ValueError, match="ScheduleFreeState"):
         lrjax.schedule_free_eval_params(lrjax.sgd(0.1).init(params), params)
