@@ -368,6 +368,30 @@ SCALAR_FIELDS = {
 
 
 @pytest.mark.parametrize("make", [c[1] for c in CONFIGS], ids=CONFIG_IDS)
+def test_vmap_over_independent_problems_matches_optax_on_each(make):
+    params, loss = problem()
+    batch = jax.tree_util.tree_map(lambda p: jnp.stack([p, 0.5 * p - 1.0]), params)
+    opt = make(lrjax)
+
+    @jax.jit
+    @jax.vmap
+    def three_steps(params):
+        state = opt.init(params)
+        for _ in range(3):
+            updates, state = opt.update(jax.grad(loss)(params), state, params)
+            params = optax.apply_updates(params, updates)
+        return params, lrjax.get_learning_rate(state)
+
+    got, rates = three_steps(batch)
+    assert rates.shape == (2,) and rates.dtype == jnp.float32
+    for i in range(2):
+        one = jax.tree_util.tree_map(lambda b, i=i: b[i], batch)
+        want = trajectory(make(oc), one, loss, 3)[-1][1]
+        mine = jax.tree_util.tree_map(lambda b, i=i: b[i], got)
+        chex.assert_trees_all_close(mine, want, rtol=RTOL, atol=DEFAULT_ATOL)
+
+
+@pytest.mark.parametrize("make", [c[1] for c in CONFIGS], ids=CONFIG_IDS)
 def test_bf16_params_keep_bf16_updates_and_state(make):
     params, loss = problem(jnp.bfloat16)
     opt = make(lrjax)
@@ -546,6 +570,17 @@ def test_traced_hyperparameters_pass_validation(factory):
     updates, state = jax.jit(opt.update)(jax.grad(loss)(params), state, params)
     chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
     chex.assert_tree_all_finite(updates)
+    # The injected 0.5 is not multiplied in a second time: the first update's
+    # rate is d_0 * 0.5 (Prodigy, D-Adaptation) or 0.5 (schedule-free).
+    first_rate = {
+        lrjax.prodigy: 1e-6 * 0.5,
+        lrjax.dadapt_adamw: 1e-6 * 0.5,
+        lrjax.schedule_free_adamw: 0.5,
+    }
+    if factory in first_rate:
+        np.testing.assert_allclose(
+            lrjax.get_learning_rate(state), first_rate[factory], rtol=1e-6
+        )
 
 
 def test_zero_gradients_keep_d_finite():
