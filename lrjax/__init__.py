@@ -40,6 +40,26 @@ from lrjax.control import (
     sgd_hd,
 )
 
+# Learning-rate-free and schedule-free methods.
+from lrjax.control.coin_betting import COCOBState, cocob, scale_by_cocob
+from lrjax.control.distance import (
+    DoGState,
+    DoWGState,
+    dog,
+    dowg,
+    scale_by_dog,
+    scale_by_dowg,
+)
+from lrjax.control.mechanic import MechanicState, mechanize
+from lrjax.control.prodigy import DAdaptAdamWState, ProdigyState, dadapt_adamw, prodigy
+from lrjax.control.schedule_free import (
+    ScheduleFreeState,
+    schedule_free,
+    schedule_free_adamw,
+    schedule_free_eval_params,
+    schedule_free_sgd,
+)
+
 # Optimizers.
 from lrjax.optimizers import (
     adabelief,

@@ -35,6 +35,7 @@ __all__ = [
     "is_concrete",
     "buffer_like",
     "tree_buffers",
+    "tree_copy",
     "tree_cast_like",
     "resolve_dtype",
     "as_scalar",
@@ -239,6 +240,25 @@ def tree_buffers(
     return jax.tree_util.tree_map(
         lambda p: buffer_like(p, dtype, fill, holds_real=holds_real), params
     )
+
+
+def tree_copy(params: Any, dtype: Any | None = None) -> Any:
+    """A copy of ``params`` kept in state (an anchor ``x_0``, an iterate ``z``).
+
+    Each leaf is cast to ``dtype`` (default: its own) and is a distinct
+    buffer, so that params and state can both be donated to a jitted step. It
+    follows the parameter's sharding; an abstract leaf
+    (``jax.ShapeDtypeStruct``) gives a zero buffer on its declared sharding,
+    as :func:`tree_buffers` does. Rejects integer and boolean parameters.
+    """
+    check_optimizable(params, "lrjax init")
+
+    def copy(p: Any) -> Any:
+        if isinstance(p, jax.ShapeDtypeStruct):
+            return buffer_like(p, dtype)
+        return jnp.array(p, dtype=resolve_dtype(p, dtype), copy=True)
+
+    return jax.tree_util.tree_map(copy, params)
 
 
 def tree_cast_like(tree: Any, reference: Any) -> Any:

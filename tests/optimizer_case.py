@@ -36,6 +36,16 @@ class OptimizerCase:
       invalid: ``(overrides, argument name)`` pairs that must be rejected.
       has_tree_state: whether the state holds per-parameter buffers.
       params_for_variants: optional tree used instead of the default mixed tree.
+      optax_module: where ``name`` lives for parity (default ``optax``;
+        ``optax.contrib`` for the learning-rate-free methods).
+      parity_steps: length of the comparison with optax (default 200).
+      reports_learning_rate: whether ``get_learning_rate`` returns the
+        ``learning_rate`` argument (False for methods that choose their own
+        rate, e.g. Prodigy's ``d * lr``).
+      leaf_local: whether a NaN gradient in one leaf leaves the others'
+        updates finite (False for methods that use whole-tree norms).
+      state_holds_params: whether the state keeps a copy of the parameters
+        (abstract init then cannot reproduce its values).
     """
 
     id: str
@@ -51,6 +61,11 @@ class OptimizerCase:
     invalid: tuple[tuple[dict[str, Any], str], ...] = ()
     has_tree_state: bool = True
     params_for_variants: Callable[[], Any] | None = None
+    optax_module: Any = None
+    parity_steps: int = 200
+    reports_learning_rate: bool = True
+    leaf_local: bool = True
+    state_holds_params: bool = False
 
     def make(self, learning_rate: Any = None, **overrides: Any):
         """The lrjax optimizer; ``learning_rate=None`` uses the case's rate."""
@@ -60,7 +75,8 @@ class OptimizerCase:
 
     def make_optax(self, learning_rate: Any = None):
         lr = self.learning_rate if learning_rate is None else learning_rate
-        return getattr(optax, self.name)(learning_rate=lr, **self.kwargs)
+        module = optax if self.optax_module is None else self.optax_module
+        return getattr(module, self.name)(learning_rate=lr, **self.kwargs)
 
     def __str__(self) -> str:
         return self.id

@@ -50,7 +50,8 @@ def test_init_accepts_shape_dtype_structs(case):
     # Same structure, shapes, dtypes and initial values as a concrete init.
     chex.assert_trees_all_equal_structs(state, concrete)
     chex.assert_trees_all_equal_shapes_and_dtypes(state, concrete)
-    chex.assert_trees_all_equal(state, concrete)
+    if not case.state_holds_params:  # a copy of the params needs their values
+        chex.assert_trees_all_equal(state, concrete)
     # And eval_shape of init on abstract params works (optax's idiom).
     shapes = jax.eval_shape(opt.init, _abstract(params))
     chex.assert_trees_all_equal_shapes_and_dtypes(shapes, concrete)
@@ -65,7 +66,8 @@ def test_abstract_init_matches_optax_shapes(case):
     params = _abstract(_params())
     state = case.make().init(params)
     mine = [(x.shape, x.dtype) for x in jax.tree_util.tree_leaves(state)]
-    theirs = jax.tree_util.tree_leaves(case.make_optax().init(params))
+    # eval_shape: some optax.contrib inits cannot take abstract leaves.
+    theirs = jax.tree_util.tree_leaves(jax.eval_shape(case.make_optax().init, params))
     # optax keeps no learning-rate record, so compare its per-parameter
     # buffers: every optax buffer shaped like a parameter has an lrjax twin.
     for leaf in theirs:

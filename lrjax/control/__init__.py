@@ -1,4 +1,5 @@
-"""Rates that react to training: the monitored loss drives the learning rate."""
+"""Rates that react to training: the monitored loss drives the learning rate,
+learning-rate-free methods choose it, averaging smooths the parameters."""
 
 from lrjax.control.averaging import (
     EmaParamsState,
@@ -7,33 +8,95 @@ from lrjax.control.averaging import (
     ema_params,
     polyak_averaging,
 )
+from lrjax.control.coin_betting import (
+    COCOBState,
+    cocob,
+    scale_by_cocob,
+)
+from lrjax.control.distance import (
+    DoGState,
+    DoWGState,
+    dog,
+    dowg,
+    scale_by_dog,
+    scale_by_dowg,
+)
 from lrjax.control.hypergradient import (
     HypergradientState,
     adam_hd,
     hypergradient_descent,
     sgd_hd,
 )
-from lrjax.control.inject import InjectHyperparamsState, inject_hyperparams
-from lrjax.control.loss_driven import LossAdaptiveScaleState, loss_adaptive_scale
-from lrjax.control.plateau import ReduceOnPlateauState, reduce_on_plateau
-from lrjax.control.range_test import RangeTestResult, find_learning_rate
+from lrjax.control.inject import (
+    InjectHyperparamsState,
+    inject_hyperparams,
+)
+from lrjax.control.loss_driven import (
+    LossAdaptiveScaleState,
+    loss_adaptive_scale,
+)
+from lrjax.control.mechanic import (
+    MechanicState,
+    mechanize,
+)
+from lrjax.control.plateau import (
+    ReduceOnPlateauState,
+    reduce_on_plateau,
+)
+from lrjax.control.prodigy import (
+    DAdaptAdamWState,
+    ProdigyState,
+    dadapt_adamw,
+    prodigy,
+)
+from lrjax.control.range_test import (
+    RangeTestResult,
+    find_learning_rate,
+)
+from lrjax.control.schedule_free import (
+    ScheduleFreeState,
+    schedule_free,
+    schedule_free_adamw,
+    schedule_free_eval_params,
+    schedule_free_sgd,
+)
 
 __all__ = [
+    "COCOBState",
+    "DAdaptAdamWState",
+    "DoGState",
+    "DoWGState",
     "EmaParamsState",
     "HypergradientState",
     "InjectHyperparamsState",
     "LossAdaptiveScaleState",
+    "MechanicState",
     "PolyakAveragingState",
+    "ProdigyState",
     "RangeTestResult",
     "ReduceOnPlateauState",
+    "ScheduleFreeState",
     "adam_hd",
     "averaged_params",
+    "cocob",
+    "dadapt_adamw",
+    "dog",
+    "dowg",
     "ema_params",
     "find_learning_rate",
     "hypergradient_descent",
     "inject_hyperparams",
     "loss_adaptive_scale",
+    "mechanize",
     "polyak_averaging",
+    "prodigy",
     "reduce_on_plateau",
+    "scale_by_cocob",
+    "scale_by_dog",
+    "scale_by_dowg",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_eval_params",
+    "schedule_free_sgd",
     "sgd_hd",
 ]
