@@ -21,43 +21,43 @@ from lrjax._base import (
 
 # Rates that react to training.
 from lrjax.control import (
+    COCOBState,
+    DAdaptAdamWState,
+    DoGState,
+    DoWGState,
     EmaParamsState,
     HypergradientState,
     InjectHyperparamsState,
     LossAdaptiveScaleState,
+    MechanicState,
     PolyakAveragingState,
+    ProdigyState,
     RangeTestResult,
     ReduceOnPlateauState,
+    ScheduleFreeState,
     adam_hd,
     averaged_params,
+    cocob,
+    dadapt_adamw,
+    dog,
+    dowg,
     ema_params,
     find_learning_rate,
     hypergradient_descent,
     inject_hyperparams,
     loss_adaptive_scale,
+    mechanize,
     polyak_averaging,
+    prodigy,
     reduce_on_plateau,
-    sgd_hd,
-)
-
-# Learning-rate-free and schedule-free methods.
-from lrjax.control.coin_betting import COCOBState, cocob, scale_by_cocob
-from lrjax.control.distance import (
-    DoGState,
-    DoWGState,
-    dog,
-    dowg,
+    scale_by_cocob,
     scale_by_dog,
     scale_by_dowg,
-)
-from lrjax.control.mechanic import MechanicState, mechanize
-from lrjax.control.prodigy import DAdaptAdamWState, ProdigyState, dadapt_adamw, prodigy
-from lrjax.control.schedule_free import (
-    ScheduleFreeState,
     schedule_free,
     schedule_free_adamw,
     schedule_free_eval_params,
     schedule_free_sgd,
+    sgd_hd,
 )
 
 # Optimizers.
