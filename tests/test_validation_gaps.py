@@ -28,6 +28,10 @@ import lrjax
 NOT_CONSTRUCTORS = {
     "adafactor_relative_step",
     "apply_updates",
+    "averaged_params",
+    "find_learning_rate",
+    "inject_hyperparams",
+    "schedule_free_eval_params",
     "chain",
     "get_learning_rate",
     "global_norm",
@@ -36,6 +40,16 @@ NOT_CONSTRUCTORS = {
 
 # Valid values for the required arguments of every constructor that has any.
 REQUIRED = {
+    "adam_hd": {"learning_rate": 1e-3, "hypergrad_lr": 1e-7},
+    "sgd_hd": {"learning_rate": 1e-2, "hypergrad_lr": 1e-3},
+    "hypergradient_descent": {
+        "direction": lrjax.scale_by_adam(),
+        "learning_rate": 1e-3,
+        "hypergrad_lr": 1e-7,
+    },
+    "ema_params": {"decay": 0.99},
+    "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
+    "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},
     "clip_by_block_rms": {"threshold": 1.0},
     "clip_by_global_norm": {"max_norm": 1.0},
@@ -257,10 +271,19 @@ def test_numeric_arguments_cover_the_hyperparameters():
         ("clip_schedule", "max_value"),
         ("clip_schedule", "min_value"),
         ("cyclic_schedule", "step_size_down"),
+        ("dog", "weight_decay"),
+        ("dowg", "init_estim_sq_dist"),
+        ("dowg", "weight_decay"),
         ("exponential_decay", "end_value"),
+        ("prodigy", "beta3"),
         ("rmsprop", "momentum"),
+        ("scale_by_dowg", "init_estim_sq_dist"),
         ("scale_by_learning_rate", "learning_rate"),
+        ("schedule_free_adamw", "warmup_steps"),
+        ("schedule_free_sgd", "warmup_steps"),
+        ("schedule_free_sgd", "weight_decay"),
         ("sgd", "momentum"),
+        ("sgd_hd", "momentum"),
         ("warmup_exponential_decay_schedule", "end_value"),
     }
 

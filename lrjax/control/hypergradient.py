@@ -168,6 +168,9 @@ def sgd_hd(
       :func:`lrjax.get_learning_rate` returns ``alpha_t``.
     """
     val.check_type("nesterov", nesterov, bool)
+    if momentum is not None:
+        # Checked here so the error names sgd_hd's argument, not trace's.
+        val.check_in_range("momentum", momentum, 0.0, 1.0)
     if momentum is None:
         direction = identity()
     else:
