@@ -26,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "is_checkable",
+    "is_zero",
     "check_type",
     "check_number",
     "check_positive",
@@ -67,6 +68,20 @@ def _concrete(name: str, value: Any, expected: str) -> bool:
             "learning rates and weight decays take schedules)."
         )
     return is_checkable(value)
+
+
+def is_zero(value: Any) -> bool:
+    """True when ``value`` is a concrete number equal to 0.
+
+    Reads concrete values through NumPy: comparing a JAX array inside a trace
+    would give a traced boolean that ``if`` cannot read.
+    """
+    if not is_checkable(value):
+        return False
+    try:
+        return bool(np.all(np.asarray(value) == 0))
+    except (TypeError, ValueError):
+        return False
 
 
 def _as_float_array(name: str, value: Any) -> np.ndarray:

@@ -16,7 +16,28 @@ import optax
 import pytest
 from optimizer_case import all_cases
 
-PARITY_CASES = [c for c in all_cases() if c.optax_parity and not c.lrjax_kwargs]
+# Left out, each a known float32 stage, documented where it lives: RAdam's
+# rectification term (float32 series), adafactor's float32 momentum
+# (``dtype_momentum``'s default, as in optax), and the control family's
+# scalars (learning-rate-free estimates are float32 state).
+FLOAT32_STAGES = {"radam", "radam_nesterov", "adafactor_momentum"}
+CONTROL_NAMES = {
+    "schedule_free_sgd",
+    "schedule_free_adamw",
+    "prodigy",
+    "dadapt_adamw",
+    "dog",
+    "dowg",
+    "cocob",
+}
+PARITY_CASES = [
+    c
+    for c in all_cases()
+    if c.optax_parity
+    and not c.lrjax_kwargs
+    and c.id not in FLOAT32_STAGES
+    and c.name not in CONTROL_NAMES
+]
 
 
 def _problem():
@@ -62,6 +83,10 @@ def test_float64_matches_optax_to_float64_precision(case):
             # Relative to how far the parameters moved: float32 anywhere on
             # the path gives ~1e-7 here, float64 throughout ~1e-13.
             assert err <= 1e-11 * max(moved, 1e-3), (case.id, err, moved)
+        declared = {jnp.dtype(v) for k, v in case.kwargs.items() if "dtype" in k}
         for leaf in jax.tree_util.tree_leaves(state):
             if leaf.ndim and jnp.issubdtype(leaf.dtype, jnp.floating):
-                assert leaf.dtype == jnp.float64, (case.id, leaf.dtype)
+                assert leaf.dtype in {jnp.dtype(jnp.float64)} | declared, (
+                    case.id,
+                    leaf.dtype,
+                )

@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, is_checkable
@@ -97,7 +98,8 @@ def cosine_decay_schedule(
 def _ratio(end_value: Any, peak_value: Any) -> Any:
     """``end / peak``, 0 when ``peak == 0`` (optax's ``alpha``); traceable."""
     if is_checkable(peak_value) and is_checkable(end_value):
-        peak = jnp.asarray(peak_value)
+        # NumPy, not jnp: inside a trace jnp.asarray gives a tracer.
+        peak = np.asarray(peak_value)
         if peak.ndim == 0:
             return 0.0 if float(peak) == 0.0 else end_value / peak_value
     safe = jnp.where(jnp.asarray(peak_value) == 0, 1.0, peak_value)

@@ -56,7 +56,7 @@ def trace(
         del params
         val.check_tree_structure("trace", updates, state.trace)
 
-        undamped = val.is_checkable(dampening) and dampening == 0
+        undamped = val.is_zero(dampening)
 
         def step(g, v):
             g = jnp.asarray(g)

@@ -61,8 +61,9 @@ class ScaleByLearningRateState(NamedTuple):
 
     Attributes:
       count: int32 number of updates made (saturates at ``2**31 - 1``).
-      learning_rate: float32 rate applied at the latest update (before any
-        update: the schedule's value at step 0).
+      learning_rate: rate applied at the latest update (before any update:
+        the schedule's value at step 0); float32, or float64 under
+        ``jax_enable_x64`` so that float64 training is not rounded to it.
     """
 
     count: jax.Array
@@ -70,10 +71,11 @@ class ScaleByLearningRateState(NamedTuple):
 
 
 def _rate_at(learning_rate: ScalarOrSchedule | None, count: jax.Array) -> jax.Array:
+    dtype = num.float_dtype()
     if learning_rate is None:
-        return jnp.ones([], jnp.float32)
+        return jnp.ones([], dtype)
     value = learning_rate(count) if callable(learning_rate) else learning_rate
-    return jnp.asarray(value, jnp.float32)
+    return jnp.asarray(value, dtype)
 
 
 def scale_by_learning_rate(

@@ -115,7 +115,7 @@ def add_decayed_weights(
 
     def update_fn(updates, state, params=None):
         val.check_params("add_decayed_weights", updates, params)
-        if not scheduled and val.is_checkable(weight_decay) and weight_decay == 0:
+        if not scheduled and val.is_zero(weight_decay):
             return updates, state  # nothing to add; keeps the compiled step lean
         if scheduled:
             wd = jnp.asarray(weight_decay(state.count), jnp.float32)
