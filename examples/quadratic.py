@@ -2,7 +2,7 @@
 
 Fits ``y = X @ w_true + noise`` and prints the initial loss and rate, then,
 every few steps, the loss and the learning rate read back from the optimizer
-state with ``lrjax.get_learning_rate``. Rates are printed to six significant
+state with ``lrjax.get_learning_rate``. Rates are printed to five significant
 digits with ``lrjax.plotting.format_rate``, as the ``lrjax`` command does.
 Run: ``python examples/quadratic.py [--steps N] [--print-every K]``.
 """

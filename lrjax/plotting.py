@@ -34,20 +34,22 @@ _INSTALL_HINT = (
 )
 
 
-def format_rate(value: Any, digits: int = 6) -> str:
+def format_rate(value: Any, digits: int = 5) -> str:
     """A learning rate (or any real number) as text, to ``digits`` significant digits.
 
-    Six digits are what float32 holds reliably (it has 24 bits, about 7.2
-    digits): its rounding noise disappears, so ``float32(0.001)``, which is
-    ``0.0010000000474974513``, and a computed ``0.0010000002`` both print
-    ``0.001``, while rates that really differ keep their difference. Numbers
-    below ``1e-4`` or from ``10**digits`` on use scientific notation
-    (``1e-07``, ``2.5e-05``); ``nan`` and ``inf`` print as such. The text
-    reads back with ``float()``.
+    float32 holds about 7.2 digits, and a rate computed through ``exp`` and
+    ``log`` (a geometric decay after many steps) carries a few float32 ulps of
+    rounding, up to ~1e-6 relative: five digits hide that noise, so
+    ``float32(0.001)`` (``0.0010000000474974513``), a computed ``0.0010000002``
+    and ``0.1 * 0.1**5`` computed as ``9.999994e-07`` print ``0.001`` and
+    ``1e-06``, while rates that differ in their 4th or 5th digit keep their
+    difference. Numbers below ``1e-4`` or from ``10**digits`` on use
+    scientific notation (``1e-07``, ``2.5e-05``); ``nan`` and ``inf`` print as
+    such. The text reads back with ``float()``.
 
     Args:
       value: a Python, NumPy or JAX real scalar.
-      digits: significant digits, a positive int. Default 6.
+      digits: significant digits, a positive int. Default 5.
 
     Returns:
       The shortest ``%g``-style text of ``value`` at that precision.

