@@ -58,6 +58,7 @@ def test_quadratic_rejects_bad_counts():
         main(steps=1, print_every=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("steps", ["0", "2"])
 def test_quadratic_command_line(steps):
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -16,6 +16,10 @@ import optax
 import pytest
 from optimizer_case import all_cases
 
+# A deep check (every schedule at every boundary / every optimizer in
+# float64): run by CI, left out of the quick subset (-m "not slow").
+pytestmark = pytest.mark.slow
+
 # Left out, each a known float32 stage, documented where it lives: RAdam's
 # rectification term (float32 series), adafactor's float32 momentum
 # (``dtype_momentum``'s default, as in optax), and the control family's

@@ -233,6 +233,7 @@ def test_no_rate_raises_a_clear_value_error(tx):
         lrjax.get_learning_rate(nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param))
 
 
+@pytest.mark.slow
 def test_orbax_checkpoint_continues_bit_identically_in_a_fresh_process(tmp_path):
     import checkpoint_training as ct
     import orbax.checkpoint as ocp

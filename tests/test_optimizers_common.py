@@ -127,6 +127,7 @@ def run(opt, params, loss, steps):
     return go(params)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", PARITY_CASES, ids=str)
 def test_matches_optax_for_200_steps(case):
     params, loss = far_quadratic()
@@ -238,6 +239,7 @@ def _counts(state):
     return [leaf for path, leaf in leaves if getattr(path[-1], "name", None) == "count"]
 
 
+@pytest.mark.slow
 @by_id
 def test_counters_saturate_instead_of_wrapping(case):
     params = mixed_params()
@@ -253,6 +255,7 @@ def test_counters_saturate_instead_of_wrapping(case):
         assert int(count) == 2**31 - 1
 
 
+@pytest.mark.slow
 @by_id
 def test_second_jitted_update_does_not_recompile(case):
     params = mixed_params()
@@ -308,6 +311,7 @@ def test_rejects_invalid_hyperparameters(case):
             case.make(**overrides)
 
 
+@pytest.mark.slow
 @by_id
 def test_traced_hyperparameters_pass_validation(case):
     params = mixed_params()
@@ -336,6 +340,7 @@ def test_traced_hyperparameters_pass_validation(case):
         assert lrjax.get_learning_rate(state).dtype == jnp.float32
 
 
+@pytest.mark.slow
 @by_id
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
@@ -372,6 +377,7 @@ def _sharded_params():
     return params
 
 
+@pytest.mark.slow
 @by_id
 def test_jitted_init_and_update_keep_parameter_sharding(case):
     params = _sharded_params()

@@ -160,6 +160,7 @@ def trajectory(opt, params, loss, steps=20):
 # Numerics: optax.contrib parity over 20 steps.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
 def test_matches_optax_contrib_for_20_steps(config):
     name, make = config
@@ -375,6 +376,7 @@ SCALAR_FIELDS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [c[1] for c in CONFIGS], ids=CONFIG_IDS)
 def test_vmap_over_independent_problems_matches_optax_on_each(make):
     params, loss = problem()

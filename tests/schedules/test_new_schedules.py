@@ -251,6 +251,7 @@ def test_cosine_restarts_equals_torch(t_mult):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "t_mul, m_mul, first",
     [
@@ -494,6 +495,7 @@ step_lists = st.lists(st.integers(0, MAX), min_size=6, max_size=6).map(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
 def test_jit_vmap_python_ints_agree_and_bounded(name):
     make, (low, high) = SCHEDULES[name]
@@ -541,6 +543,7 @@ sorted_steps = st.lists(st.integers(0, MAX), min_size=2, max_size=8).map(
 )
 
 
+@pytest.mark.slow
 @FAST
 @given(
     st.floats(0.0, 1.0),

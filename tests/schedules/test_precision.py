@@ -16,6 +16,10 @@ import pytest
 
 import lrjax
 
+# A deep check (every schedule at every boundary / every optimizer in
+# float64): run by CI, left out of the quick subset (-m "not slow").
+pytestmark = pytest.mark.slow
+
 MAX = 2**31 - 1
 EPS32 = float(np.finfo(np.float32).eps)  # 2**-23, one ulp at 1
 
