@@ -46,6 +46,31 @@ class OptimizerCase:
         updates finite (False for methods that use whole-tree norms).
       state_holds_params: whether the state keeps a copy of the parameters
         (abstract init then cannot reproduce its values).
+      factory: builds the lrjax object as ``factory(learning_rate=lr,
+        **kwargs)`` when it is not ``getattr(lrjax, name)`` (a wrapper such as
+        ``mechanize``, or an optimizer chained with a controller). Give it
+        explicit keyword parameters: ``optax.inject_hyperparams`` binds them.
+      optax_factory: the same for the optax reference of the parity tests
+        (default ``getattr(optax_module, name)``).
+      takes_schedule: whether ``learning_rate`` accepts a schedule (False for
+        hypergradient descent, whose rate is a starting value kept in the
+        state). Tests that pass a schedule give such a case the schedule's
+        value at step 0, a constant (``rate``), and say so in their test id;
+        ``get_learning_rate``'s schedule test does not apply.
+      extra_args: keywords passed to every ``update`` of the shared tests
+        (``{"value": 1.0}`` for a controller monitoring a value). The tests
+        that train on a loss (optax parity, convergence) pass the current
+        loss as ``value`` instead (``extra``).
+      has_step_count: whether the state holds an int32 step counter (False
+        for ``sgd_hd``, whose state is its rate and last direction): the
+        saturating-counter test then checks finiteness only.
+      resetting_counts: how many int32 ``count`` fields of the state restart
+        at 0 after each decision instead of counting steps
+        (``reduce_on_plateau``'s accumulation count): the saturating-counter
+        test expects that many at 0, the others saturated.
+      float64_exact: whether float64 parameters give float64 precision
+        throughout (False where a float32 scalar of the state, a rate or an
+        estimate, enters the update): excludes the float64 parity test.
     """
 
     id: str
@@ -66,17 +91,42 @@ class OptimizerCase:
     reports_learning_rate: bool = True
     leaf_local: bool = True
     state_holds_params: bool = False
+    factory: Callable[..., Any] | None = None
+    optax_factory: Callable[..., Any] | None = None
+    takes_schedule: bool = True
+    extra_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    has_step_count: bool = True
+    resetting_counts: int = 0
+    float64_exact: bool = True
+
+    def lrjax_factory(self) -> Callable[..., Any]:
+        """The callable ``make`` uses (for ``optax.inject_hyperparams``)."""
+        return self.factory or getattr(lrjax, self.name)
 
     def make(self, learning_rate: Any = None, **overrides: Any):
         """The lrjax optimizer; ``learning_rate=None`` uses the case's rate."""
         lr = self.learning_rate if learning_rate is None else learning_rate
         kw = {**self.kwargs, **self.lrjax_kwargs, **overrides}
-        return getattr(lrjax, self.name)(learning_rate=lr, **kw)
+        return self.lrjax_factory()(learning_rate=lr, **kw)
 
     def make_optax(self, learning_rate: Any = None):
         lr = self.learning_rate if learning_rate is None else learning_rate
+        if self.optax_factory is not None:
+            return self.optax_factory(learning_rate=lr, **self.kwargs)
         module = optax if self.optax_module is None else self.optax_module
         return getattr(module, self.name)(learning_rate=lr, **self.kwargs)
+
+    def rate(self, learning_rate: Any) -> Any:
+        """``learning_rate``; a schedule's step-0 value where none is taken."""
+        if self.takes_schedule or not callable(learning_rate):
+            return learning_rate
+        return float(learning_rate(0))
+
+    def extra(self, loss: Any = None) -> dict[str, Any]:
+        """Keywords for ``update``: ``extra_args``, ``value`` set to ``loss``."""
+        if loss is not None and "value" in self.extra_args:
+            return {**self.extra_args, "value": loss}
+        return dict(self.extra_args)
 
     def __str__(self) -> str:
         return self.id
