@@ -171,7 +171,6 @@ CASES = [
         parity_steps=30,
         extra_args=_VALUE,
         resetting_counts=1,
-        float64_exact=False,
         converge_lr=0.1,
         converge_steps=300,
         hyperparams={"factor": st.floats(0.01, 0.99), "rtol": st.floats(0.0, 1.0)},
