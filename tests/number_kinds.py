@@ -48,13 +48,13 @@ def per_param_leaves(state, params):
     ]
 
 
-def run_complex(opt, steps=20):
+def run_complex(opt, steps=20, extra=None):
     params, loss, grads = complex_problem()
     state = opt.init(params)
     update = jax.jit(opt.update)
     history = []
     for _ in range(steps):
-        u, state = update(grads(params), state, params)
+        u, state = update(grads(params), state, params, **(extra or {}))
         history.append((u, state))
         params = optax.apply_updates(params, u)
     return params, loss, history

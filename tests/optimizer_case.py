@@ -46,6 +46,47 @@ class OptimizerCase:
         updates finite (False for methods that use whole-tree norms).
       state_holds_params: whether the state keeps a copy of the parameters
         (abstract init then cannot reproduce its values).
+      factory: builds the lrjax object as ``factory(learning_rate=lr,
+        **kwargs)`` when it is not ``getattr(lrjax, name)`` (a wrapper such as
+        ``mechanize``, or an optimizer chained with a controller). Give it
+        explicit keyword parameters: ``optax.inject_hyperparams`` binds them.
+      optax_factory: the same for the optax reference of the parity tests
+        (default ``getattr(optax_module, name)``).
+      takes_schedule: whether ``learning_rate`` accepts a schedule (False for
+        hypergradient descent, whose rate is a starting value kept in the
+        state). Tests that pass a schedule give such a case the schedule's
+        value at step 0, a constant (``rate``), and say so in their test id;
+        ``get_learning_rate``'s schedule test does not apply.
+      extra_args: keywords passed to every ``update`` of the shared tests
+        (``{"value": 1.0}`` for a controller monitoring a value). The tests
+        that train on a loss (optax parity, convergence) pass the current
+        loss as ``value`` instead (``extra``).
+      has_step_count: whether the state holds an int32 step counter (False
+        for ``sgd_hd``, whose state is its rate and last direction): the
+        saturating-counter test then checks finiteness only.
+      resetting_counts: how many int32 ``count`` fields of the state restart
+        at 0 after each decision instead of counting steps
+        (``reduce_on_plateau``'s accumulation count): the saturating-counter
+        test expects that many at 0, the others saturated.
+      scalar_leaf_takes_state_dtype: whether a Python-scalar gradient leaf's
+        update takes the dtype of the per-parameter moment it is averaged into
+        (optax's rule; default ``has_tree_state``). False where the state's
+        buffers hold no moment of the updates (``sgd_hd`` without momentum,
+        an averaging block after plain SGD): the update is float32.
+      optax_state_twin: whether the optax twin's per-parameter state buffers
+        are the same as lrjax's, in order (False where the twin is another
+        composition: a bare optimizer for an averaging chain, ``optax.sgd``
+        for ``sgd_hd``): complex-parameter parity then compares updates and
+        checks the state dtypes only.
+      complex_checked: whether the complex-parameter checks of
+        ``test_number_kinds.py`` run. False only where no reference exists
+        yet: hypergradient descent with ``hypergrad_lr > 0`` and
+        ``loss_adaptive_scale`` (no optax twin, no NumPy complex reference
+        in ``COMPLEX_REFERENCES``), ``mechanize`` (optax.contrib's complex
+        steps drift 2e-4 from lrjax's in 20 steps, beyond the test's 3e-5).
+      float64_exact: whether float64 parameters give float64 precision
+        throughout (False where a float32 scalar of the state, a rate or an
+        estimate, enters the update): excludes the float64 parity test.
     """
 
     id: str
@@ -66,17 +107,45 @@ class OptimizerCase:
     reports_learning_rate: bool = True
     leaf_local: bool = True
     state_holds_params: bool = False
+    factory: Callable[..., Any] | None = None
+    optax_factory: Callable[..., Any] | None = None
+    takes_schedule: bool = True
+    extra_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    has_step_count: bool = True
+    resetting_counts: int = 0
+    scalar_leaf_takes_state_dtype: bool | None = None
+    optax_state_twin: bool = True
+    complex_checked: bool = True
+    float64_exact: bool = True
+
+    def lrjax_factory(self) -> Callable[..., Any]:
+        """The callable ``make`` uses (for ``optax.inject_hyperparams``)."""
+        return self.factory or getattr(lrjax, self.name)
 
     def make(self, learning_rate: Any = None, **overrides: Any):
         """The lrjax optimizer; ``learning_rate=None`` uses the case's rate."""
         lr = self.learning_rate if learning_rate is None else learning_rate
         kw = {**self.kwargs, **self.lrjax_kwargs, **overrides}
-        return getattr(lrjax, self.name)(learning_rate=lr, **kw)
+        return self.lrjax_factory()(learning_rate=lr, **kw)
 
     def make_optax(self, learning_rate: Any = None):
         lr = self.learning_rate if learning_rate is None else learning_rate
+        if self.optax_factory is not None:
+            return self.optax_factory(learning_rate=lr, **self.kwargs)
         module = optax if self.optax_module is None else self.optax_module
         return getattr(module, self.name)(learning_rate=lr, **self.kwargs)
+
+    def rate(self, learning_rate: Any) -> Any:
+        """``learning_rate``; a schedule's step-0 value where none is taken."""
+        if self.takes_schedule or not callable(learning_rate):
+            return learning_rate
+        return float(learning_rate(0))
+
+    def extra(self, loss: Any = None) -> dict[str, Any]:
+        """Keywords for ``update``: ``extra_args``, ``value`` set to ``loss``."""
+        if loss is not None and "value" in self.extra_args:
+            return {**self.extra_args, "value": loss}
+        return dict(self.extra_args)
 
     def __str__(self) -> str:
         return self.id

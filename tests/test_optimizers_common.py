@@ -24,6 +24,8 @@ import lrjax
 CASES = all_cases()
 PARITY_CASES = [c for c in CASES if c.optax_parity]
 RATE_CASES = [c for c in CASES if c.reports_learning_rate]
+# A schedule's rate is observable only where a schedule is taken.
+SCHEDULE_RATE_CASES = [c for c in RATE_CASES if c.takes_schedule]
 by_id = pytest.mark.parametrize("case", CASES, ids=str)
 
 
@@ -56,7 +58,7 @@ def test_is_an_optax_gradient_transformation(case):
     chained = optax.chain(optax.clip(10.0), opt)
     params = mixed_params()
     state = chained.init(params)
-    updates, _ = chained.update(grads_like(params), state, params)
+    updates, _ = chained.update(grads_like(params), state, params, **case.extra())
     chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
 
 
@@ -76,8 +78,9 @@ class VariantsTest(chex.TestCase):
         @self.variant
         def two_steps(params, grads):
             state = opt.init(params)
-            u1, state = opt.update(grads, state, params)
-            u2, state = opt.update(grads, state, optax.apply_updates(params, u1))
+            u1, state = opt.update(grads, state, params, **case.extra())
+            new_params = optax.apply_updates(params, u1)
+            u2, state = opt.update(grads, state, new_params, **case.extra())
             return u2, state
 
         # chex's pmap variant replicates the inputs on every device and
@@ -113,12 +116,16 @@ def far_quadratic():
     return params, loss
 
 
-def run(opt, params, loss, steps):
+def run(opt, params, loss, steps, case=None):
+    """``steps`` updates; a case's extra arguments get the current loss."""
+
     @jax.jit
     def go(params):
         def body(carry, _):
             p, s = carry
-            u, s = opt.update(jax.grad(loss)(p), s, p)
+            value, grads = jax.value_and_grad(loss)(p)
+            extra = {} if case is None else case.extra(loss=value)
+            u, s = opt.update(grads, s, p, **extra)
             return (optax.apply_updates(p, u), s), None
 
         (p, _), _ = jax.lax.scan(body, (params, opt.init(params)), None, length=steps)
@@ -131,8 +138,8 @@ def run(opt, params, loss, steps):
 @pytest.mark.parametrize("case", PARITY_CASES, ids=str)
 def test_matches_optax_for_200_steps(case):
     params, loss = far_quadratic()
-    ours = run(case.make(), params, loss, case.parity_steps)
-    theirs = run(case.make_optax(), params, loss, case.parity_steps)
+    ours = run(case.make(), params, loss, case.parity_steps, case)
+    theirs = run(case.make_optax(), params, loss, case.parity_steps, case)
     moved = jax.tree_util.tree_map(
         lambda a, b: float(jnp.max(jnp.abs(a - b))), theirs, params
     )
@@ -154,7 +161,7 @@ def test_reduces_quadratic_loss_100x(case):
     def loss(p):
         return 0.5 * jnp.sum(curv["w"] * (p["w"] - target["w"]) ** 2)
 
-    final = run(case.make(case.converge_lr), params, loss, case.converge_steps)
+    final = run(case.make(case.converge_lr), params, loss, case.converge_steps, case)
     assert float(loss(final)) <= float(loss(params)) / 100.0, (
         f"{case.id}: loss {float(loss(params)):.4g} -> {float(loss(final)):.4g} "
         f"in {case.converge_steps} steps"
@@ -175,14 +182,23 @@ def _lr_forms(lr):
     }
 
 
-@by_id
-@pytest.mark.parametrize("form", list(_lr_forms(0.0)))
+def _case_forms():
+    # A case that takes no schedule gets the schedule's step-0 value instead.
+    for case in CASES:
+        for form in _lr_forms(0.0):
+            label = form
+            if form == "schedule" and not case.takes_schedule:
+                label = "schedule-as-constant(takes_schedule=False)"
+            yield pytest.param(case, form, id=f"{case.id}-{label}")
+
+
+@pytest.mark.parametrize("case,form", list(_case_forms()))
 def test_bf16_updates_stay_bf16(case, form):
     params = mixed_params(jnp.bfloat16)
-    opt = case.make(_lr_forms(case.learning_rate)[form])
+    opt = case.make(case.rate(_lr_forms(case.learning_rate)[form]))
     state = opt.init(params)
     for _ in range(2):
-        updates, state = opt.update(grads_like(params), state, params)
+        updates, state = opt.update(grads_like(params), state, params, **case.extra())
         chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
     assert jax.tree_util.tree_structure(state) == jax.tree_util.tree_structure(
         opt.init(params)
@@ -194,7 +210,7 @@ def test_bf16_updates_stay_bf16(case, form):
 # The learning rate is observable.
 
 
-@pytest.mark.parametrize("case", RATE_CASES, ids=str)
+@pytest.mark.parametrize("case", SCHEDULE_RATE_CASES, ids=str)
 def test_get_learning_rate_follows_the_schedule(case):
     def schedule(step):
         return 0.1 / (1.0 + step)
@@ -205,7 +221,7 @@ def test_get_learning_rate_follows_the_schedule(case):
     np.testing.assert_allclose(lrjax.get_learning_rate(state), 0.1, rtol=1e-6)
     update = jax.jit(opt.update)
     for k in range(3):
-        _, state = update(grads_like(params, seed=k), state, params)
+        _, state = update(grads_like(params, seed=k), state, params, **case.extra())
         got = jax.jit(lrjax.get_learning_rate)(state)
         np.testing.assert_allclose(got, 0.1 / (1.0 + k), rtol=1e-6)
         assert got.dtype == jnp.float32 and got.shape == ()
@@ -216,7 +232,7 @@ def test_get_learning_rate_with_constant_rate(case):
     params = mixed_params()
     opt = case.make(0.03)
     state = opt.init(params)
-    _, state = opt.update(grads_like(params), state, params)
+    _, state = opt.update(grads_like(params), state, params, **case.extra())
     np.testing.assert_allclose(lrjax.get_learning_rate(state), 0.03, rtol=1e-6)
 
 
@@ -243,29 +259,32 @@ def _counts(state):
 @by_id
 def test_counters_saturate_instead_of_wrapping(case):
     params = mixed_params()
-    opt = case.make(lambda step: 0.01 * jnp.ones([]) + 0.0 * step)
+    opt = case.make(case.rate(lambda step: 0.01 * jnp.ones([]) + 0.0 * step))
     state = _with_counts(opt.init(params), 2**31 - 2)
-    assert _counts(state), "no step counter found"
+    assert bool(_counts(state)) == case.has_step_count, "step counter"
     update = jax.jit(opt.update)
     for _ in range(3):
-        updates, state = update(grads_like(params), state, params)
+        updates, state = update(grads_like(params), state, params, **case.extra())
         chex.assert_tree_all_finite(updates)
-    for count in _counts(state):
-        assert count.dtype == jnp.int32
-        assert int(count) == 2**31 - 1
+    counts = _counts(state)
+    assert all(count.dtype == jnp.int32 for count in counts)
+    values = sorted(int(count) for count in counts)
+    want = [0] * case.resetting_counts
+    want += [2**31 - 1] * (len(counts) - case.resetting_counts)
+    assert values == want, values
 
 
 @pytest.mark.slow
 @by_id
 def test_second_jitted_update_does_not_recompile(case):
     params = mixed_params()
-    opt = case.make(lambda step: 0.01 / (1.0 + step))
+    opt = case.make(case.rate(lambda step: 0.01 / (1.0 + step)))
     chex.clear_trace_counter()
 
     @jax.jit
     @chex.assert_max_traces(n=1)
     def step(grads, state, params):
-        return opt.update(grads, state, params)
+        return opt.update(grads, state, params, **case.extra())
 
     state = opt.init(params)
     for k in range(3):
@@ -278,7 +297,7 @@ def test_nan_gradient_propagates_to_its_leaf_only(case):
     grads = grads_like(params)
     grads["vec"] = grads["vec"].at[1].set(jnp.nan)
     opt = case.make()
-    updates, state = opt.update(grads, opt.init(params), params)
+    updates, state = opt.update(grads, opt.init(params), params, **case.extra())
     assert not bool(jnp.all(jnp.isfinite(updates["vec"])))
     others = {k: v for k, v in updates.items() if k != "vec"}
     chex.assert_tree_all_finite(others)
@@ -291,7 +310,7 @@ def test_mismatched_update_tree_is_rejected(case):
     state = opt.init(params)
     wrong = {"vec": params["vec"], "other": params["mat"]}
     with pytest.raises(ValueError, match="tree structure"):
-        opt.update(wrong, state, wrong)
+        opt.update(wrong, state, wrong, **case.extra())
 
 
 # --------------------------------------------------------------------------
@@ -325,12 +344,13 @@ def test_traced_hyperparameters_pass_validation(case):
         for k, v in {**case.kwargs, **case.lrjax_kwargs}.items()
         if k not in numeric
     }
-    factory = getattr(lrjax, case.name)
+    factory = case.lrjax_factory()
     opt = optax.inject_hyperparams(factory, static_args=tuple(static))(
         learning_rate=case.learning_rate, **numeric, **static
     )
     state = jax.jit(opt.init)(params)
-    updates, state = jax.jit(opt.update)(grads_like(params), state, params)
+    update = jax.jit(opt.update)
+    updates, state = update(grads_like(params), state, params, **case.extra())
     chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
     if case.reports_learning_rate:
         np.testing.assert_allclose(
@@ -353,7 +373,7 @@ def test_valid_hyperparameters_never_give_nan(case, data):
     state = opt.init(params)
     for k in range(3):
         updates, state = opt.update(
-            grads_like(params, seed=k, scale=scale), state, params
+            grads_like(params, seed=k, scale=scale), state, params, **case.extra()
         )
         chex.assert_tree_all_finite(updates)
         params = optax.apply_updates(params, updates)
@@ -387,7 +407,7 @@ def test_jitted_init_and_update_keep_parameter_sharding(case):
     )
     opt = case.make()
     state = jax.jit(opt.init)(params)
-    updates, new_state = jax.jit(opt.update)(grads, state, params)
+    updates, new_state = jax.jit(opt.update)(grads, state, params, **case.extra())
     for p, u in zip(
         jax.tree_util.tree_leaves(params),
         jax.tree_util.tree_leaves(updates),

@@ -123,11 +123,14 @@ def hypergradient_descent(
 
         def step(g, d):
             d32, rate_c = num.upcast(d, rate)
-            return (-rate_c * d32).astype(g.dtype)
+            # A Python-scalar gradient leaf takes the dtype the direction block
+            # gave it (its moment's, or float32 through identity, as in optax).
+            dtype = num.update_dtype(jnp.asarray(g), jnp.asarray(d).dtype)
+            return (-rate_c * d32).astype(dtype)
 
         out = jax.tree_util.tree_map(step, updates, new_dir)
         stored = jax.tree_util.tree_map(
-            lambda d, buf: d.astype(buf.dtype), new_dir, state.direction
+            lambda d, buf: jnp.asarray(d).astype(buf.dtype), new_dir, state.direction
         )
         return out, HypergradientState(rate, stored, dir_state)
 

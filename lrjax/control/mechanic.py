@@ -163,7 +163,8 @@ def mechanize(
         def step(g, p, a, dp, u):
             pc, ac, dpc, uc = num.upcast(p, a, dp, u)
             new_p = ac - new_sum * (dpc - uc)
-            return (new_p - pc).astype(jnp.asarray(g).dtype)
+            # A Python-scalar gradient leaf takes the parameter's dtype.
+            return (new_p - pc).astype(num.update_dtype(jnp.asarray(g), a.dtype))
 
         new_updates = jax.tree_util.tree_map(
             step, updates, params, x0, delta_prev, base_updates
