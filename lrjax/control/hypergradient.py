@@ -119,13 +119,18 @@ def hypergradient_descent(
         # steps along the new direction.
         h = _tree_dot(updates, state.direction)
         rate = (state.learning_rate + hypergrad_lr * h).astype(jnp.float32)
-        new_dir, dir_state = direction.update(updates, state.direction_state, params)
+        # The direction reaches the step unrounded (float32 or wider): a
+        # float16 direction would be rounded twice. Its state keeps its dtypes.
+        wide = jax.tree_util.tree_map(lambda g: num.upcast(g)[0], updates)
+        new_dir, dir_state = direction.update(wide, state.direction_state, params)
+        dir_state = num.tree_cast_like(dir_state, state.direction_state)
 
-        def step(g, d):
+        def step(g, d, buf):
             d32, rate_c = num.upcast(d, rate)
-            return (-rate_c * d32).astype(g.dtype)
+            g = jnp.asarray(g)  # a Python-scalar leaf takes the buffer's dtype
+            return num.cast(-rate_c * d32, num.update_dtype(g, buf.dtype))
 
-        out = jax.tree_util.tree_map(step, updates, new_dir)
+        out = jax.tree_util.tree_map(step, updates, new_dir, state.direction)
         stored = jax.tree_util.tree_map(
             lambda d, buf: d.astype(buf.dtype), new_dir, state.direction
         )
