@@ -141,6 +141,10 @@ def prodigy(
     dtype (optax keeps them in the lowest parameter dtype, bf16 included),
     per-element arithmetic runs in float32, and ``d`` stays unchanged while
     ``||s||_1 = 0`` (all gradients zero so far) instead of becoming NaN.
+    Adam's corrections use the exact ``expm1`` form (optax's float32
+    ``1 - beta2**t`` is 1.3e-5 off, and ``d`` carries that on). Complex
+    parameters: ``v`` holds ``|d g|**2`` and ``r`` the real part of the
+    inner product (optax.contrib squares ``g`` instead).
 
     Args:
       learning_rate: multiplier of ``d``, a number ``>= 0`` or a schedule
