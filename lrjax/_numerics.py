@@ -46,6 +46,7 @@ __all__ = [
     "real_part",
     "update_dtype",
     "cast",
+    "keep_weak",
     "check_optimizable",
 ]
 
@@ -181,6 +182,19 @@ def cast(x: jax.Array, dtype: Any) -> jax.Array:
     if jnp.iscomplexobj(x) and not jnp.issubdtype(dtype, jnp.complexfloating):
         x = jnp.real(x)
     return x.astype(dtype)
+
+
+def keep_weak(x: jax.Array, g: jax.Array) -> jax.Array:
+    """``x`` (computed from ``g``, in ``g``'s dtype), weakly typed when ``g`` is.
+
+    A stateless block (a rate multiplier) in front of a stateful one must
+    pass a Python-scalar leaf on as weakly typed, so that the stateful block
+    still gives it its state's dtype (optax's rule, see :func:`update_dtype`).
+    """
+    if getattr(g, "weak_type", False) and jnp.ndim(x) == 0:
+        # lax.full_like takes g's dtype and weak type (no public cast does).
+        return jax.lax.full_like(g, x)
+    return x
 
 
 def check_optimizable(params: Any, where: str) -> None:

@@ -97,7 +97,6 @@ CASES = [
         optax_factory=lambda learning_rate, hypergrad_lr: optax.sgd(learning_rate),
         optax_state_twin=False,
         takes_schedule=False,
-        scalar_leaf_takes_state_dtype=False,
         has_step_count=False,
         leaf_local=False,
         float64_exact=False,

@@ -71,8 +71,9 @@ class OptimizerCase:
       scalar_leaf_takes_state_dtype: whether a Python-scalar gradient leaf's
         update takes the dtype of the per-parameter moment it is averaged into
         (optax's rule; default ``has_tree_state``). False where the state's
-        buffers hold no moment of the updates (``sgd_hd`` without momentum,
-        an averaging block after plain SGD): the update is float32.
+        buffers hold no moment of the updates (an averaging block after
+        plain SGD): the update is float32. ``sgd_hd`` keeps the previous
+        direction, so its scalar leaves take that buffer's dtype.
       optax_state_twin: whether the optax twin's per-parameter state buffers
         are the same as lrjax's, in order (False where the twin is another
         composition: a bare optimizer for an averaging chain, ``optax.sgd``

@@ -96,7 +96,7 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
             disp = c_ / (l_ * jnp.maximum(s_ + l_, alpha * l_)) * (l_ + r_)
             update = (p0_ + disp) - p_
             return (
-                update.astype(jnp.asarray(g).dtype),
+                num.cast(update, num.update_dtype(jnp.asarray(g), c.dtype)),
                 c_.astype(c.dtype),
                 l_.astype(lsc.dtype),
                 s_.astype(gsum.dtype),

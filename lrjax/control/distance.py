@@ -76,6 +76,16 @@ def _sq_norm_of_params(params: Any) -> jax.Array:
     return tree_sum_sq(params)
 
 
+def _scaled(eta: jax.Array, g: Any, p: Any) -> jax.Array:
+    """``eta * g`` in float32 or wider, in the update's dtype.
+
+    A Python-scalar leaf takes the parameter's dtype (optax's rule for a
+    scalar meeting per-parameter state).
+    """
+    g = jnp.asarray(g)
+    return num.cast(eta * num.upcast(g)[0], num.update_dtype(g, jnp.asarray(p).dtype))
+
+
 def _sq_dist(a: Any, b: Any) -> jax.Array:
     diff = jax.tree_util.tree_map(lambda x, y: jnp.subtract(*num.upcast(x, y)), a, b)
     return tree_sum_sq(diff)
@@ -143,7 +153,7 @@ def scale_by_dog(
             eta = jnp.where(state.count == 0, jnp.asarray(value, jnp.float32), eta)
         eta = eta.astype(jnp.float32)
         new_updates = jax.tree_util.tree_map(
-            lambda g: (eta * num.upcast(g)[0]).astype(jnp.asarray(g).dtype), updates
+            lambda g, p: _scaled(eta, g, p), updates, params
         )
         return new_updates, DoGState(
             count=num.safe_increment(state.count),
@@ -251,7 +261,7 @@ def scale_by_dowg(
         weighted = state.weighted_sq_norm_grads + sq_dist * tree_sum_sq(updates)
         eta = (sq_dist / (jnp.sqrt(weighted) + eps)).astype(jnp.float32)
         new_updates = jax.tree_util.tree_map(
-            lambda g: (eta * num.upcast(g)[0]).astype(jnp.asarray(g).dtype), updates
+            lambda g, p: _scaled(eta, g, p), updates, params
         )
         return new_updates, DoWGState(
             count=num.safe_increment(state.count),

@@ -119,16 +119,18 @@ def hypergradient_descent(
         # steps along the new direction.
         h = _tree_dot(updates, state.direction)
         rate = (state.learning_rate + hypergrad_lr * h).astype(jnp.float32)
-        new_dir, dir_state = direction.update(updates, state.direction_state, params)
+        # The direction reaches the step unrounded (float32 or wider): a
+        # float16 direction would be rounded twice. Its state keeps its dtypes.
+        wide = jax.tree_util.tree_map(lambda g: num.upcast(g)[0], updates)
+        new_dir, dir_state = direction.update(wide, state.direction_state, params)
+        dir_state = num.tree_cast_like(dir_state, state.direction_state)
 
-        def step(g, d):
+        def step(g, d, buf):
             d32, rate_c = num.upcast(d, rate)
-            # A Python-scalar gradient leaf takes the dtype the direction block
-            # gave it (its moment's, or float32 through identity, as in optax).
-            dtype = num.update_dtype(jnp.asarray(g), jnp.asarray(d).dtype)
-            return (-rate_c * d32).astype(dtype)
+            g = jnp.asarray(g)  # a Python-scalar leaf takes the buffer's dtype
+            return num.cast(-rate_c * d32, num.update_dtype(g, buf.dtype))
 
-        out = jax.tree_util.tree_map(step, updates, new_dir)
+        out = jax.tree_util.tree_map(step, updates, new_dir, state.direction)
         stored = jax.tree_util.tree_map(
             lambda d, buf: jnp.asarray(d).astype(buf.dtype), new_dir, state.direction
         )

@@ -126,9 +126,13 @@ def mechanize(
         val.check_params("mechanize", updates, params)
         val.check_tree_structure("mechanize", updates, state.x0)
         extra = extra_args if passes_extra else {}
+        # The base step enters x in float32 or wider (not rounded to float16
+        # first); the base state keeps its declared dtypes.
+        wide = jax.tree_util.tree_map(lambda g: num.upcast(g)[0], updates)
         base_updates, base_state = base_optimizer.update(
-            updates, state.base_optimizer_state, params, **extra
+            wide, state.base_optimizer_state, params, **extra
         )
+        base_state = num.tree_cast_like(base_state, state.base_optimizer_state)
         x0 = jax.lax.cond(
             state.count == 0,
             lambda: jax.tree_util.tree_map(
@@ -163,8 +167,8 @@ def mechanize(
         def step(g, p, a, dp, u):
             pc, ac, dpc, uc = num.upcast(p, a, dp, u)
             new_p = ac - new_sum * (dpc - uc)
-            # A Python-scalar gradient leaf takes the parameter's dtype.
-            return (new_p - pc).astype(num.update_dtype(jnp.asarray(g), a.dtype))
+            out_dtype = num.update_dtype(jnp.asarray(g), a.dtype)
+            return num.cast(new_p - pc, out_dtype)
 
         new_updates = jax.tree_util.tree_map(
             step, updates, params, x0, delta_prev, base_updates

@@ -93,9 +93,15 @@ def _check_common(learning_rate, eps, estim_lr0, weight_decay) -> None:
 
 
 def _adam_bias_factor(beta1: Any, beta2: Any, count: jax.Array) -> jax.Array:
-    """``sqrt(1 - beta2**t) / (1 - beta1**t)``: Adam's corrections as one scalar."""
-    t = count.astype(jnp.float32)
-    return jnp.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+    """``sqrt(1 - beta2**t) / (1 - beta1**t)``: Adam's corrections as one scalar.
+
+    In the exact ``expm1`` form (:func:`lrjax._numerics.bias_correction`):
+    float32's ``1 - beta2**t`` is 1.3e-5 off, which the multiplicative ``d``
+    carries on (4e-5 by step 20, where optax.contrib's form lands).
+    """
+    return num.bias_correction(beta1, count) / jnp.sqrt(
+        num.bias_correction(beta2, count)
+    )
 
 
 def prodigy(
@@ -135,6 +141,10 @@ def prodigy(
     dtype (optax keeps them in the lowest parameter dtype, bf16 included),
     per-element arithmetic runs in float32, and ``d`` stays unchanged while
     ``||s||_1 = 0`` (all gradients zero so far) instead of becoming NaN.
+    Adam's corrections use the exact ``expm1`` form (optax's float32
+    ``1 - beta2**t`` is 1.3e-5 off, and ``d`` carries that on). Complex
+    parameters: ``v`` holds ``|d g|**2`` and ``r`` the real part of the
+    inner product (optax.contrib squares ``g`` instead).
 
     Args:
       learning_rate: multiplier of ``d``, a number ``>= 0`` or a schedule
@@ -192,32 +202,39 @@ def prodigy(
         def moments(g, m, v, s):
             gc, mc, vc, sc = num.upcast(g, m, v, s)
             dg = d * gc
-            m = (beta1 * mc + (1 - beta1) * dg).astype(m.dtype)
-            v = (beta2 * vc + (1 - beta2) * num.abs_sq(dg)).astype(v.dtype)
-            s = (beta3 * sc + s_coef * dg).astype(s.dtype)
-            return m, v, s
+            mc = beta1 * mc + (1 - beta1) * dg
+            vc = beta2 * vc + (1 - beta2) * num.abs_sq(dg)
+            sc = beta3 * sc + s_coef * dg
+            # Stored rounded; the step below uses the unrounded values
+            # (float16's |d g|**2 underflows).
+            return mc, vc, sc
 
-        triples = jax.tree_util.tree_map(
+        out = jax.tree_util.tree_map(
             moments, updates, state.exp_avg, state.exp_avg_sq, state.grad_sum
         )
-        exp_avg, exp_avg_sq, grad_sum = num.tree_unzip(updates, triples, 3)
+        m_c, v_c, s_c = num.tree_unzip(updates, out, 3)
+        exp_avg = num.tree_cast_like(m_c, state.exp_avg)
+        exp_avg_sq = num.tree_cast_like(v_c, state.exp_avg_sq)
+        grad_sum = num.tree_cast_like(s_c, state.grad_sum)
         walked = jax.tree_util.tree_map(
             lambda p0, p: jnp.subtract(*num.upcast(p0, p)), state.params0, params
         )
         numerator = beta3 * state.numerator_weighted + (
             d / estim_lr0
         ) * dlr * tree_real_dot(updates, walked)
-        denominator = tree_abs_sum(grad_sum)
+        denominator = tree_abs_sum(s_c)
         estimate = estim_lr_coef * numerator / denominator
         new_d = jnp.where(denominator > 0, jnp.maximum(d, estimate), d)
 
-        def step(g, p, m, v):
+        def step(g, p, m, v, m_stored):
             pc, mc, vc = num.upcast(p, m, v)
             denom = jnp.sqrt(num.real_part(vc)) + new_d * eps
             u = -weight_decay * dlr * pc - dlr * mc / denom
-            return u.astype(jnp.asarray(g).dtype)
+            return num.cast(u, num.update_dtype(jnp.asarray(g), m_stored.dtype))
 
-        new_updates = jax.tree_util.tree_map(step, updates, params, exp_avg, exp_avg_sq)
+        new_updates = jax.tree_util.tree_map(
+            step, updates, params, m_c, v_c, state.exp_avg
+        )
         return new_updates, ProdigyState(
             count=count,
             exp_avg=exp_avg,
@@ -313,27 +330,33 @@ def dadapt_adamw(
 
         def moments(g, m, v, s):
             gc, mc, vc, sc = num.upcast(g, m, v, s)
-            m = (beta1 * mc + (1 - beta1) * dlr * gc).astype(m.dtype)
-            v = (beta2 * vc + (1 - beta2) * num.abs_sq(gc)).astype(v.dtype)
-            s = (b * sc + (1 - b) * dlr * gc).astype(s.dtype)
-            return m, v, s
+            mc = beta1 * mc + (1 - beta1) * dlr * gc
+            vc = beta2 * vc + (1 - beta2) * num.abs_sq(gc)
+            sc = b * sc + (1 - b) * dlr * gc
+            # Stored rounded; the step below uses the unrounded values.
+            return mc, vc, sc
 
-        triples = jax.tree_util.tree_map(
+        out = jax.tree_util.tree_map(
             moments, updates, state.exp_avg, state.exp_avg_sq, state.grad_sum
         )
-        exp_avg, exp_avg_sq, grad_sum = num.tree_unzip(updates, triples, 3)
+        m_c, v_c, s_c = num.tree_unzip(updates, out, 3)
+        exp_avg = num.tree_cast_like(m_c, state.exp_avg)
+        exp_avg_sq = num.tree_cast_like(v_c, state.exp_avg_sq)
+        grad_sum = num.tree_cast_like(s_c, state.grad_sum)
         numerator = b * state.numerator_weighted + (1 - b) * dlr * tree_real_dot(
             updates, s_weighted
         )
-        l1 = tree_abs_sum(grad_sum)
+        l1 = tree_abs_sum(s_c)
         new_d = jnp.where(l1 > 0, jnp.maximum(d, numerator / ((1 - b) * l1)), d)
 
-        def step(g, p, m, v):
+        def step(g, p, m, v, m_stored):
             pc, mc, vc = num.upcast(p, m, v)
             u = -weight_decay * dlr * pc - mc / (jnp.sqrt(num.real_part(vc)) + eps)
-            return u.astype(jnp.asarray(g).dtype)
+            return num.cast(u, num.update_dtype(jnp.asarray(g), m_stored.dtype))
 
-        new_updates = jax.tree_util.tree_map(step, updates, params, exp_avg, exp_avg_sq)
+        new_updates = jax.tree_util.tree_map(
+            step, updates, params, m_c, v_c, state.exp_avg
+        )
         return new_updates, DAdaptAdamWState(
             count=count,
             exp_avg=exp_avg,

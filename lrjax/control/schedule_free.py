@@ -162,20 +162,27 @@ def schedule_free(
         ck = jnp.where(weight_sum > 0, weight / weight_sum, 0.0)
         ck = jnp.where(jnp.isnan(weight_sum), jnp.nan, ck)
         extra = extra_args if passes_extra else {}
+        # The base step reaches z in float32 (or wider): a float16 step of
+        # size ~1 rounded before being added to z would cost z several ulps.
+        # Its state keeps its declared dtypes.
+        wide = jax.tree_util.tree_map(lambda g: num.upcast(g)[0], updates)
         base_updates, base_state = base_optimizer.update(
-            updates, state.base_optimizer_state, params, **extra
+            wide, state.base_optimizer_state, params, **extra
         )
+        base_state = num.tree_cast_like(base_state, state.base_optimizer_state)
         beta = state.b1
 
         def leaf(g, y, z, u):
-            zc, uc = num.upcast(z, u)
-            z_new = (zc + uc).astype(z.dtype)
-            # The stored (rounded) z_new, so that x stays recoverable from y.
-            yc, zc, znc = num.upcast(y, z, z_new)
+            yc, zc, uc = num.upcast(y, z, u)
+            znc = zc + uc
             x = (yc - (1 - beta) * zc) / beta
             x = (1 - ck) * x + ck * znc
             y_new = beta * x + (1 - beta) * znc
-            return (y_new - yc).astype(jnp.asarray(g).dtype), z_new
+            # Computed in float32 and rounded once: a float16 z would not
+            # move by a small step, and y with it (state_dtype=float32
+            # keeps z exact).
+            out_dtype = num.update_dtype(jnp.asarray(g), z.dtype)
+            return num.cast(y_new - yc, out_dtype), znc.astype(z.dtype)
 
         pairs = jax.tree_util.tree_map(leaf, updates, params, state.z, base_updates)
         new_updates, z = num.tree_unzip(updates, pairs, 2)

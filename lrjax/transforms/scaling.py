@@ -29,7 +29,8 @@ def _scale_tree(updates: Any, factor: jax.Array) -> Any:
     def one(u):
         u = jnp.asarray(u)
         dtype = num.compute_dtype(u.dtype)
-        return (u.astype(dtype) * factor.astype(dtype)).astype(u.dtype)
+        scaled = (u.astype(dtype) * factor.astype(dtype)).astype(u.dtype)
+        return num.keep_weak(scaled, u)
 
     return jax.tree_util.tree_map(one, updates)
 

@@ -38,8 +38,12 @@ RTOL = 1e-5
 # sf_adamw: optax's float32 ``1 - b2**t`` is ~2e-4 relative off in the first
 # steps, lrjax's expm1 form is exact (tests/test_numerics_precision.py).
 SF_ADAMW_ATOL = 5e-6
+# dadapt/prodigy: lrjax's Adam factor sqrt(1 - b2**t) / (1 - b1**t) is in
+# the exact expm1 form; optax's float32 1 - b2**t is 1.3e-5 off, which d
+# compounds (lrjax vs optax: 5.3e-4 for dadapt at step 20; lrjax vs a float64
+# complex reference: 7e-6, tests/test_number_kinds.py).
 ATOL = {
-    "dadapt": 5e-4,
+    "dadapt": 6e-4,
     "prodigy_d0": 2e-4,
     "prodigy_args": 5e-5,
     "sf_adamw": SF_ADAMW_ATOL,
@@ -233,8 +237,9 @@ def test_d_adaptation_rate_is_d_times_lr(make, lr):
     want = _prodigy_rates(lr, theirs)
     ours = trajectory(make(lrjax, lr), params, loss)
     got = [float(lrjax.get_learning_rate(s)) for _, _, s in ours]
-    # d compounds float32 rounding like the parameters do (measured: 1.7e-5).
-    np.testing.assert_allclose(got, want, rtol=5e-5)
+    # d compounds float32 rounding like the parameters do, and optax's
+    # float32 1 - b2**t (1.3e-5 off; lrjax's is exact): measured 5.4e-5.
+    np.testing.assert_allclose(got, want, rtol=7e-5)
     assert want[-1] > 2 * want[0], "d did not grow: the test would not see it"
     state0 = make(lrjax, lr).init(params)
     np.testing.assert_allclose(lrjax.get_learning_rate(state0), 1e-3 * _sched(lr, 0))
