@@ -38,7 +38,7 @@ __all__ = [
     "tree_copy",
     "tree_cast_like",
     "resolve_dtype",
-    "as_scalar",
+    "rate_at",
     "tree_unzip",
     "compute_dtype",
     "upcast",
@@ -280,8 +280,18 @@ def tree_cast_like(tree: Any, reference: Any) -> Any:
     return jax.tree_util.tree_map(lambda t, r: t.astype(r.dtype), tree, reference)
 
 
-def as_scalar(value: Any, dtype: Any = jnp.float32) -> jax.Array:
-    """A hyperparameter as a scalar array of ``dtype``."""
+def rate_at(
+    learning_rate: Any, count: jax.Array, dtype: Any | None = None
+) -> jax.Array:
+    """A learning rate (number or schedule ``step -> rate``) at step ``count``.
+
+    ``None`` means a rate of 1. The result is a scalar of ``dtype``, by default
+    :func:`float_dtype` (float32, float64 under ``jax_enable_x64``).
+    """
+    dtype = float_dtype() if dtype is None else dtype
+    if learning_rate is None:
+        return jnp.ones([], dtype)
+    value = learning_rate(count) if callable(learning_rate) else learning_rate
     return jnp.asarray(value, dtype)
 
 

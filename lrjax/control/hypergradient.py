@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation
+from lrjax.control._reduce import tree_real_dot
 from lrjax.transforms.adam import check_adam_args, scale_by_adam
 from lrjax.transforms.momentum import trace
 from lrjax.transforms.scaling import identity
@@ -45,18 +46,6 @@ class HypergradientState(NamedTuple):
     learning_rate: jax.Array
     direction: Any
     direction_state: Any
-
-
-def _tree_dot(a: Any, b: Any) -> jax.Array:
-    """``Re(sum conj(a) * b)`` over every leaf, accumulated in at least float32."""
-    total = jnp.zeros([], jnp.float32)
-    for x, y in zip(
-        jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True
-    ):
-        x, y = num.upcast(x, y)
-        prod = jnp.conj(x) * y if jnp.iscomplexobj(x) else x * y
-        total = total + jnp.sum(jnp.real(prod))
-    return total
 
 
 def _check_rate(name: str, value: Any) -> None:
@@ -117,7 +106,7 @@ def hypergradient_descent(
         val.check_tree_structure("hypergradient_descent", updates, state.direction)
         # The hypergradient uses g_t and d_{t-1}: the rate moves first, then
         # steps along the new direction.
-        h = _tree_dot(updates, state.direction)
+        h = tree_real_dot(updates, state.direction)
         rate = (state.learning_rate + hypergrad_lr * h).astype(jnp.float32)
         # The direction reaches the step unrounded (float32 or wider): a
         # float16 direction would be rounded twice. Its state keeps its dtypes.

@@ -70,11 +70,6 @@ class DAdaptAdamWState(NamedTuple):
     learning_rate: jax.Array
 
 
-def _rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    value = learning_rate(count) if callable(learning_rate) else learning_rate
-    return jnp.asarray(value, jnp.float32)
-
-
 def _check_betas(betas: Any) -> tuple[Any, Any]:
     try:
         beta1, beta2 = betas
@@ -186,7 +181,7 @@ def prodigy(
             params0=num.tree_copy(params),
             estim_lr=d0,
             numerator_weighted=jnp.zeros([], jnp.float32),
-            learning_rate=d0 * _rate_at(learning_rate, count),
+            learning_rate=d0 * num.rate_at(learning_rate, count, jnp.float32),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -194,7 +189,7 @@ def prodigy(
         val.check_params("prodigy", updates, params)
         val.check_tree_structure("prodigy", updates, state.exp_avg)
         count = num.safe_increment(state.count)
-        lr = _rate_at(learning_rate, state.count)
+        lr = num.rate_at(learning_rate, state.count, jnp.float32)
         d = state.estim_lr
         dlr = d * lr * _adam_bias_factor(beta1, beta2, count)
         s_coef = (d if safeguard_warmup else dlr) / estim_lr0
@@ -309,7 +304,7 @@ def dadapt_adamw(
             grad_sum=num.tree_buffers(params),
             estim_lr=d0,
             numerator_weighted=jnp.zeros([], jnp.float32),
-            learning_rate=d0 * _rate_at(learning_rate, count),
+            learning_rate=d0 * num.rate_at(learning_rate, count, jnp.float32),
         )
 
     def update_fn(updates, state, params=None, **extra_args):
@@ -317,7 +312,7 @@ def dadapt_adamw(
         val.check_params("dadapt_adamw", updates, params)
         val.check_tree_structure("dadapt_adamw", updates, state.exp_avg)
         count = num.safe_increment(state.count)
-        lr = _rate_at(learning_rate, state.count)
+        lr = num.rate_at(learning_rate, state.count, jnp.float32)
         d = state.estim_lr
         dlr = d * lr * _adam_bias_factor(beta1, beta2, count)
         b = beta2**0.5

@@ -57,11 +57,6 @@ class ScheduleFreeState(NamedTuple):
     learning_rate: jax.Array | None
 
 
-def _rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    value = learning_rate(count) if callable(learning_rate) else learning_rate
-    return jnp.asarray(value, jnp.float32)
-
-
 def _records_rate(opt_state: OptState) -> bool:
     try:
         get_learning_rate(opt_state)
@@ -140,7 +135,11 @@ def schedule_free(
     def init_fn(params):
         base_state = base_optimizer.init(params)
         count = num.zero_count()
-        own_rate = None if _records_rate(base_state) else _rate_at(learning_rate, count)
+        own_rate = (
+            None
+            if _records_rate(base_state)
+            else num.rate_at(learning_rate, count, jnp.float32)
+        )
         return ScheduleFreeState(
             count=count,
             b1=jnp.asarray(b1, jnp.float32),
@@ -154,7 +153,7 @@ def schedule_free(
     def update_fn(updates, state, params=None, **extra_args):
         val.check_params("schedule_free", updates, params)
         val.check_tree_structure("schedule_free", updates, state.z)
-        lr = _rate_at(learning_rate, state.count)
+        lr = num.rate_at(learning_rate, state.count, jnp.float32)
         max_lr = jnp.maximum(state.max_lr, lr)
         weight = max_lr**weight_lr_power
         weight_sum = state.weight_sum + weight
@@ -246,7 +245,7 @@ def _with_warmup(learning_rate: ScalarOrSchedule, warmup_steps: int | None):
 
     def schedule(count):
         frac = jnp.minimum(1.0, (jnp.asarray(count, jnp.float32) + 1.0) / warmup_steps)
-        return _rate_at(learning_rate, count) * frac
+        return num.rate_at(learning_rate, count, jnp.float32) * frac
 
     return schedule
 

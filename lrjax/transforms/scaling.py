@@ -71,14 +71,6 @@ class ScaleByLearningRateState(NamedTuple):
     learning_rate: jax.Array
 
 
-def _rate_at(learning_rate: ScalarOrSchedule | None, count: jax.Array) -> jax.Array:
-    dtype = num.float_dtype()
-    if learning_rate is None:
-        return jnp.ones([], dtype)
-    value = learning_rate(count) if callable(learning_rate) else learning_rate
-    return jnp.asarray(value, dtype)
-
-
 def scale_by_learning_rate(
     learning_rate: ScalarOrSchedule | None = None, *, flip_sign: bool = True
 ) -> GradientTransformation:
@@ -106,11 +98,11 @@ def scale_by_learning_rate(
         # Every lrjax optimizer ends here, stateless ones (plain sgd) too.
         num.check_optimizable(params, "lrjax init")
         count = num.zero_count()
-        return ScaleByLearningRateState(count, _rate_at(learning_rate, count))
+        return ScaleByLearningRateState(count, num.rate_at(learning_rate, count))
 
     def update_fn(updates, state, params=None):
         del params
-        rate = _rate_at(learning_rate, state.count)
+        rate = num.rate_at(learning_rate, state.count)
         updates = _scale_tree(updates, sign * rate)
         return updates, ScaleByLearningRateState(num.safe_increment(state.count), rate)
 
