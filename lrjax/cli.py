@@ -197,7 +197,25 @@ def _schedule_help(name: str, fn: Callable[..., Any]) -> str:
 # -------------------------------------------------------------- commands
 
 
-def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    from lrjax.compare.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_compare(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    opts = parser.parse_args(argv)
+    from lrjax.compare.command import UsageError, run
+
+    try:
+        return run(opts)
+    except (UsageError, ImportError) as e:
+        raise CliError(_first_line(e)) from None
+
+
+def _build_parsers() -> tuple[
+    argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser
+]:
     top = _Parser(
         prog="lrjax",
         description="lrjax: learning-rate schedules and optimizers for JAX.",
@@ -228,7 +246,16 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     sched.add_argument("--plot", metavar="FILE", help="write a plot (matplotlib)")
     sched.add_argument("--seed", type=int, help="PRNG seed for a `key` argument")
     sched.add_argument("--list", action="store_true", help="list the schedules")
-    return top, sched
+    compare = commands.add_parser(
+        "compare",
+        help="train a network under every strategy and compare them",
+        description="Train the same network on scikit-learn's digits under "
+        "every learning-rate strategy (several seeds at once), then print a "
+        "ranked table and write CSV files and a figure. Needs the examples "
+        'extra: pip install "lrjax[examples]".',
+    )
+    _add_compare_arguments(compare)
+    return top, sched, compare
 
 
 def _split_schedule_argv(
@@ -352,11 +379,13 @@ def _plot(schedule: Callable[..., Any], n: int, title: str, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``lrjax`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    top, sched = _build_parsers()
+    top, sched, compare = _build_parsers()
     try:
         try:
             if argv and argv[0] == "schedule":
                 return _run_schedule(sched, argv[1:])
+            if argv and argv[0] == "compare":
+                return _run_compare(compare, argv[1:])
             top.parse_args(argv)
             raise CliError("missing COMMAND (see `lrjax --help`)")
         except SystemExit as e:  # --help and --version

@@ -1,0 +1,200 @@
+"""One strategy's whole training run as a single compiled function.
+
+:func:`make_seed_run` builds ``run(key, data) -> Curves`` for one seed: it
+initialises the network from ``key``, then runs every epoch as a
+``lax.scan`` over shuffled mini-batches inside a ``lax.scan`` over epochs, and
+evaluates on the test set after each epoch. :func:`train_seeds` compiles
+``jax.vmap(run)`` once and trains all seeds in one call, so a strategy costs one
+compilation however many seeds and steps it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lrjax._learning_rate import get_learning_rate
+from lrjax.compare.data import Digits
+from lrjax.compare.models import Model
+
+__all__ = [
+    "Curves",
+    "Plan",
+    "TrainedSeeds",
+    "make_seed_run",
+    "seed_keys",
+    "train_seeds",
+]
+
+EvalParams = Callable[[Any, Any], Any]
+
+
+class Plan(NamedTuple):
+    """The shape of a run, shared by every strategy.
+
+    Attributes:
+      epochs: passes over the training set.
+      batch_size: examples per step; the last incomplete batch of each epoch
+        is dropped (a different remainder each epoch, as the order is
+        reshuffled).
+      steps_per_epoch: ``num_train // batch_size``.
+    """
+
+    epochs: int
+    batch_size: int
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    def steps(self, fraction: float) -> int:
+        """``fraction`` of the run in steps (at least 1), for schedule lengths."""
+        return max(1, round(fraction * self.total_steps))
+
+
+class Curves(NamedTuple):
+    """What one seed's run records (a leading seed axis when batched).
+
+    Attributes:
+      train_loss: ``(epochs,)`` mean training loss over each epoch's batches.
+      test_loss: ``(epochs,)`` test cross-entropy after each epoch.
+      test_accuracy: ``(epochs,)`` test accuracy after each epoch.
+      learning_rate: ``(total_steps,)`` the rate each step applied, read from
+        the optimizer state with :func:`lrjax.get_learning_rate`.
+    """
+
+    train_loss: jax.Array
+    test_loss: jax.Array
+    test_accuracy: jax.Array
+    learning_rate: jax.Array
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean softmax cross-entropy of integer labels."""
+    log_p = jax.nn.log_softmax(logits)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
+
+
+def seed_keys(seeds: int) -> jax.Array:
+    """Seed ``i``'s key is ``PRNGKey(i)``: the same for every strategy."""
+    return jnp.stack([jax.random.PRNGKey(i) for i in range(seeds)])
+
+
+def make_seed_run(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    plan: Plan,
+    eval_params: EvalParams | None = None,
+) -> Callable[[jax.Array, Digits], Curves]:
+    """Builds one seed's training run (not yet compiled).
+
+    Every ``update`` receives ``value=`` the mean training loss of the last
+    finished epoch (the full training-set loss at initialisation before the
+    first), so rates driven by the training loss (reduce on plateau, the
+    loss-driven rate) react once per epoch; other optimizers ignore it.
+
+    Args:
+      model: the network.
+      optimizer: the strategy's transformation.
+      plan: epochs and batches.
+      eval_params: ``(opt_state, params) -> params`` to evaluate, for
+        strategies that evaluate other weights than they train (schedule-free,
+        parameter averaging). Default: the trained parameters.
+
+    Returns:
+      ``run(key, data) -> Curves``; ``key`` draws the initial weights and the
+      order of the examples in every epoch.
+    """
+    tx = optax.with_extra_args_support(optimizer)
+    steps, batch = plan.steps_per_epoch, plan.batch_size
+
+    def loss_fn(params, images, labels):
+        return cross_entropy(model.apply(params, images), labels)
+
+    value_and_grad = jax.value_and_grad(loss_fn)
+
+    def run(key: jax.Array, data: Digits) -> Curves:
+        init_key, order_key = jax.random.split(key)
+        params = model.init(init_key)
+        opt_state = tx.init(params)
+        monitored = loss_fn(params, data.x_train, data.y_train)
+
+        def train_step(carry, indices):
+            params, opt_state, monitored = carry
+            loss, grads = value_and_grad(
+                params, data.x_train[indices], data.y_train[indices]
+            )
+            updates, opt_state = tx.update(grads, opt_state, params, value=monitored)
+            params = optax.apply_updates(params, updates)
+            rate = jnp.asarray(get_learning_rate(opt_state), jnp.float32)
+            return (params, opt_state, monitored), (loss, rate)
+
+        def epoch(carry, epoch_index):
+            params, opt_state, _ = carry
+            order = jax.random.permutation(
+                jax.random.fold_in(order_key, epoch_index), data.x_train.shape[0]
+            )
+            batches = order[: steps * batch].reshape(steps, batch)
+            carry, (losses, rates) = jax.lax.scan(train_step, carry, batches)
+            params, opt_state, _ = carry
+            train_loss = jnp.mean(losses)
+            weights = params if eval_params is None else eval_params(opt_state, params)
+            logits = model.apply(weights, data.x_test)
+            test_loss = cross_entropy(logits, data.y_test)
+            accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == data.y_test)
+            return (params, opt_state, train_loss), (
+                train_loss,
+                test_loss,
+                accuracy,
+                rates,
+            )
+
+        _, (train_loss, test_loss, accuracy, rates) = jax.lax.scan(
+            epoch, (params, opt_state, monitored), jnp.arange(plan.epochs)
+        )
+        return Curves(train_loss, test_loss, accuracy, rates.reshape(-1))
+
+    return run
+
+
+class TrainedSeeds(NamedTuple):
+    """All seeds of one strategy, as NumPy arrays, with the time they took.
+
+    Attributes:
+      curves: :class:`Curves` with a leading seed axis.
+      compile_seconds: time to trace and compile the batched run.
+      run_seconds: time to execute it (all seeds together).
+    """
+
+    curves: Curves
+    compile_seconds: float
+    run_seconds: float
+
+
+def train_seeds(
+    model: Model,
+    optimizer: optax.GradientTransformation,
+    plan: Plan,
+    data: Digits,
+    seeds: int,
+    eval_params: EvalParams | None = None,
+) -> TrainedSeeds:
+    """Trains ``seeds`` seeds of one strategy at once (``jax.vmap``, one compile)."""
+    run = make_seed_run(model, optimizer, plan, eval_params)
+    batched = jax.jit(jax.vmap(run, in_axes=(0, None)))
+    keys = seed_keys(seeds)
+    arrays = Digits(*(jnp.asarray(a) for a in data))
+    start = time.perf_counter()
+    compiled = batched.lower(keys, arrays).compile()
+    compiled_at = time.perf_counter()
+    curves = jax.block_until_ready(compiled(keys, arrays))
+    done = time.perf_counter()
+    curves = Curves(*(np.asarray(c) for c in curves))
+    return TrainedSeeds(curves, compiled_at - start, done - compiled_at)
