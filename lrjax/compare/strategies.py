@@ -140,7 +140,7 @@ STRATEGIES: tuple[Strategy, ...] = (
     S("adam", "adaptive", lambda c: lrjax.adam(1e-3), "Adam, rate 1e-3"),
     S("adamw", "adaptive", lambda c: lrjax.adamw(1e-3, weight_decay=0.05), "AdamW, rate 1e-3, decay 0.05"),
     S("adadelta", "adaptive", lambda c: lrjax.adadelta(1.0), "AdaDelta, rho 0.9, rate 1"),
-    S("lion", "adaptive", lambda c: lrjax.lion(1e-4, weight_decay=0.01), "Lion, rate 1e-4"),
+    S("lion", "adaptive", lambda c: lrjax.lion(3e-4, weight_decay=0.01), "Lion, rate 3e-4"),
     # rates that react to training
     S("reduce-on-plateau", "feedback", lambda c: optax.chain(sgdm(0.1), lrjax.reduce_on_plateau(0.5, patience=1, accumulation_size=c.steps_per_epoch)), "x0.5 when the epoch loss stalls"),
     S("loss-driven", "feedback", lambda c: optax.chain(sgdm(0.05), lrjax.loss_adaptive_scale(1.1, 0.5)), "bold driver: x1.1 per better epoch, x0.5 per worse"),
