@@ -35,6 +35,8 @@ from lrjax.control import (
     RangeTestResult,
     ReduceOnPlateauState,
     ScheduleFreeState,
+    StaleGradientsState,
+    StalenessAwareState,
     adam_hd,
     averaged_params,
     cocob,
@@ -58,6 +60,8 @@ from lrjax.control import (
     schedule_free_eval_params,
     schedule_free_sgd,
     sgd_hd,
+    stale_gradients,
+    staleness_aware,
 )
 
 # Optimizers.

@@ -218,7 +218,12 @@ def check_optimizable(params: Any, where: str) -> None:
 
 
 def buffer_like(
-    param: Any, dtype: Any | None = None, fill: float = 0.0, *, holds_real: bool = False
+    param: Any,
+    dtype: Any | None = None,
+    fill: float = 0.0,
+    *,
+    holds_real: bool = False,
+    history: int = 0,
 ) -> jax.Array:
     """An array shaped like ``param``, filled with ``fill``, on its sharding.
 
@@ -227,15 +232,29 @@ def buffer_like(
     between two constants with a predicate computed from ``param`` gives the
     buffer a data dependence on ``param`` and therefore its sharding, at the
     cost of one elementwise op at init. ``holds_real``: see :func:`resolve_dtype`.
+    ``history > 0`` prepends an unsharded axis of that length (a ring buffer
+    of past values, each sharded like ``param``).
     """
     out_dtype = resolve_dtype(param, dtype, holds_real=holds_real)
+    lead = (history,) if history else ()
     if isinstance(param, jax.ShapeDtypeStruct):
         # Abstract init (restore targets, sharding plans): no data to follow,
         # so place the buffer on the declared sharding, if any.
-        return jnp.full(param.shape, fill, out_dtype, device=param.sharding)
+        sharding = param.sharding
+        if history and sharding is not None:
+            spec = getattr(sharding, "spec", None)
+            sharding = (
+                jax.sharding.NamedSharding(
+                    sharding.mesh, jax.sharding.PartitionSpec(None, *spec)
+                )
+                if spec is not None
+                else None
+            )
+        return jnp.full(lead + param.shape, fill, out_dtype, device=sharding)
     param = jnp.asarray(param)
     fill_value = jnp.asarray(fill, out_dtype)
-    return jnp.where(jnp.isnan(param), fill_value, fill_value).astype(out_dtype)
+    buffer = jnp.where(jnp.isnan(param), fill_value, fill_value).astype(out_dtype)
+    return jnp.broadcast_to(buffer, lead + param.shape) if history else buffer
 
 
 def tree_buffers(
@@ -244,15 +263,18 @@ def tree_buffers(
     fill: float = 0.0,
     *,
     holds_real: bool = False,
+    history: int = 0,
 ) -> Any:
     """:func:`buffer_like` over a tree (``None`` leaves stay ``None``).
 
     Rejects integer and boolean parameters (:func:`check_optimizable`).
-    ``holds_real=True`` for second moments (see :func:`resolve_dtype`).
+    ``holds_real=True`` for second moments (see :func:`resolve_dtype`);
+    ``history``: see :func:`buffer_like`.
     """
     check_optimizable(params, "lrjax init")
     return jax.tree_util.tree_map(
-        lambda p: buffer_like(p, dtype, fill, holds_real=holds_real), params
+        lambda p: buffer_like(p, dtype, fill, holds_real=holds_real, history=history),
+        params,
     )
 
 

@@ -11,6 +11,10 @@ reduces one decision later than optax.contrib's (PyTorch's rule), so its
 twin is optax's with ``patience=p + 1``; ``rtol=0.01`` makes the parity run's
 slowly falling loss a plateau, so the reductions are compared. The averaging
 blocks leave the updates unchanged: their twin is the bare optax optimizer.
+``stale_gradients`` around a staleness-aware SGD is ``optax.sgd`` with
+``max_delay=0``; with a delay its reference is the NumPy one in
+``test_number_kinds.py``. Its ring buffers hold gradients, not moments: a
+Python-scalar gradient leaf leaves as a float32 scalar, as from plain SGD.
 """
 
 import inspect
@@ -62,9 +66,42 @@ def _optax_adamw_then_plateau(learning_rate, patience=10, **kwargs):
     )
 
 
+def _stale_sgd(learning_rate, max_delay=2):
+    """SGD fed gradients ``max_delay`` steps old, at the staleness-aware rate."""
+    return lrjax.stale_gradients(
+        lrjax.staleness_aware(lrjax.sgd(learning_rate)), max_delay
+    )
+
+
 _VALUE = {"value": 1.0}
 
 CASES = [
+    OptimizerCase(
+        id="stale_sgd_fresh",
+        name="stale_gradients",
+        factory=_stale_sgd,
+        kwargs={"max_delay": 0},
+        learning_rate=1e-2,
+        optax_factory=lambda learning_rate, max_delay: optax.sgd(learning_rate),
+        optax_state_twin=False,
+        scalar_leaf_takes_state_dtype=False,
+        converge_lr=0.1,
+        converge_steps=100,
+        invalid=(({"max_delay": -1}, "max_delay"), ({"max_delay": 1.5}, "max_delay")),
+    ),
+    OptimizerCase(
+        id="stale_sgd_delay2",
+        name="stale_gradients",
+        factory=_stale_sgd,
+        kwargs={"max_delay": 2},
+        learning_rate=1e-2,
+        optax_parity=False,
+        reports_learning_rate=False,
+        scalar_leaf_takes_state_dtype=False,
+        converge_lr=0.1,
+        converge_steps=400,
+        hyperparams={"max_delay": st.integers(0, 4)},
+    ),
     OptimizerCase(
         id="sgd_hd",
         complex_checked=False,

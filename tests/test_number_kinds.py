@@ -142,6 +142,30 @@ def _radam_reference(case, steps=20):
     return out
 
 
+def _stale_sgd_reference(case, steps=20):
+    """NumPy complex SGD applying the gradient ``tau = min(max_delay, t)``
+    steps old at rate ``lr / max(tau, 1)`` (staleness-aware); the state's
+    ring buffers hold gradient ``t`` in slot ``t % (max_delay + 1)``."""
+    delay, lr = case.kwargs["max_delay"], case.learning_rate
+    params, _, grads = complex_problem()
+    p = {k: np.asarray(v, np.complex128) for k, v in params.items()}
+    shapes = {x.shape for x in p.values()}
+    ring = {k: np.zeros((delay + 1, *x.shape), np.complex128) for k, x in p.items()}
+    received = []
+    out = []
+    for t in range(steps):
+        received.append({k: np.asarray(x, np.complex128) for k, x in grads(p).items()})
+        for k in p:
+            ring[k][t % (delay + 1)] = received[t][k]
+        tau = min(delay, t)
+        u = {k: -lr / max(tau, 1) * received[t - tau][k] for k in p}
+        # State leaves in tree order (keys sorted); only parameter-shaped
+        # ones are compared, as per_param_leaves does.
+        out.append((u, [ring[k] for k in sorted(p) if ring[k].shape in shapes]))
+        p = {k: p[k] + u[k] for k in p}
+    return out
+
+
 # NumPy complex references (and their tolerance), by case id: cases without
 # an optax twin, and RAdam, whose first rectified steps optax computes with a float32 b2**t
 # (0.5% off at step 6; lrjax's rho_t is accurate, see scale_by_radam).
@@ -149,6 +173,7 @@ def _radam_reference(case, steps=20):
 # (see tests/number_kinds_lr_free.py); their references are float64.
 COMPLEX_REFERENCES = {
     "sgd_ema_momentum": (_sgd_ema_reference, 1e-5),
+    "stale_sgd_delay2": (_stale_sgd_reference, 1e-5),
     "prodigy": (prodigy_reference, 3e-5),
     "dadapt_adamw": (dadapt_adamw_reference, 3e-5),
     "cocob": (cocob_reference, 1e-5),

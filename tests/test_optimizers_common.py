@@ -423,5 +423,14 @@ def test_jitted_init_and_update_keep_parameter_sharding(case):
                     f"state leaf {leaf.shape}: {leaf.sharding} != {want}"
                 )
                 checked += 1
+            elif leaf.ndim >= 2 and leaf.shape[1:] in by_shape:
+                # A history of past values (a ring buffer): the leading axis
+                # is not sharded, the rest like the parameter.
+                want = by_shape[leaf.shape[1:]]
+                want = NamedSharding(want.mesh, P(None, *want.spec))
+                assert leaf.sharding.is_equivalent_to(want, leaf.ndim), (
+                    f"state leaf {leaf.shape}: {leaf.sharding} != {want}"
+                )
+                checked += 1
     if case.has_tree_state:
         assert checked > 0, "no per-parameter state leaf found"

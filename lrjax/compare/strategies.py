@@ -145,7 +145,7 @@ STRATEGIES: tuple[Strategy, ...] = (
     S("reduce-on-plateau", "feedback", lambda c: optax.chain(sgdm(0.1), lrjax.reduce_on_plateau(0.5, patience=1, accumulation_size=c.steps_per_epoch)), "x0.5 when the epoch loss stalls"),
     S("loss-driven", "feedback", lambda c: optax.chain(sgdm(0.05), lrjax.loss_adaptive_scale(1.1, 0.5)), "bold driver: x1.1 per better epoch, x0.5 per worse"),
     S("range-test", "feedback", lambda c: sgdm(c.find_rate(sgdm)), "constant rate picked by the range test"),
-    S("hypergradient-sgd", "feedback", lambda c: lrjax.sgd_hd(0.01, 1e-3, momentum=0.9), "SGDN-HD from 0.01"),
+    S("hypergradient-sgd", "feedback", lambda c: lrjax.sgd_hd(0.01, 3e-4, momentum=0.9), "SGDN-HD from 0.01, hypergradient step 3e-4"),
     S("hypergradient-adam", "feedback", lambda c: lrjax.adam_hd(1e-3, 1e-7), "Adam-HD from 1e-3"),
     # learning-rate-free
     S("schedule-free-adamw", "lr-free", lambda c: lrjax.schedule_free_adamw(2.5e-3, warmup_steps=c.steps(0.05)), "schedule-free AdamW, evaluated at x", eval_params=_schedule_free),

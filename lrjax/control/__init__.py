@@ -60,6 +60,12 @@ from lrjax.control.schedule_free import (
     schedule_free_eval_params,
     schedule_free_sgd,
 )
+from lrjax.control.stale import (
+    StaleGradientsState,
+    StalenessAwareState,
+    stale_gradients,
+    staleness_aware,
+)
 
 __all__ = [
     "COCOBState",
