@@ -19,6 +19,30 @@ from lrjax._base import (
     get_learning_rate,
 )
 
+# optax's wrappers and combinators, re-exported unchanged.
+from lrjax._combinators import (
+    ApplyIfFiniteState,
+    LookaheadParams,
+    LookaheadState,
+    MaskedState,
+    MultiSteps,
+    MultiStepsState,
+    PartitionState,
+    apply_every,
+    apply_if_finite,
+    flatten,
+    freeze,
+    keep_params_nonnegative,
+    lookahead,
+    masked,
+    multi_transform,
+    named_chain,
+    partition,
+    scale_gradient,
+    skip_not_finite,
+    zero_nans,
+)
+
 # Rates that react to training.
 from lrjax.control import (
     COCOBState,
