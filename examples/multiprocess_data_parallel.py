@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -92,11 +93,50 @@ def make_optimizer(steps: int):
     return lrjax.adamw(schedule, weight_decay=1e-3)
 
 
-def _loss(params, x, y):
+def _squared_errors(params, x, y):
     import jax.numpy as jnp
 
     h = jnp.tanh(x @ params["w1"] + params["b1"])
-    return jnp.mean((h @ params["w2"] + params["b2"] - y) ** 2)
+    return jnp.sum((h @ params["w2"] + params["b2"] - y) ** 2)
+
+
+def _loss(params, x, y):
+    return _squared_errors(params, x, y) / x.shape[0]
+
+
+def _loss_and_grads(params, x, y, mesh, reduction: str):
+    """The global batch's mean loss and gradients, on every device.
+
+    ``allreduce``: ``jit`` sees the batch split over ``data`` and the
+    replicated parameters, and XLA inserts the all-reduce of the partial
+    gradients; the collective chooses the order of the additions (gloo's over
+    processes, another within one), so the last bits depend on the layout.
+    ``ordered``: under ``shard_map`` each device sums its rows' gradients,
+    ``all_gather`` copies every device's sum to every device (no arithmetic)
+    and each adds them in device order: the same bits for 1 process or N, at
+    the cost of N gradient copies per device.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import PartitionSpec as P
+
+    if reduction == "allreduce":
+        return jax.value_and_grad(_loss)(params, x, y)
+
+    def per_device(params, x, y):
+        partial = jax.value_and_grad(_squared_errors)(params, x, y)
+        gathered = jax.lax.all_gather(partial, "data")
+        return jax.tree_util.tree_map(
+            lambda g: jnp.sum(g, axis=0) / GLOBAL_BATCH, gathered
+        )
+
+    return jax.shard_map(
+        per_device,
+        mesh=mesh,
+        in_specs=(P(), P("data"), P("data")),
+        out_specs=P(),
+        check_vma=False,
+    )(params, x, y)
 
 
 def _process_rows(sharding, rows: int) -> slice:
@@ -110,8 +150,13 @@ def _process_rows(sharding, rows: int) -> slice:
     return slice(lo, hi)
 
 
-def train(mesh, steps: int) -> tuple[dict[str, np.ndarray], list[float]]:
+def train(
+    mesh, steps: int, reduction: str = "allreduce"
+) -> tuple[dict[str, np.ndarray], list[float]]:
     """``steps`` data-parallel adamw steps on ``mesh`` (axis ``data``).
+
+    ``reduction`` is how the gradients are averaged over the devices:
+    ``"allreduce"`` or ``"ordered"`` (see ``_loss_and_grads``).
 
     Returns this process's copy of the final (replicated) parameters and the
     loss of every step.
@@ -136,7 +181,7 @@ def train(mesh, steps: int) -> tuple[dict[str, np.ndarray], list[float]]:
 
     @jax.jit
     def step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(_loss)(params, x, y)
+        loss, grads = _loss_and_grads(params, x, y, mesh, reduction)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return lrjax.apply_updates(params, updates), opt_state, loss
 
@@ -166,6 +211,11 @@ def _env_int(name: str) -> int | None:
 def run_process(args: argparse.Namespace) -> None:
     import jax
 
+    if args.out is not None:
+        # Fail before joining the job, not after training.
+        out = Path(args.out)
+        if out.is_dir() or not out.parent.is_dir():
+            raise SystemExit(f"--out {args.out!r}: not a file in an existing folder")
     if args.local_devices is not None:
         # Simulated CPU devices (ignored by accelerator platforms); set before
         # the backend starts, like XLA_FLAGS' host device count.
@@ -195,7 +245,7 @@ def run_process(args: argparse.Namespace) -> None:
 
     devices = jax.devices()
     mesh = jax.make_mesh((len(devices),), ("data",), devices=devices)
-    params, losses = train(mesh, args.steps)
+    params, losses = train(mesh, args.steps, args.reduction)
     print(
         f"process {jax.process_index()}/{jax.process_count()}: "
         f"{jax.local_device_count()} local of {len(devices)} devices, "
@@ -263,6 +313,8 @@ def launch(args: argparse.Namespace) -> int:
     coordinator = f"127.0.0.1:{free_port()}"
     env = cpu_process_env(args.local_devices or 2)
     procs: list[subprocess.Popen] = []
+    # A launcher stopped by SIGTERM (a scheduler, `kill`) stops its processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         for i in range(n):
             cmd = [
@@ -274,6 +326,7 @@ def launch(args: argparse.Namespace) -> int:
                 f"--steps={args.steps}",
                 f"--local-devices={args.local_devices or 2}",
                 f"--timeout={args.timeout}",
+                f"--reduction={args.reduction}",
                 f"--out={process_out(out, i)}",
             ]
             procs.append(subprocess.Popen(cmd, env=env))
@@ -332,6 +385,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="simulated CPU devices per process (the launcher's default: 2)",
     )
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--reduction",
+        choices=("allreduce", "ordered"),
+        default="allreduce",
+        help="gradient averaging: XLA's all-reduce, or all-gather and add in "
+        "device order (bit-identical for any process count)",
+    )
     parser.add_argument(
         "--timeout", type=int, default=300, help="seconds to wait for the others"
     )
