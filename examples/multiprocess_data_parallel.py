@@ -9,7 +9,11 @@ JAX 0.10, or NCCL on GPUs), so each process applies the same
 ``lrjax.adamw`` update with a warmup-cosine schedule. Each process feeds only
 its own rows of a deterministic global batch
 (``jax.make_array_from_process_local_data``) and writes the final parameters
-it holds to ``--out``.
+it holds to ``--out``. ``--reduction ordered`` averages the gradients by an
+``all_gather`` under ``shard_map`` and a sum in device order instead: the
+parameters are then bit-identical to one process with as many devices (the
+all-reduce's order of additions differs between gloo and one process, by
+float32 rounding).
 
 One machine, N processes (the launcher picks a free port on 127.0.0.1, starts
 N copies of this script on the CPU with ``--local-devices`` simulated devices

@@ -54,11 +54,14 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_all(cmds: list[list[str]], logs: list[Path]) -> list[int]:
+def _run_all(
+    cmds: list[list[str]], logs: list[Path], envs: list[dict] | None = None
+) -> list[int]:
     """Start every command, wait up to TIMEOUT_S, kill all on any failure."""
     procs = []
+    envs = envs or [{} for _ in cmds]
     try:
-        for cmd, log in zip(cmds, logs, strict=True):
+        for cmd, log, extra in zip(cmds, logs, envs, strict=True):
             with open(log, "w") as f:
                 # A session of its own: killing its group also ends the
                 # processes a launcher started.
@@ -67,7 +70,7 @@ def _run_all(cmds: list[list[str]], logs: list[Path]) -> list[int]:
                         cmd,
                         stdout=f,
                         stderr=subprocess.STDOUT,
-                        env=_child_env(),
+                        env={**_child_env(), **extra},
                         start_new_session=True,
                     )
                 )
@@ -94,21 +97,34 @@ def test_two_processes_train_like_one_process_on_the_same_batches(tmp_path):
     coordinator = f"127.0.0.1:{_free_port()}"
     outs = [tmp_path / f"p{i}.npz" for i in range(2)]
     logs = [tmp_path / f"p{i}.log" for i in range(2)]
+    common = [
+        sys.executable,
+        str(SCRIPT),
+        f"--steps={STEPS}",
+        f"--timeout={TIMEOUT_S}",
+        "--reduction=ordered",
+    ]
+    # Process 0 is told by arguments, process 1 by the environment variables
+    # a cluster launcher would set.
     cmds = [
         [
-            sys.executable,
-            str(SCRIPT),
+            *common,
             "--num-processes=2",
-            f"--process-id={i}",
+            "--process-id=0",
             f"--coordinator={coordinator}",
-            f"--steps={STEPS}",
-            f"--timeout={TIMEOUT_S}",
-            "--reduction=ordered",
-            f"--out={outs[i]}",
-        ]
-        for i in range(2)
+            f"--out={outs[0]}",
+        ],
+        [*common, f"--out={outs[1]}"],
     ]
-    codes = _run_all(cmds, logs)
+    envs = [
+        {},
+        {
+            "JAX_COORDINATOR_ADDRESS": coordinator,
+            "JAX_NUM_PROCESSES": "2",
+            "JAX_PROCESS_ID": "1",
+        },
+    ]
+    codes = _run_all(cmds, logs, envs)
     assert codes == [0, 0], _explain(logs)
     for i, log in enumerate(logs):
         assert f"process {i}/2: 2 local of 4 devices" in log.read_text()
