@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 FEATURES, HIDDEN = 8, 16
-GLOBAL_BATCH = 32  # divisible by the total device count
+ROWS_PER_DEVICE = 8  # the global batch grows with the device count
 DEFAULT_PORT = 12355
 
 
@@ -67,10 +67,10 @@ DEFAULT_PORT = 12355
 # The training, the same for one process or many.
 
 
-def global_batch(step: int) -> tuple[np.ndarray, np.ndarray]:
+def global_batch(step: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """The step's whole batch, the same in every process (a fixed seed)."""
     rng = np.random.default_rng([1234, step])
-    x = rng.standard_normal((GLOBAL_BATCH, FEATURES)).astype(np.float32)
+    x = rng.standard_normal((rows, FEATURES)).astype(np.float32)
     w = np.linspace(-1.0, 1.0, FEATURES, dtype=np.float32)
     y = (np.sin(x @ w) + 0.5 * x[:, 0] * x[:, 1]).astype(np.float32)
     return x, y[:, None]
@@ -127,11 +127,13 @@ def _loss_and_grads(params, x, y, mesh, reduction: str):
     if reduction == "allreduce":
         return jax.value_and_grad(_loss)(params, x, y)
 
-    def per_device(params, x, y):
-        partial = jax.value_and_grad(_squared_errors)(params, x, y)
+    global_rows = x.shape[0]
+
+    def per_device(params, local_x, local_y):
+        partial = jax.value_and_grad(_squared_errors)(params, local_x, local_y)
         gathered = jax.lax.all_gather(partial, "data")
         return jax.tree_util.tree_map(
-            lambda g: jnp.sum(g, axis=0) / GLOBAL_BATCH, gathered
+            lambda g: jnp.sum(g, axis=0) / global_rows, gathered
         )
 
     return jax.shard_map(
@@ -174,7 +176,8 @@ def train(
     optimizer = make_optimizer(steps)
     replicated = NamedSharding(mesh, P())
     batch_sharding = NamedSharding(mesh, P("data"))
-    rows = _process_rows(batch_sharding, GLOBAL_BATCH)
+    batch_rows = ROWS_PER_DEVICE * mesh.size
+    rows = _process_rows(batch_sharding, batch_rows)
 
     # Every process holds the same host values; each passes its own copy.
     params = {
@@ -191,7 +194,7 @@ def train(
 
     losses = []
     for t in range(steps):
-        x, y = global_batch(t)
+        x, y = global_batch(t, batch_rows)
         # Only this process's rows leave the host.
         xs, ys = (
             jax.make_array_from_process_local_data(batch_sharding, a[rows], a.shape)
