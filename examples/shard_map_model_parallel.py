@@ -43,6 +43,7 @@ if __name__ == "__main__":
         ).strip()
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 from typing import Any  # noqa: E402
 
 import jax  # noqa: E402
@@ -98,6 +99,7 @@ def loss_fn(params: dict, x: jax.Array, y: jax.Array, axis_name: str | None) -> 
     return jnp.mean(jnp.square(pred - y))
 
 
+@functools.cache  # one function per configuration: jit reuses its compilation
 def train_fn(steps: int, axis_name: str | None, opt_axis_name: str | None):
     """``(params, x, y) -> (params, losses, rates)``: init and ``steps`` updates.
 

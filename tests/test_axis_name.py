@@ -156,7 +156,13 @@ def test_model_parallel_update_equals_unsharded(mesh, name):
     _assert_tree_close(actual, expected)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# One case per kind of reduction: global norm, per-leaf norm, dot product,
+# sum of squares, per-leaf mean, and a reduction that only reaches the state.
+WRONG_WITHOUT = ["clip_by_global_norm", "lamb", "sgd_hd", "dowg", "clip_by_block_rms"]
+WRONG_WITHOUT += ["cocob"]
+
+
+@pytest.mark.parametrize("name", WRONG_WITHOUT)
 def test_without_axis_name_the_sharded_update_is_wrong(mesh, name):
     # Each device reduces over its own block only: its norms, dot products,
     # trust ratios and RMS are those of the block, so the parameters, the
@@ -196,7 +202,7 @@ def test_global_norm_of_a_sharded_tree_matches_optax(mesh):
             out_specs=P(),
         )
     )(tree)
-    np.testing.assert_allclose(norm, optax.global_norm(tree), rtol=1e-6)
+    np.testing.assert_allclose(norm, optax.tree.norm(tree), rtol=1e-6)
     # Without axis_name each device returns the norm of its block only.
     partial = jax.jit(
         jax.shard_map(
@@ -207,7 +213,7 @@ def test_global_norm_of_a_sharded_tree_matches_optax(mesh):
         )
     )(tree)
     assert partial.shape == (N_DEV,)
-    assert np.all(np.asarray(partial) < 0.9 * float(optax.global_norm(tree)))
+    assert np.all(np.asarray(partial) < 0.9 * float(optax.tree.norm(tree)))
 
 
 def test_tuple_of_axis_names_sums_over_both_axes():
@@ -221,7 +227,7 @@ def test_tuple_of_axis_names_sums_over_both_axes():
             out_specs=P(),
         )
     )(tree)
-    np.testing.assert_allclose(norm, optax.global_norm(tree), rtol=1e-6)
+    np.testing.assert_allclose(norm, optax.tree.norm(tree), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -241,8 +247,8 @@ def test_axis_name_none_keeps_optax_results():
         (lrjax.scale_by_trust_ratio(), optax.scale_by_trust_ratio()),
         (lrjax.clip_by_block_rms(0.5), optax.clip_by_block_rms(0.5)),
     ]:
-        u, _ = ours.update(grads, ours.init(PARAMS), PARAMS)
-        v, _ = theirs.update(grads, theirs.init(PARAMS), PARAMS)
+        u, _ = jax.jit(ours.update)(grads, ours.init(PARAMS), PARAMS)
+        v, _ = jax.jit(theirs.update)(grads, theirs.init(PARAMS), PARAMS)
         _assert_tree_close(u, v)
 
 
@@ -252,12 +258,12 @@ BAD_AXIS_NAMES = [["model"], 3, ("model", 1), (), P(AXIS)]
 @pytest.mark.parametrize("bad", BAD_AXIS_NAMES, ids=repr)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_axis_name_is_a_type_error(name, bad):
-    with pytest.raises(TypeError, match="axis_name"):
+    with pytest.raises(TypeError, match="axis_name must be None"):
         CASES[name](bad)
 
 
 def test_global_norm_rejects_a_bad_axis_name():
-    with pytest.raises(TypeError, match="axis_name"):
+    with pytest.raises(TypeError, match="axis_name must be None"):
         lrjax.global_norm(PARAMS, axis_name=["model"])
 
 
