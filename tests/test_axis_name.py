@@ -109,19 +109,15 @@ def _assert_tree_close(actual, expected):
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=1e-6, atol=1e-7)
 
 
-def _trust_ratio(axis_name):
-    return optax.chain(
-        lrjax.scale_by_trust_ratio(axis_name=axis_name), optax.scale(-0.1)
-    )
-
-
 # Every public block (and alias) that reduces over the tree or over a leaf,
 # built with a given axis_name.
 CASES = {
     "clip_by_global_norm": lambda a: optax.chain(
         lrjax.clip_by_global_norm(0.5, axis_name=a), optax.scale(-0.1)
     ),
-    "scale_by_trust_ratio": _trust_ratio,
+    "scale_by_trust_ratio": lambda a: optax.chain(
+        lrjax.scale_by_trust_ratio(axis_name=a), optax.scale(-0.1)
+    ),
     "lamb": lambda a: lrjax.lamb(0.05, weight_decay=0.01, axis_name=a),
     "lars": lambda a: lrjax.lars(0.5, weight_decay=1e-3, axis_name=a),
     "sgd_hd": lambda a: lrjax.sgd_hd(0.05, 0.01, axis_name=a),
