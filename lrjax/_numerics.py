@@ -14,6 +14,8 @@
   :func:`check_optimizable` rejects integer and boolean leaves at ``init``.
 * Complex numbers: second moments and norms use the squared modulus
   :func:`abs_sq` (``g * conj(g)``, real), never ``g**2``.
+* Reductions over a tree or a leaf that ``shard_map`` splits across devices
+  are completed with :func:`psum_if` before any square root or division.
 """
 
 from __future__ import annotations
@@ -48,9 +50,14 @@ __all__ = [
     "cast",
     "keep_weak",
     "check_optimizable",
+    "AxisName",
+    "psum_if",
 ]
 
 COUNT_MAX = int(jnp.iinfo(jnp.int32).max)
+
+# A mesh axis name (or several) for the collectives of sharded reductions.
+AxisName = str | tuple[str, ...] | None
 
 
 def is_concrete(value: Any) -> bool:
@@ -326,3 +333,17 @@ def tree_unzip(reference: Any, tuples: Any, n: int) -> tuple[Any, ...]:
     treedef = jax.tree_util.tree_structure(reference)
     leaves = treedef.flatten_up_to(tuples)
     return tuple(treedef.unflatten([leaf[i] for leaf in leaves]) for i in range(n))
+
+
+def psum_if(x: Any, axis_name: AxisName) -> Any:
+    """``jax.lax.psum(x, axis_name)``, or ``x`` itself when ``axis_name`` is None.
+
+    Completes a partial sum (of squares, of products, of moduli) taken over
+    the block of a sharded tree that one device holds, so that every device
+    gets the sum over the whole tree. Called on sums only, before any square
+    root or division: ``sqrt`` of a sum of per-device norms would be wrong.
+    With ``None`` no collective is added (the jaxpr is unchanged).
+    """
+    if axis_name is None:
+        return x
+    return jax.lax.psum(x, axis_name)

@@ -38,6 +38,7 @@ __all__ = [
     "check_positive_int",
     "check_non_negative_int",
     "check_dtype",
+    "check_axis_name",
     "check_tree_structure",
     "check_params",
 ]
@@ -131,6 +132,22 @@ def check_type(name: str, value: Any, types: type | tuple[type, ...]) -> None:
             f"{name} must be of type {names}, got {value!r} of type "
             f"{type(value).__name__}."
         )
+
+
+def check_axis_name(name: str, value: Any) -> None:
+    """Requires ``None``, a mesh axis name (``str``) or a tuple of them.
+
+    ``jax.lax.psum`` would accept other hashables, but a typo such as a list
+    or a mesh object fails only at the first update, deep inside a trace.
+    """
+    if value is None or isinstance(value, str):
+        return
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return
+    raise TypeError(
+        f"{name} must be None, a mesh axis name (str) or a non-empty tuple of "
+        f"them, got {value!r} of type {type(value).__name__}."
+    )
 
 
 def check_in_range(

@@ -40,7 +40,9 @@ class COCOBState(NamedTuple):
     learning_rate: jax.Array
 
 
-def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransformation:
+def scale_by_cocob(
+    alpha: float = 100.0, eps: float = 1e-8, *, axis_name: num.AxisName = None
+) -> GradientTransformation:
     """COCOB-Backprop's update (Algorithm 2 of Orabona & Tommasi, 2017).
 
     Per coordinate, with ``L_0 = eps`` and ``C, G, R`` starting at 0::
@@ -63,6 +65,11 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
       alpha: ``> 0``; bounds the first bets (``alpha L`` in the
         denominator). Default 100.
       eps: initial ``L``, ``> 0``. Default 1e-8.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``. The step is per coordinate and
+        needs no collective; only the logged ``learning_rate`` (a ratio of
+        two norms over the tree) does (see :func:`lrjax.global_norm`).
+        Default None.
 
     Returns:
       A ``GradientTransformation`` with :class:`COCOBState`; its ``update``
@@ -70,6 +77,7 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
     """
     val.check_positive("alpha", alpha)
     val.check_positive("eps", eps)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         return COCOBState(
@@ -117,8 +125,10 @@ def scale_by_cocob(alpha: float = 100.0, eps: float = 1e-8) -> GradientTransform
         new_updates, cum, scale, subgrads, reward, disp = num.tree_unzip(
             updates, out, 6
         )
-        cum_sq = tree_sum_sq(cum)
-        ratio = jnp.sqrt(tree_sum_sq(disp) / jnp.where(cum_sq > 0, cum_sq, 1.0))
+        cum_sq = tree_sum_sq(cum, axis_name)
+        ratio = jnp.sqrt(
+            tree_sum_sq(disp, axis_name) / jnp.where(cum_sq > 0, cum_sq, 1.0)
+        )
         ratio = jnp.where(cum_sq > 0, ratio, 0.0).astype(jnp.float32)
         return new_updates, COCOBState(
             init_particles=state.init_particles,
@@ -138,6 +148,8 @@ def cocob(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     mask: Any | Callable[[Any], Any] | None = None,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """COCOB-Backprop (Orabona & Tommasi, 2017): SGD by betting, no rate to tune.
 
@@ -164,6 +176,7 @@ def cocob(
       eps: initial ``L``, ``> 0``. Default 1e-8.
       weight_decay: L2 penalty added to the gradient, ``>= 0``. Default 0.
       mask: which parameters decay. Default ``None`` (all).
+      axis_name: lrjax addition (keyword-only): see :func:`scale_by_cocob`.
 
     Returns:
       A ``GradientTransformation``.
@@ -177,5 +190,5 @@ def cocob(
     return chain(
         add_decayed_weights(weight_decay, mask),
         scale_by_learning_rate(learning_rate, flip_sign=False),
-        scale_by_cocob(alpha, eps),
+        scale_by_cocob(alpha, eps, axis_name=axis_name),
     )

@@ -68,12 +68,12 @@ class DoWGState(NamedTuple):
     learning_rate: jax.Array
 
 
-def _sq_norm_of_params(params: Any) -> jax.Array:
+def _sq_norm_of_params(params: Any, axis_name: num.AxisName) -> jax.Array:
     # Abstract init (ShapeDtypeStruct leaves) has no values: use 0.
     leaves = jax.tree_util.tree_leaves(params)
     if any(isinstance(p, jax.ShapeDtypeStruct) for p in leaves):
         return jnp.zeros([], jnp.float32)
-    return tree_sum_sq(params)
+    return tree_sum_sq(params, axis_name)
 
 
 def _scaled(eta: jax.Array, g: Any, p: Any) -> jax.Array:
@@ -86,9 +86,9 @@ def _scaled(eta: jax.Array, g: Any, p: Any) -> jax.Array:
     return num.cast(eta * num.upcast(g)[0], num.update_dtype(g, jnp.asarray(p).dtype))
 
 
-def _sq_dist(a: Any, b: Any) -> jax.Array:
+def _sq_dist(a: Any, b: Any, axis_name: num.AxisName) -> jax.Array:
     diff = jax.tree_util.tree_map(lambda x, y: jnp.subtract(*num.upcast(x, y)), a, b)
-    return tree_sum_sq(diff)
+    return tree_sum_sq(diff, axis_name)
 
 
 def _check_init_step(init_step: Any) -> tuple[str, Any]:
@@ -104,7 +104,10 @@ def _check_init_step(init_step: Any) -> tuple[str, Any]:
 
 
 def scale_by_dog(
-    init_step: tuple[str, float] = ("heuristic", 1e-6), eps: float = 1e-8
+    init_step: tuple[str, float] = ("heuristic", 1e-6),
+    eps: float = 1e-8,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """Scales updates by DoG's rate ``eta_t = r_bar_t / sqrt(G_t + eps)``.
 
@@ -118,6 +121,11 @@ def scale_by_dog(
         ``("learning_rate", e)`` uses ``eta_1 = e`` for the first update and
         ``r_eps = 0``. ``value > 0``. Default ``("heuristic", 1e-6)``.
       eps: added to ``G``, ``>= 0``. Default 1e-8.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``; distances and gradient norms
+        are then over the whole tree (see :func:`lrjax.global_norm`). With
+        ``("heuristic", a)``, ``init`` takes ``||x_0||`` too, so it must run
+        inside the ``shard_map`` as well. Default None.
 
     Returns:
       A ``GradientTransformation`` with :class:`DoGState`; its ``update``
@@ -125,12 +133,13 @@ def scale_by_dog(
     """
     kind, value = _check_init_step(init_step)
     val.check_non_negative("eps", eps)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         if kind == "distance":
             r_eps = jnp.asarray(value, jnp.float32)
         elif kind == "heuristic":
-            r_eps = value * (1.0 + jnp.sqrt(_sq_norm_of_params(params)))
+            r_eps = value * (1.0 + jnp.sqrt(_sq_norm_of_params(params, axis_name)))
         else:
             r_eps = jnp.zeros([], jnp.float32)
         first = value if kind == "learning_rate" else 0.0
@@ -145,9 +154,9 @@ def scale_by_dog(
     def update_fn(updates, state, params=None):
         val.check_params("scale_by_dog", updates, params)
         val.check_tree_structure("scale_by_dog", updates, state.init_params)
-        dist = jnp.sqrt(_sq_dist(state.init_params, params))
+        dist = jnp.sqrt(_sq_dist(state.init_params, params, axis_name))
         max_dist = jnp.maximum(state.max_dist, dist)
-        sum_sq = state.sum_sq_norm_grads + tree_sum_sq(updates)
+        sum_sq = state.sum_sq_norm_grads + tree_sum_sq(updates, axis_name)
         eta = max_dist / jnp.sqrt(sum_sq + eps)
         if kind == "learning_rate":
             eta = jnp.where(state.count == 0, jnp.asarray(value, jnp.float32), eta)
@@ -179,6 +188,8 @@ def dog(
     eps: float = 1e-8,
     weight_decay: float | None = None,
     mask: Any | Callable[[Any], Any] | None = None,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """DoG, "Distance over Gradients" (Ivgi, Hinder & Carmon, 2023)::
 
@@ -203,6 +214,7 @@ def dog(
       weight_decay: ``>= 0`` or ``None`` for none. Default ``None``.
       mask: which parameters decay (a tree of bools or a callable). Default
         ``None`` (all).
+      axis_name: lrjax addition (keyword-only): see :func:`scale_by_dog`.
 
     Returns:
       ``chain(add_decayed_weights, scale_by_dog, scale_by_learning_rate)``.
@@ -214,13 +226,16 @@ def dog(
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(
         _decay_or_identity(weight_decay, mask),
-        scale_by_dog(init_step, eps),
+        scale_by_dog(init_step, eps, axis_name=axis_name),
         scale_by_learning_rate(learning_rate),
     )
 
 
 def scale_by_dowg(
-    init_estim_sq_dist: float | None = None, eps: float = 1e-4
+    init_estim_sq_dist: float | None = None,
+    eps: float = 1e-4,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """Scales updates by DoWG's rate ``eta_t = r_bar_t**2 / (sqrt(v_t) + eps)``.
 
@@ -233,6 +248,10 @@ def scale_by_dowg(
         ``eps``. Default ``None``.
       eps: added to ``sqrt(v)``, ``>= 0`` (``> 0`` when
         ``init_estim_sq_dist`` is ``None``). Default 1e-4.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``; distances and gradient norms
+        are then over the whole tree (see :func:`lrjax.global_norm`). Default
+        None.
 
     Returns:
       A ``GradientTransformation`` with :class:`DoWGState`; its ``update``
@@ -244,6 +263,7 @@ def scale_by_dowg(
         init_estim_sq_dist = eps
     else:
         val.check_positive("init_estim_sq_dist", init_estim_sq_dist)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         return DoWGState(
@@ -257,8 +277,12 @@ def scale_by_dowg(
     def update_fn(updates, state, params=None):
         val.check_params("scale_by_dowg", updates, params)
         val.check_tree_structure("scale_by_dowg", updates, state.init_params)
-        sq_dist = jnp.maximum(state.estim_sq_dist, _sq_dist(state.init_params, params))
-        weighted = state.weighted_sq_norm_grads + sq_dist * tree_sum_sq(updates)
+        sq_dist = jnp.maximum(
+            state.estim_sq_dist, _sq_dist(state.init_params, params, axis_name)
+        )
+        weighted = state.weighted_sq_norm_grads + sq_dist * tree_sum_sq(
+            updates, axis_name
+        )
         eta = (sq_dist / (jnp.sqrt(weighted) + eps)).astype(jnp.float32)
         new_updates = jax.tree_util.tree_map(
             lambda g, p: _scaled(eta, g, p), updates, params
@@ -280,6 +304,8 @@ def dowg(
     eps: float = 1e-4,
     weight_decay: float | None = None,
     mask: Any | Callable[[Any], Any] | None = None,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """DoWG, "Distance over Weighted Gradients" (Khaled, Mishchenko & Jin, 2023)::
 
@@ -299,6 +325,7 @@ def dowg(
       eps: added to ``sqrt(v)``, ``>= 0``. Default 1e-4.
       weight_decay: ``>= 0`` or ``None`` for none. Default ``None``.
       mask: which parameters decay. Default ``None`` (all).
+      axis_name: lrjax addition (keyword-only): see :func:`scale_by_dowg`.
 
     Returns:
       ``chain(add_decayed_weights, scale_by_dowg, scale_by_learning_rate)``.
@@ -310,6 +337,6 @@ def dowg(
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(
         _decay_or_identity(weight_decay, mask),
-        scale_by_dowg(init_estim_sq_dist, eps),
+        scale_by_dowg(init_estim_sq_dist, eps, axis_name=axis_name),
         scale_by_learning_rate(learning_rate),
     )

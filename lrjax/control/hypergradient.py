@@ -62,6 +62,8 @@ def hypergradient_descent(
     direction: GradientTransformation,
     learning_rate: float,
     hypergrad_lr: float,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """Descends along ``direction``'s output with a rate tuned by its hypergradient.
 
@@ -83,6 +85,10 @@ def hypergradient_descent(
       learning_rate: the initial rate ``alpha_0``, a number ``>= 0``.
       hypergrad_lr: the hypergradient step ``beta``, a number ``>= 0``
         (``0`` gives the underlying optimizer at a fixed rate).
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``; the dot product then runs over
+        the whole sharded tree and every device keeps the same rate. See
+        :func:`lrjax.global_norm`. Default None.
 
     Returns:
       A ``GradientTransformation`` with :class:`HypergradientState`.
@@ -94,6 +100,7 @@ def hypergradient_descent(
         )
     _check_rate("learning_rate", learning_rate)
     _check_rate("hypergrad_lr", hypergrad_lr)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         return HypergradientState(
@@ -106,7 +113,7 @@ def hypergradient_descent(
         val.check_tree_structure("hypergradient_descent", updates, state.direction)
         # The hypergradient uses g_t and d_{t-1}: the rate moves first, then
         # steps along the new direction.
-        h = tree_real_dot(updates, state.direction)
+        h = tree_real_dot(updates, state.direction, axis_name)
         rate = (state.learning_rate + hypergrad_lr * h).astype(jnp.float32)
         # The direction reaches the step unrounded (float32 or wider): a
         # float16 direction would be rounded twice. Its state keeps its dtypes.
@@ -134,6 +141,7 @@ def sgd_hd(
     momentum: float | None = None,
     *,
     nesterov: bool = True,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """SGD with hypergradient descent on its rate (SGD-HD and SGDN-HD).
 
@@ -156,6 +164,7 @@ def sgd_hd(
       hypergrad_lr: hypergradient step ``beta``, ``>= 0``.
       momentum: ``mu`` in ``[0, 1]``, or ``None`` for plain SGD-HD.
       nesterov: with a momentum, Nesterov's direction (the paper's SGDN).
+      axis_name: lrjax addition: see :func:`hypergradient_descent`.
 
     Returns:
       A ``GradientTransformation`` with :class:`HypergradientState`;
@@ -169,7 +178,9 @@ def sgd_hd(
         direction = identity()
     else:
         direction = trace(momentum, nesterov)
-    return hypergradient_descent(direction, learning_rate, hypergrad_lr)
+    return hypergradient_descent(
+        direction, learning_rate, hypergrad_lr, axis_name=axis_name
+    )
 
 
 def adam_hd(
@@ -178,6 +189,8 @@ def adam_hd(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """Adam with hypergradient descent on its rate (Adam-HD, the paper's Algorithm 3).
 
@@ -199,6 +212,8 @@ def adam_hd(
       b1: first-moment decay, in ``[0, 1)``. Default 0.9.
       b2: second-moment decay, in ``[0, 1)``. Default 0.999.
       eps: added to the denominator outside the root, ``>= 0``. Default 1e-8.
+      axis_name: lrjax addition (keyword-only): see
+        :func:`hypergradient_descent`.
 
     Returns:
       A ``GradientTransformation`` with :class:`HypergradientState`;
@@ -206,5 +221,5 @@ def adam_hd(
     """
     check_adam_args(b1, b2, eps, 0.0)
     return hypergradient_descent(
-        scale_by_adam(b1, b2, eps), learning_rate, hypergrad_lr
+        scale_by_adam(b1, b2, eps), learning_rate, hypergrad_lr, axis_name=axis_name
     )

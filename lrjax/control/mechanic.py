@@ -48,6 +48,8 @@ def mechanize(
     eps: float = 1e-8,
     s_init: float = 1e-6,
     num_betas: int = 6,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """Wraps ``base_optimizer`` and learns the scale of its steps (Mechanic).
 
@@ -85,6 +87,11 @@ def mechanize(
       s_init: initial scale per run, ``> 0``. Default 1e-6.
       num_betas: number of discounts ``1 - 10**-i``, integer ``>= 1``
         (beyond 7, ``1 - 10**-i`` rounds to 1 in float32). Default 6.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``; Mechanic's norms and inner
+        product are then over the whole tree, so every device keeps the same
+        scales (see :func:`lrjax.global_norm`). A base optimizer that reduces
+        over the tree needs its own ``axis_name``. Default None.
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`MechanicState`; its
@@ -105,6 +112,7 @@ def mechanize(
     val.check_positive("eps", eps)
     val.check_positive("s_init", s_init)
     val.check_positive_int("num_betas", num_betas)
+    val.check_axis_name("axis_name", axis_name)
     passes_extra = isinstance(base_optimizer, GradientTransformationExtraArgs)
     # 1 - 10**-i computed on the host in float64, then rounded once.
     betas = jnp.asarray(1.0 - 0.1 ** np.arange(1, num_betas + 1), jnp.float32)
@@ -141,8 +149,8 @@ def mechanize(
             lambda: state.x0,
         )
         s_sum = jnp.sum(state.s)
-        decay = weight_decay * s_sum * jnp.sqrt(tree_sum_sq(updates))
-        decay = decay / (jnp.sqrt(tree_sum_sq(params)) + eps)
+        decay = weight_decay * s_sum * jnp.sqrt(tree_sum_sq(updates, axis_name))
+        decay = decay / (jnp.sqrt(tree_sum_sq(params, axis_name)) + eps)
 
         def prev_delta(p, a):
             pc, ac = num.upcast(p, a)
@@ -155,7 +163,7 @@ def mechanize(
             updates,
             params,
         )
-        h = tree_real_dot(decayed, delta_prev)
+        h = tree_real_dot(decayed, delta_prev, axis_name)
         clipped_h = jnp.clip(h, -state.m, state.m)
         m = jnp.maximum(betas * state.m, jnp.abs(h) + eps)
         v = betas**2 * state.v + h**2

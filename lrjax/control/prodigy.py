@@ -108,6 +108,8 @@ def prodigy(
     estim_lr_coef: float = 1.0,
     weight_decay: float = 0.0,
     safeguard_warmup: bool = False,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """Prodigy (Mishchenko & Defazio, 2024): AdamW at the rate ``d * lr``.
 
@@ -153,6 +155,10 @@ def prodigy(
       weight_decay: decoupled weight decay, ``>= 0``. Default 0.
       safeguard_warmup: leave ``lr_t`` out of ``s`` (helps during a warmup).
         Default False.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``; the inner product and
+        ``||s||_1`` are then over the whole tree, so every device keeps the
+        same ``d`` (see :func:`lrjax.global_norm`). Default None.
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`ProdigyState`; its
@@ -169,6 +175,7 @@ def prodigy(
     val.check_in_range("beta3", beta3, 0.0, 1.0, high_inclusive=False)
     val.check_positive("estim_lr_coef", estim_lr_coef)
     val.check_type("safeguard_warmup", safeguard_warmup, bool)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         count = num.zero_count()
@@ -216,8 +223,8 @@ def prodigy(
         )
         numerator = beta3 * state.numerator_weighted + (
             d / estim_lr0
-        ) * dlr * tree_real_dot(updates, walked)
-        denominator = tree_abs_sum(s_c)
+        ) * dlr * tree_real_dot(updates, walked, axis_name)
+        denominator = tree_abs_sum(s_c, axis_name)
         estimate = estim_lr_coef * numerator / denominator
         new_d = jnp.where(denominator > 0, jnp.maximum(d, estimate), d)
 
@@ -250,6 +257,8 @@ def dadapt_adamw(
     eps: float = 1e-8,
     estim_lr0: float = 1e-6,
     weight_decay: float = 0.0,
+    *,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """D-Adaptation AdamW (Defazio & Mishchenko, 2023): AdamW at rate ``d * lr``.
 
@@ -282,6 +291,7 @@ def dadapt_adamw(
       eps: added to ``sqrt(v)``, ``>= 0``. Default 1e-8.
       estim_lr0: initial estimate ``d_0``, ``> 0``. Default 1e-6.
       weight_decay: decoupled weight decay, ``>= 0``. Default 0.
+      axis_name: lrjax addition (keyword-only): as in :func:`prodigy`.
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`DAdaptAdamWState`;
@@ -293,6 +303,7 @@ def dadapt_adamw(
     """
     _check_common(learning_rate, eps, estim_lr0, weight_decay)
     beta1, beta2 = _check_betas(betas)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         count = num.zero_count()
@@ -339,9 +350,9 @@ def dadapt_adamw(
         exp_avg_sq = num.tree_cast_like(v_c, state.exp_avg_sq)
         grad_sum = num.tree_cast_like(s_c, state.grad_sum)
         numerator = b * state.numerator_weighted + (1 - b) * dlr * tree_real_dot(
-            updates, s_weighted
+            updates, s_weighted, axis_name
         )
-        l1 = tree_abs_sum(s_c)
+        l1 = tree_abs_sum(s_c, axis_name)
         new_d = jnp.where(l1 > 0, jnp.maximum(d, numerator / ((1 - b) * l1)), d)
 
         def step(g, p, m, v, m_stored):

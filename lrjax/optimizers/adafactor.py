@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._numerics import AxisName
 from lrjax.transforms.factored import (
     clip_by_block_rms,
     scale_by_factored_rms,
@@ -47,6 +48,7 @@ def adafactor(
     weight_decay_mask: Any | None = None,
     *,
     nu_dtype: Any | None = None,
+    axis_name: AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates
     with Sublinear Memory Cost").
@@ -111,6 +113,11 @@ def adafactor(
         decayed params.
       nu_dtype: lrjax addition: dtype of the second-moment statistics
         (default: the param's).
+      axis_name: lrjax addition: the mesh axis the parameters are split
+        across under ``shard_map``, for whole-leaf RMS in the clipping and
+        parameter-scale steps (see :func:`lrjax.global_norm`). Factored
+        statistics stay per device: leaves that are factored must not be
+        split (see :func:`lrjax.scale_by_factored_rms`). Default None.
 
     Returns:
       A chain of :func:`lrjax.scale_by_factored_rms`,
@@ -143,10 +150,10 @@ def adafactor(
         )
     ]
     if clipping_threshold is not None:
-        blocks.append(clip_by_block_rms(clipping_threshold))
+        blocks.append(clip_by_block_rms(clipping_threshold, axis_name=axis_name))
     blocks.append(scale_by_learning_rate(rate, flip_sign=False))
     if multiply_by_parameter_scale:
-        blocks.append(scale_by_param_block_rms())
+        blocks.append(scale_by_param_block_rms(axis_name=axis_name))
     if momentum is not None:
         blocks.append(ema(momentum, debias=False, accumulator_dtype=dtype_momentum))
     if weight_decay_rate is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._numerics import AxisName
 from lrjax.transforms.adam import scale_by_adam
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import trace
@@ -30,6 +31,7 @@ def lamb(
     *,
     mu_dtype: Any | None = None,
     nu_dtype: Any | None = None,
+    axis_name: AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """LAMB (You et al., 2020, "Large Batch Optimization for Deep Learning:
     Training BERT in 76 minutes").
@@ -57,6 +59,9 @@ def lamb(
       mask: tree of bools or callable ``params -> tree`` marking decayed params.
       mu_dtype: lrjax addition: dtype of the first moment (default: param's).
       nu_dtype: lrjax addition: dtype of the second moment (default: param's).
+      axis_name: lrjax addition: the mesh axis the parameters are split
+        across under ``shard_map``, for whole-leaf trust-ratio norms (see
+        :func:`lrjax.global_norm`). Default None.
 
     Returns:
       ``chain(scale_by_adam(...), add_decayed_weights(weight_decay, mask),
@@ -66,7 +71,7 @@ def lamb(
     return chain(
         scale_by_adam(b1, b2, eps, eps_root, mu_dtype, nu_dtype=nu_dtype),
         add_decayed_weights(weight_decay, mask),
-        scale_by_trust_ratio(),
+        scale_by_trust_ratio(axis_name=axis_name),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -80,6 +85,8 @@ def lars(
     trust_ratio_mask: Any = True,
     momentum: float = 0.9,
     nesterov: bool = False,
+    *,
+    axis_name: AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """LARS (You et al., 2017, "Large Batch Training of Convolutional Networks").
 
@@ -109,6 +116,9 @@ def lars(
         steps are rescaled by the trust ratio. Default True (all).
       momentum: in ``[0, 1]``. Default 0.9.
       nesterov: Nesterov momentum. Default False.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``, for whole-leaf trust-ratio norms
+        (see :func:`lrjax.global_norm`). Default None.
 
     Returns:
       ``chain(add_decayed_weights(weight_decay, weight_decay_mask),
@@ -126,6 +136,7 @@ def lars(
             eps=eps,
             mask=trust_ratio_mask,
             mask_name="trust_ratio_mask",
+            axis_name=axis_name,
         ),
         scale_by_learning_rate(learning_rate),
         trace(momentum, nesterov),

@@ -62,22 +62,40 @@ def clip(max_delta: float) -> GradientTransformation:
     return GradientTransformation(init_fn, update_fn)
 
 
-def global_norm(tree: Any) -> jax.Array:
+def global_norm(tree: Any, *, axis_name: num.AxisName = None) -> jax.Array:
     """The L2 norm of all leaves of ``tree`` taken together.
 
     ``sqrt(sum_leaves sum(|x|**2))``: the modulus for complex leaves
     (``global_norm([3j]) == 3``). Summed in at least float32 (in float64 when
     a leaf is float64), so float16 squares neither underflow nor overflow; the
     result is real.
+
+    **Sharded trees** (``axis_name``, keyword-only, lrjax addition; every
+    block that reduces over a tree or a leaf takes it with this meaning).
+    Under ``jax.shard_map`` (or ``pmap``) with the leaves split across the
+    mesh axis ``axis_name`` (a name or a tuple of names), each device sees
+    only its block, so its sum is partial. With ``axis_name`` given the
+    partial sums are completed with ``jax.lax.psum(..., axis_name)`` before
+    the square root, and every device gets the norm of the whole tree: the
+    model-parallel result equals the unsharded one (up to the order of
+    summation). Call the optimizer's ``init`` and ``update`` inside the same
+    ``shard_map`` (``in_specs``/``out_specs`` splitting parameters, gradients
+    and per-parameter state alike, ``P()`` for scalar state). Every leaf must
+    be split along ``axis_name``: a leaf replicated along it would be counted
+    once per device. ``None`` (default): no collective, the sum of what the
+    caller holds.
     """
+    val.check_axis_name("axis_name", axis_name)
     leaves = jax.tree_util.tree_leaves(tree)
     if not leaves:
         return jnp.zeros([], jnp.float32)
     squares = [jnp.sum(num.abs_sq(num.upcast(x)[0])) for x in leaves]
-    return jnp.sqrt(sum(squares))
+    return jnp.sqrt(num.psum_if(sum(squares), axis_name))
 
 
-def clip_by_global_norm(max_norm: float) -> GradientTransformation:
+def clip_by_global_norm(
+    max_norm: float, *, axis_name: num.AxisName = None
+) -> GradientTransformation:
     """Rescales the whole update tree so its global L2 norm is at most ``max_norm``.
 
     ``u <- u * min(1, max_norm / ||u||)`` with ``||u||`` over all leaves
@@ -88,8 +106,12 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
     Args:
       max_norm: the largest global norm kept, ``> 0``.
+      axis_name: lrjax addition (keyword-only): the mesh axis (or axes) the
+        leaves are split across under ``shard_map``; the norm is then taken
+        over the whole sharded tree. See :func:`global_norm`. Default None.
     """
     val.check_positive("max_norm", max_norm)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         del params
@@ -97,7 +119,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
     def update_fn(updates, state, params=None):
         del params
-        norm = global_norm(updates)
+        norm = global_norm(updates, axis_name=axis_name)
         factor = jnp.where(norm <= max_norm, 1.0, max_norm / norm)
         clipped = jax.tree_util.tree_map(
             lambda u: (num.upcast(u)[0] * factor).astype(jnp.asarray(u).dtype),

@@ -108,6 +108,14 @@ def scale_by_factored_rms(
     Memory for an ``n x m`` matrix: ``n + m`` numbers instead of ``n * m``.
     No bias correction is needed: ``beta = 0`` at the first step.
 
+    Model parallelism: this block takes no ``axis_name``. Under
+    ``shard_map`` it sees each device's block of a leaf, so it decides
+    factoring from the block's shape and takes row and column means over the
+    block. Leaves it would factor must therefore not be split across a mesh
+    axis (replicate them, or pass ``factored=False``, whose full second
+    moment is element-wise and splits freely); this keeps the statistics free
+    of collectives, as Adafactor's memory saving intends.
+
     Args:
       factored: factor the statistics of leaves that qualify. Default True.
       decay_rate: the ``decay_rate`` argument of ``decay_rate_fn``; for the
@@ -210,13 +218,29 @@ def scale_by_factored_rms(
     return GradientTransformation(init_fn, update_fn)
 
 
-def _rms(x: jax.Array) -> jax.Array:
+def _mean_sq(x: jax.Array, axis_name: num.AxisName) -> jax.Array:
+    """``mean(|x|**2)`` over a leaf in at least float32 (the modulus for complex).
+
+    With ``axis_name`` the leaf is split across that mesh axis: the sum and
+    the element count are both completed with ``psum`` (see
+    :func:`lrjax.global_norm`). A leaf replicated along the axis gets its own
+    mean back (both grow by the axis size).
+    """
+    sq = num.abs_sq(num.upcast(x)[0])
+    if axis_name is None:
+        return jnp.mean(sq)
+    size = jnp.asarray(sq.size, sq.dtype)
+    return num.psum_if(jnp.sum(sq), axis_name) / num.psum_if(size, axis_name)
+
+
+def _rms(x: jax.Array, axis_name: num.AxisName) -> jax.Array:
     """``sqrt(mean(|x|**2))`` in at least float32 (the modulus for complex)."""
-    (x,) = num.upcast(x)
-    return jnp.sqrt(jnp.mean(num.abs_sq(x)))
+    return jnp.sqrt(_mean_sq(x, axis_name))
 
 
-def clip_by_block_rms(threshold: float) -> GradientTransformation:
+def clip_by_block_rms(
+    threshold: float, *, axis_name: num.AxisName = None
+) -> GradientTransformation:
     """Scales each leaf down so its RMS is at most ``threshold``.
 
     ``u <- u / max(1, RMS(u) / threshold)`` with ``RMS(u) = sqrt(mean(|u|**2))``
@@ -225,8 +249,12 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
 
     Args:
       threshold: the largest RMS kept, ``> 0``.
+      axis_name: lrjax addition (keyword-only): the mesh axis (or axes) each
+        leaf is split across under ``shard_map``; the RMS is then that of the
+        whole leaf (see :func:`lrjax.global_norm`). Default None.
     """
     val.check_positive("threshold", threshold)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         del params
@@ -237,7 +265,7 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
 
         def clip_leaf(u):
             u = jnp.asarray(u)
-            denom = jnp.maximum(1.0, _rms(u) / threshold)
+            denom = jnp.maximum(1.0, _rms(u, axis_name) / threshold)
             return (num.upcast(u)[0] / denom).astype(u.dtype)
 
         return jax.tree_util.tree_map(clip_leaf, updates), state
@@ -245,7 +273,9 @@ def clip_by_block_rms(threshold: float) -> GradientTransformation:
     return GradientTransformation(init_fn, update_fn)
 
 
-def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
+def scale_by_param_block_rms(
+    min_scale: float = 1e-3, *, axis_name: num.AxisName = None
+) -> GradientTransformation:
     """Multiplies each leaf's update by its parameters' RMS: a relative step.
 
     ``u <- u * max(RMS(p), min_scale)``, ``RMS(p) = sqrt(mean(|p|**2))``: Adafactor's ``alpha_t = max(eps2,
@@ -255,8 +285,11 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
 
     Args:
       min_scale: floor on the scale, ``>= 0``. Default 1e-3.
+      axis_name: lrjax addition (keyword-only): as in
+        :func:`clip_by_block_rms`, for the parameters' RMS. Default None.
     """
     val.check_non_negative("min_scale", min_scale)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         del params
@@ -267,7 +300,7 @@ def scale_by_param_block_rms(min_scale: float = 1e-3) -> GradientTransformation:
 
         def scale_leaf(u, p):
             u = jnp.asarray(u)
-            ms = jnp.mean(num.abs_sq(num.upcast(p)[0]))
+            ms = _mean_sq(p, axis_name)
             small = ms <= jnp.square(jnp.asarray(min_scale, jnp.float32))
             rms = jnp.sqrt(jnp.where(small, 1.0, ms))
             factor = jnp.where(small, min_scale, rms)

@@ -15,15 +15,19 @@ from lrjax.transforms.weight_decay import apply_mask, check_mask
 __all__ = ["scale_by_trust_ratio", "leaf_norm"]
 
 
-def leaf_norm(x: jax.Array, min_norm: Any = 0.0) -> jax.Array:
+def leaf_norm(
+    x: jax.Array, min_norm: Any = 0.0, *, axis_name: num.AxisName = None
+) -> jax.Array:
     """``max(||x||_2, min_norm)`` over all elements of ``x``, real.
 
     ``||x||_2 = sqrt(sum(|x|**2))`` (the modulus for complex ``x``), summed in
     at least float32. The square root is taken of a strictly positive value
     only, so the norm has a zero (not NaN) gradient at ``x = 0`` when
-    differentiated through.
+    differentiated through. ``axis_name``: the mesh axis ``x`` is split
+    across under ``shard_map``; the sum of squares is completed with ``psum``
+    before the root (see :func:`lrjax.global_norm`).
     """
-    sq = jnp.sum(num.abs_sq(num.upcast(x)[0]))
+    sq = num.psum_if(jnp.sum(num.abs_sq(num.upcast(x)[0])), axis_name)
     positive = sq > 0
     norm = jnp.where(positive, jnp.sqrt(jnp.where(positive, sq, 1.0)), 0.0)
     return jnp.maximum(norm, jnp.asarray(min_norm, sq.dtype))
@@ -36,6 +40,7 @@ def scale_by_trust_ratio(
     *,
     mask: Any | None = None,
     mask_name: str = "mask",
+    axis_name: num.AxisName = None,
 ) -> GradientTransformation:
     """Rescales each leaf's update by its layer-wise trust ratio.
 
@@ -64,6 +69,11 @@ def scale_by_trust_ratio(
         Checked against the params at ``init``.
       mask_name: the name errors give ``mask``; optimizers pass the name of
         their own argument (``trust_ratio_mask``). lrjax addition.
+      axis_name: lrjax addition (keyword-only): the mesh axis (or axes) each
+        leaf is split across under ``shard_map`` (model parallelism); both
+        norms are then those of the whole leaf. See :func:`lrjax.global_norm`.
+        A leaf replicated along the axis keeps its ratio (both of its norms
+        grow by the same factor). Default None.
 
     Returns:
       A stateless ``GradientTransformation``; ``update`` needs ``params``.
@@ -71,6 +81,7 @@ def scale_by_trust_ratio(
     val.check_non_negative("min_norm", min_norm)
     val.check_non_negative("trust_coefficient", trust_coefficient)
     val.check_non_negative("eps", eps)
+    val.check_axis_name("axis_name", axis_name)
 
     def init_fn(params):
         check_mask(mask_name, mask, params)
@@ -81,8 +92,8 @@ def scale_by_trust_ratio(
 
         def rescale(u, p):
             u, p = jnp.asarray(u), jnp.asarray(p)
-            p_norm = leaf_norm(p, min_norm)
-            u_norm = leaf_norm(u, min_norm)
+            p_norm = leaf_norm(p, min_norm, axis_name=axis_name)
+            u_norm = leaf_norm(u, min_norm, axis_name=axis_name)
             ratio = trust_coefficient * p_norm / (u_norm + eps)
             degenerate = jnp.logical_or(p_norm == 0, u_norm == 0)
             ratio = jnp.where(degenerate, 1.0, ratio)
