@@ -12,11 +12,16 @@ A whole training step (forward, gradient, update, apply) is jitted with no
 ``out_shardings``: the tests check that the state XLA returns is still
 sharded like the parameters, that each device holds an eighth of the moment
 bytes (from ``addressable_shards``), and that ten sharded steps give the
-parameters of ten steps on one device with unsharded arrays.
+parameters of ten steps on one device with unsharded arrays. Both with the
+mesh's axes ``Auto`` (the compiler propagates shardings) and ``Explicit``
+(sharding is part of each array's type; the forward pass gathers weights
+with ``reshard``). ``jax.eval_shape(opt.init, params)`` gives the state's
+shapes and dtypes, and its shardings on an explicit mesh.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -26,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import AxisType, Mesh, NamedSharding, reshard
 from jax.sharding import PartitionSpec as P
 from optimizer_case import all_cases
 
@@ -150,30 +155,31 @@ def check_sharded_like_params(state, params):
     return held, total
 
 
-@pytest.mark.parametrize("case_id", IDS)
-def test_fsdp_training_keeps_state_sharded_and_equals_unsharded(case_id):
-    case = BY_ID[case_id]
+@functools.cache
+def unsharded(case_id):
+    """The reference: ``STEPS`` steps on one device, unsharded arrays."""
     params, x, y, loss = problem()
-    mesh = mesh_of()
-    sharded = shard(params, mesh)
-    batch = NamedSharding(mesh, P("data"))
-    xs, ys = jax.device_put(x, batch), jax.device_put(y, batch)
+    one = jax.devices()[0]
+    want, _, want_state = train(
+        BY_ID[case_id], *jax.device_put((params, x, y), one), loss=loss
+    )
+    moved = max(
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(params), strict=True)
+    )
+    assert moved > 1e-3, f"{case_id}: the reference did not train"
+    return want, want_state
 
-    got, initial, state = train(case, sharded, xs, ys, loss)
+
+def check_fsdp_run(case, sharded, initial, got, state):
+    """State sharded like the params, an eighth per device, equal results."""
     for tree in (initial, state):
         held, total = check_sharded_like_params(tree, sharded)
         # An eighth of the moment bytes on each device, none replicated.
         assert held == {d: total // N_DEV for d in held}, (held, total)
     for p, g in zip(jax.tree.leaves(sharded), jax.tree.leaves(got), strict=True):
         assert g.sharding.is_equivalent_to(p.sharding, p.ndim)
-
-    one = jax.devices()[0]
-    want, _, want_state = train(case, *jax.device_put((params, x, y), one), loss=loss)
-    moved = max(
-        float(jnp.max(jnp.abs(a - b)))
-        for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(params), strict=True)
-    )
-    assert moved > 1e-3, f"{case_id}: the reference did not train"
+    want, want_state = unsharded(case.id)
     chex.assert_trees_all_close(got, want, rtol=1e-5, atol=1e-6)
     # Moments hold raw gradients (up to ~1): their entries near 0 differ in
     # the last bits between the sharded and the single-device reductions.
@@ -182,6 +188,38 @@ def test_fsdp_training_keeps_state_sharded_and_equals_unsharded(case_id):
         np.testing.assert_allclose(
             lrjax.get_learning_rate(state), lrjax.get_learning_rate(want_state)
         )
+
+
+@pytest.mark.parametrize("case_id", IDS)
+def test_fsdp_training_keeps_state_sharded_and_equals_unsharded(case_id):
+    case = BY_ID[case_id]
+    params, x, y, loss = problem()
+    mesh = mesh_of()
+    sharded = shard(params, mesh)
+    batch = NamedSharding(mesh, P("data"))
+    xs, ys = jax.device_put(x, batch), jax.device_put(y, batch)
+    got, initial, state = train(case, sharded, xs, ys, loss)
+    check_fsdp_run(case, sharded, initial, got, state)
+
+
+@pytest.mark.parametrize("case_id", IDS)
+def test_fsdp_training_on_a_mesh_with_explicit_axes(case_id):
+    """The same under explicit sharding (``jax.make_mesh``'s default axes):
+    the forward pass gathers each weight with ``reshard``, as FSDP does, and
+    the sharding of every array is part of its type."""
+    case = BY_ID[case_id]
+    params, x, y, loss = problem()
+    mesh = mesh_of((AxisType.Explicit, AxisType.Explicit))
+    sharded = shard(params, mesh)
+    batch = NamedSharding(mesh, P("data"))
+    xs, ys = jax.device_put(x, batch), jax.device_put(y, batch)
+
+    def gathered_loss(p, x, y):
+        return loss(jax.tree.map(lambda a: reshard(a, P()), p), x, y)
+
+    with jax.set_mesh(mesh):
+        got, initial, state = train(case, sharded, xs, ys, gathered_loss)
+    check_fsdp_run(case, sharded, initial, got, state)
 
 
 @pytest.mark.parametrize("case_id", IDS)
