@@ -119,7 +119,7 @@ def main(
     ours = jax.tree.map(lambda a: np.asarray(a[0]), replicated)
     # Per leaf, the largest difference relative to the leaf's largest entry.
     diff = max(
-        float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+        float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
         for a, b in zip(
             jax.tree.leaves(ours), jax.tree.leaves(jax.device_get(single)), strict=True
         )

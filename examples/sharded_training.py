@@ -146,7 +146,10 @@ def main(
     for _ in range(steps):
         single, s = single_step(single, s)
     diff = max(
-        float(np.max(np.abs(np.asarray(a) - np.asarray(b))) / np.max(np.abs(b)))
+        float(
+            np.max(np.abs(np.asarray(a) - np.asarray(b)))
+            / max(np.max(np.abs(b)), 1e-30)
+        )
         for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(single), strict=True)
     )
     print(
