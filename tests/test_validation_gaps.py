@@ -48,6 +48,8 @@ REQUIRED = {
         "hypergrad_lr": 1e-7,
     },
     "ema_params": {"decay": 0.99},
+    "stale_gradients": {"inner": lrjax.sgd(0.1), "max_delay": 2},
+    "staleness_aware": {"inner": lrjax.sgd(0.1)},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
     "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},
@@ -143,6 +145,9 @@ def constructors():
     for name in sorted(dir(lrjax)):
         obj = getattr(lrjax, name)
         if name.startswith("_") or not inspect.isfunction(obj):
+            continue
+        # optax's combinators, re-exported unchanged, validate as optax does.
+        if obj.__module__.startswith("optax"):
             continue
         if name not in NOT_CONSTRUCTORS:
             names.append(name)
