@@ -26,6 +26,12 @@ from lrjax.transforms.factored import (
     scale_by_factored_rms,
     scale_by_param_block_rms,
 )
+from lrjax.transforms.hessian import (
+    HutchinsonDiagonalState,
+    ScaleByAdaHessianState,
+    hutchinson_diagonal,
+    scale_by_adahessian,
+)
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
 from lrjax.transforms.scaling import (
