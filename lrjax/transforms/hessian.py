@@ -45,12 +45,17 @@ def check_key(name: str, key: Any) -> None:
         val.check_non_negative_int(name, key)
         return
     dtype = getattr(key, "dtype", None)
+    shape = jnp.shape(key) if dtype is not None else None
     if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
-        if jnp.shape(key) == ():
+        if shape == ():
             return
-    elif dtype is not None and jnp.dtype(dtype) == jnp.uint32:
-        if jnp.shape(key) == (2,):
-            return
+    elif dtype is not None and jnp.dtype(dtype) == jnp.uint32 and shape == (2,):
+        return  # a raw key, jax.random.PRNGKey(seed)
+    elif dtype is not None and jnp.issubdtype(dtype, jnp.integer) and shape == ():
+        # An integer array seed; a traced one (inject_hyperparams) passes.
+        if not isinstance(key, jax.core.Tracer):
+            val.check_non_negative_int(name, np.asarray(key).item())
+        return
     raise TypeError(
         f"{name} must be an integer seed >= 0 or a single PRNG key "
         "(jax.random.key(seed), or jax.random.PRNGKey(seed)), got "
@@ -61,6 +66,8 @@ def check_key(name: str, key: Any) -> None:
 def _as_key(key: Any) -> jax.Array:
     if isinstance(key, (int, np.integer)):
         return jax.random.key(int(key))
+    if jnp.issubdtype(key.dtype, jnp.integer) and jnp.ndim(key) == 0:
+        return jax.random.key(key)
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     return jax.random.wrap_key_data(key)
