@@ -49,6 +49,11 @@ def shared_hvp(params, v):
     return jax.tree_util.tree_map(leaf, params, v)
 
 
+# Integers that set shapes and loop lengths: named in the kwargs so that the
+# inject_hyperparams test passes them as static_args (as adafactor's cases do
+# with min_dim_size_to_factor).
+_STATIC = {"spatial_average_size": 1, "num_samples": 1}
+
 _INVALID = (
     ({"b1": 1.0}, "b1"),
     ({"b2": -0.1}, "b2"),
@@ -73,6 +78,7 @@ CASES = [
     OptimizerCase(
         id="adahessian",
         name="adahessian",
+        kwargs=_STATIC,
         optax_parity=False,
         extra_args={"loss_fn": jax.tree_util.Partial(shared_loss)},
         converge_lr=0.3,
@@ -84,7 +90,12 @@ CASES = [
     OptimizerCase(
         id="adahessian_hvp_fn",
         name="adahessian",
-        kwargs={"hessian_power": 0.5, "weight_decay": 1e-3, "num_samples": 2},
+        kwargs={
+            **_STATIC,
+            "hessian_power": 0.5,
+            "weight_decay": 1e-3,
+            "num_samples": 2,
+        },
         optax_parity=False,
         extra_args={"hvp_fn": jax.tree_util.Partial(shared_hvp)},
         converge_lr=0.3,

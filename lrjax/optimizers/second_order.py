@@ -8,7 +8,7 @@ import jax
 
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
-from lrjax.transforms.hessian import scale_by_adahessian
+from lrjax.transforms.adahessian import scale_by_adahessian
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
 

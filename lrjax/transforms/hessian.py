@@ -1,13 +1,14 @@
-"""Diagonal-Hessian estimates: Hutchinson's estimator and AdaHessian's scaling.
+"""Hutchinson's diagonal-Hessian estimator and its extra-args protocol.
 
-Both blocks need the curvature of the loss, which a gradient does not carry,
-so their ``update`` takes it through optax's extra-args protocol
+The estimator (and :func:`lrjax.scale_by_adahessian`, which draws its
+estimates with it) needs the curvature of the loss, which a gradient does
+not carry, so an ``update`` takes it through optax's extra-args protocol
 (``GradientTransformationExtraArgs``): ``loss_fn=`` (a function
 ``params -> scalar loss``, differentiated here by forward-over-reverse) or
 ``hvp_fn=`` (a function ``(params, v) -> H v``). ``obj_fn=`` is accepted as
 a synonym of ``loss_fn``: it is the keyword optax.contrib's Sophia hands its
 ``hessian_diagonal_fn``. Other extra arguments are ignored, as the protocol
-asks, so the blocks chain with ones that take ``value=``.
+asks, so these blocks chain with ones that take ``value=``.
 
 The probe vectors are drawn from ``fold_in(key, count)``: the estimate is a
 pure function of the key, the step count and the parameters, so a restored
@@ -16,7 +17,6 @@ checkpoint continues with the same draws, and a jitted step never retraces.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -30,9 +30,8 @@ from lrjax._base import GradientTransformationExtraArgs
 
 __all__ = [
     "HutchinsonDiagonalState",
-    "ScaleByAdaHessianState",
     "hutchinson_diagonal",
-    "scale_by_adahessian",
+    "hutchinson_estimate",
 ]
 
 LossFn = Callable[[Any], Any]
@@ -63,7 +62,18 @@ def check_key(name: str, key: Any) -> None:
     )
 
 
-def _as_key(key: Any) -> jax.Array:
+def static_int(name: str, value: Any) -> int:
+    """``value`` as a Python int; it sets shapes or loop lengths, so not traced."""
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{name} sets array shapes and loop lengths, so it must be a "
+            "concrete integer, got a traced value; with optax.inject_hyperparams "
+            f"name it in static_args=('{name}',)."
+        )
+    return int(value)
+
+
+def as_key(key: Any) -> jax.Array:
     if isinstance(key, (int, np.integer)):
         return jax.random.key(int(key))
     if jnp.issubdtype(key.dtype, jnp.integer) and jnp.ndim(key) == 0:
@@ -73,7 +83,7 @@ def _as_key(key: Any) -> jax.Array:
     return jax.random.wrap_key_data(key)
 
 
-def _check_real(params: Any, where: str) -> None:
+def check_real(params: Any, where: str) -> None:
     num.check_optimizable(params, where)
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         if jnp.issubdtype(jnp.result_type(leaf), jnp.complexfloating):
@@ -85,7 +95,9 @@ def _check_real(params: Any, where: str) -> None:
             )
 
 
-def _hvp(params: Any, loss_fn: Any, hvp_fn: Any, obj_fn: Any, where: str) -> HvpFn:
+def resolve_hvp(
+    params: Any, loss_fn: Any, hvp_fn: Any, obj_fn: Any, where: str
+) -> HvpFn:
     """The Hessian-vector product given through the extra arguments."""
     if params is None:
         raise ValueError(f"{where}: update needs params (the point of the Hessian).")
@@ -202,10 +214,11 @@ def hutchinson_diagonal(
     """
     check_key("key", key)
     val.check_positive_int("num_samples", num_samples)
-    base_key = _as_key(key)
+    num_samples = static_int("num_samples", num_samples)
+    base_key = as_key(key)
 
     def init_fn(params):
-        _check_real(params, "hutchinson_diagonal init")
+        check_real(params, "hutchinson_diagonal init")
         return HutchinsonDiagonalState(num.zero_count())
 
     def update_fn(
@@ -219,8 +232,9 @@ def hutchinson_diagonal(
         **extra_args,
     ):
         del extra_args
-        hvp = _hvp(params, loss_fn, hvp_fn, obj_fn, "hutchinson_diagonal")
-        val.check_tree_structure("hutchinson_diagonal", updates, params)
+        if params is not None:
+            val.check_tree_structure("hutchinson_diagonal", updates, params)
+        hvp = resolve_hvp(params, loss_fn, hvp_fn, obj_fn, "hutchinson_diagonal")
         step_key = jax.random.fold_in(base_key, state.count)
         est = hutchinson_estimate(step_key, params, hvp, num_samples)
 
@@ -230,164 +244,5 @@ def hutchinson_diagonal(
 
         est = jax.tree_util.tree_map(out, est, updates, params)
         return est, HutchinsonDiagonalState(num.safe_increment(state.count))
-
-    return GradientTransformationExtraArgs(init_fn, update_fn)
-
-
-def _window(shape: tuple[int, ...]) -> int:
-    return math.prod(shape[:-2])
-
-
-def check_spatial_blocks(params: Any, size: int, where: str) -> None:
-    """Every kernel window (ndim >= 3) must split into blocks of ``size``."""
-    if size == 1:
-        return
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        shape = jnp.shape(leaf)
-        if len(shape) >= 3 and _window(shape) % size:
-            raise ValueError(
-                f"{where}: spatial_average_size={size} does not divide the kernel "
-                f"window of the parameter at {jax.tree_util.keystr(path)} (shape "
-                f"{shape}: window {shape[:-2]} of {_window(shape)} elements). "
-                "Use a divisor of the window, or 1 for no averaging."
-            )
-
-
-def spatial_average(d: jax.Array, size: int) -> jax.Array:
-    """AdaHessian's spatial averaging of ``|d|`` over kernel windows.
-
-    For a leaf of ndim >= 3, taken as a convolution kernel in JAX's layout
-    (window axes first, then input and output features: Flax's ``HWIO``), the
-    window positions of each (input, output) pair are split, in row-major
-    order, into blocks of ``size`` consecutive positions, and every element
-    gets its block's mean of ``|d|``. Leaves of ndim <= 2 and ``size == 1``:
-    ``d`` unchanged (its sign is irrelevant: only ``d**2`` is used).
-    """
-    shape = d.shape
-    if size == 1 or d.ndim < 3:
-        return d
-    w = _window(shape)
-    blocks = jnp.abs(d).reshape(w // size, size, -1)
-    mean = jnp.mean(blocks, axis=1, keepdims=True)
-    return jnp.broadcast_to(mean, blocks.shape).reshape(shape)
-
-
-class ScaleByAdaHessianState(NamedTuple):
-    """State of :func:`scale_by_adahessian`.
-
-    Attributes:
-      count: int32 number of updates made (saturating); the probes of an
-        update are drawn from ``fold_in(key, count)``.
-      mu: EMA of the gradients, dtype ``mu_dtype``.
-      nu: EMA of the squared (spatially averaged) Hessian-diagonal estimates,
-        in the parameter's dtype.
-    """
-
-    count: jax.Array
-    mu: Any
-    nu: Any
-
-
-def scale_by_adahessian(
-    b1: float = 0.9,
-    b2: float = 0.999,
-    eps: float = 1e-4,
-    hessian_power: float = 1.0,
-    spatial_average_size: int = 1,
-    mu_dtype: Any | None = None,
-    *,
-    key: jax.Array | int = 0,
-    num_samples: int = 1,
-) -> GradientTransformationExtraArgs:
-    """AdaHessian's direction (Yao et al., AAAI 2021).
-
-    With ``t`` the number of updates including this one, ``D`` the Hutchinson
-    estimate of the Hessian diagonal (:func:`hutchinson_diagonal`, probes from
-    ``fold_in(key, t - 1)``) and ``D_s`` its spatial average::
-
-        m <- b1 * m + (1 - b1) * g
-        v <- b2 * v + (1 - b2) * D_s**2
-        u = (m / (1 - b1**t)) / ((v / (1 - b2**t))**(hessian_power / 2) + eps)
-
-    Conventions (the paper's Algorithm 1 and the authors' PyTorch code,
-    github.com/amirgholami/adahessian): ``eps`` is outside the power; leaves
-    of ndim <= 2 are not averaged; for kernels (ndim >= 3) ``D_s`` is the
-    block mean of ``|D|`` (the authors' code takes the modulus before the
-    mean; with ``spatial_average_size`` equal to the window, e.g. 9 for a 3x3
-    kernel, it is their full-window average). See :func:`spatial_average` for
-    the layout (JAX's window-first ``HWIO``, where PyTorch is ``OIHW``).
-
-    The update needs ``loss_fn=`` or ``hvp_fn=`` (see
-    :func:`hutchinson_diagonal`). Complex parameters are rejected at init.
-
-    Args:
-      b1: gradient-moment decay, in ``[0, 1)``. Default 0.9.
-      b2: Hessian-moment decay, in ``[0, 1)``. Default 0.999.
-      eps: added to the denominator outside the power, ``>= 0``. Default 1e-4.
-      hessian_power: ``k`` in ``[0, 1]``; 1 is the paper's default, 0 gives
-        momentum SGD. Default 1.
-      spatial_average_size: block size of the spatial average over kernel
-        windows, an integer ``> 0`` dividing every window; 1 (no averaging)
-        by default.
-      mu_dtype: dtype of ``m`` (default: the parameter's).
-      key: PRNG key or integer seed ``>= 0`` of the probes. Default 0.
-      num_samples: Hutchinson probes per step, an integer ``> 0``. Default 1.
-
-    Returns:
-      A ``GradientTransformationExtraArgs`` with :class:`ScaleByAdaHessianState`.
-    """
-    val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
-    val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
-    val.check_non_negative("eps", eps)
-    val.check_in_range("hessian_power", hessian_power, 0.0, 1.0)
-    val.check_positive_int("spatial_average_size", spatial_average_size)
-    val.check_dtype("mu_dtype", mu_dtype)
-    check_key("key", key)
-    val.check_positive_int("num_samples", num_samples)
-    base_key = _as_key(key)
-
-    def init_fn(params):
-        _check_real(params, "scale_by_adahessian init")
-        check_spatial_blocks(params, spatial_average_size, "scale_by_adahessian")
-        return ScaleByAdaHessianState(
-            num.zero_count(),
-            num.tree_buffers(params, mu_dtype),
-            num.tree_buffers(params, holds_real=True),
-        )
-
-    def update_fn(
-        updates,
-        state,
-        params=None,
-        *,
-        loss_fn=None,
-        hvp_fn=None,
-        obj_fn=None,
-        **extra_args,
-    ):
-        del extra_args
-        hvp = _hvp(params, loss_fn, hvp_fn, obj_fn, "scale_by_adahessian")
-        val.check_tree_structure("scale_by_adahessian", updates, state.mu)
-        est = hutchinson_estimate(
-            jax.random.fold_in(base_key, state.count), params, hvp, num_samples
-        )
-        count = num.safe_increment(state.count)
-        mu_corr = num.bias_correction(b1, count)
-        nu_corr = num.bias_correction(b2, count)
-
-        def step(g, m, v, d):
-            g = jnp.asarray(g)
-            gc, m_new, v_new, d = num.upcast(g, m, v, d)
-            d = spatial_average(d, spatial_average_size)
-            m_new = b1 * m_new + (1 - b1) * gc
-            v_new = b2 * v_new + (1 - b2) * num.abs_sq(d)
-            denom = (v_new * nu_corr) ** (hessian_power / 2) + eps
-            u = m_new * mu_corr / denom
-            out = num.cast(u, num.update_dtype(g, m.dtype))
-            return out, m_new.astype(m.dtype), v_new.astype(v.dtype)
-
-        out = jax.tree_util.tree_map(step, updates, state.mu, state.nu, est)
-        updates, mu, nu = num.tree_unzip(updates, out, 3)
-        return updates, ScaleByAdaHessianState(count, mu, nu)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
