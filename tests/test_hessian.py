@@ -370,3 +370,25 @@ def test_shape_setting_integers_must_be_static_under_inject_hyperparams():
     )
     # First step: -lr * g / (|D|**k + eps) with D = 1, g = x = 1.
     np.testing.assert_allclose(updates["x"], -0.1 / (1 + 1e-4), rtol=1e-6)
+
+
+def test_plugs_into_optax_sophia_as_its_hessian_diagonal_fn():
+    # optax.contrib.sophia hands obj_fn= to its hessian_diagonal_fn; on a
+    # diagonal quadratic every estimator is exact, so ours and optax's own
+    # Hutchinson block give the same 12 steps.
+    a_diag = np.array([0.5, 2.0, 30.0, 4.0])
+    loss = _quadratic(np.diag(a_diag))
+    runs = []
+    for est in (lrjax.hutchinson_diagonal(3), None):
+        kw = {} if est is None else {"hessian_diagonal_fn": est}
+        opt = optax.contrib.sophia(0.05, update_interval=2, **kw)
+        params = {"x": jnp.asarray([1.0, -2.0, 0.5, 3.0])}
+        state = opt.init(params)
+        for _ in range(12):
+            updates, state = opt.update(
+                jax.grad(loss)(params), state, params, obj_fn=loss
+            )
+            params = optax.apply_updates(params, updates)
+        runs.append(np.asarray(params["x"]))
+    assert np.max(np.abs(runs[1] - [1.0, -2.0, 0.5, 3.0])) > 0.1
+    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-6)
