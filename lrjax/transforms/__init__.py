@@ -1,5 +1,6 @@
 """Building blocks: each a ``GradientTransformation`` that does one thing."""
 
+from lrjax.transforms.adahessian import ScaleByAdaHessianState, scale_by_adahessian
 from lrjax.transforms.adam import ScaleByAdamState, scale_by_adam
 from lrjax.transforms.adam_variants import (
     ScaleByAmsgradState,
@@ -26,6 +27,7 @@ from lrjax.transforms.factored import (
     scale_by_factored_rms,
     scale_by_param_block_rms,
 )
+from lrjax.transforms.hessian import HutchinsonDiagonalState, hutchinson_diagonal
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
 from lrjax.transforms.scaling import (
