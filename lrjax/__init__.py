@@ -75,6 +75,7 @@ from lrjax.optimizers import (
     adamax,
     adamaxw,
     adamw,
+    adan,
     amsgrad,
     lamb,
     lars,
@@ -84,6 +85,7 @@ from lrjax.optimizers import (
     radam,
     rmsprop,
     sgd,
+    yogi,
 )
 
 # Plotting (matplotlib is imported only when a plot is drawn).
@@ -126,6 +128,7 @@ from lrjax.transforms import (
     FactoredState,
     ScaleByAdaDeltaState,
     ScaleByAdamState,
+    ScaleByAdanState,
     ScaleByAmsgradState,
     ScaleByBeliefState,
     ScaleByLearningRateState,
@@ -146,6 +149,7 @@ from lrjax.transforms import (
     scale_by_adadelta,
     scale_by_adam,
     scale_by_adamax,
+    scale_by_adan,
     scale_by_amsgrad,
     scale_by_belief,
     scale_by_factored_rms,
@@ -158,6 +162,7 @@ from lrjax.transforms import (
     scale_by_schedule,
     scale_by_stddev,
     scale_by_trust_ratio,
+    scale_by_yogi,
     set_to_zero,
     trace,
 )

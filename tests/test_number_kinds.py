@@ -52,6 +52,12 @@ ADAPTIVE_NAMES = {"adagrad", "rmsprop", "adadelta", "adafactor", "lamb", "lars"}
 # complex128: lrjax and optax are each up to 1.2e-5 of max |u| off (so up to
 # 7e-5 relative on an element ten times smaller than the largest).
 COMPLEX_ATOL_OF_MAX = {"schedule_free_sgd": 3e-5, "dog": 3e-5}
+# Absolute tolerance of the state comparison, by optimizer name, where a state
+# buffer cancels: Adan's v averages g_t - g_{t-1}, about 1 here while |g| is
+# about 1400, so one float32 ulp of the gradient (1e-4) reaches v. Measured
+# after 20 steps: lrjax's and optax's float32 v are each 7e-6 to 9e-6 off an
+# optax run in complex128, and 1e-5 apart (the updates still agree to 3e-5).
+COMPLEX_STATE_ATOL = {"adan": 5e-5}
 
 
 def _complex_atol(case, ref, floor=1e-7):
@@ -210,7 +216,8 @@ def test_complex_parameters_match_optax(case):
             continue
         assert [x.dtype for x in mine] == [x.dtype for x in ref], f"step {k}"
         # (z, the iterate, is O(1) and kept to the same absolute error.)
-        chex.assert_trees_all_close(mine, ref, rtol=3e-5, atol=max(atol, 1e-7))
+        state_atol = max(atol, COMPLEX_STATE_ATOL.get(case.name, 1e-7))
+        chex.assert_trees_all_close(mine, ref, rtol=3e-5, atol=state_atol)
     assert any(
         bool(jnp.any(jnp.imag(x) != 0)) for x in jax.tree_util.tree_leaves(ours[0][0])
     ), "updates lost their imaginary part"
@@ -495,11 +502,11 @@ def _optax_promotes_like_lrjax(case):
     kw = {**case.kwargs, **case.lrjax_kwargs}
     dtype_only_in_lrjax = any(k.endswith("dtype") for k in case.lrjax_kwargs)
     nesterov = kw.get("nesterov", case.name in ("nadam", "nadamw"))
-    # optax's adagrad and adafactor raise on Python-scalar leaves (its abs_sq
-    # takes arrays only).
+    # optax's adagrad, adafactor and yogi raise on Python-scalar leaves (its
+    # abs_sq takes arrays only).
     # optax.contrib.mechanize fails on them with bf16 params (lax.clamp of
     # mixed dtypes).
-    rejects = case.name in ("adagrad", "adafactor", "mechanize")
+    rejects = case.name in ("adagrad", "adafactor", "yogi", "mechanize")
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and

@@ -2,6 +2,7 @@
 
 from lrjax.optimizers.adafactor import adafactor, adafactor_relative_step
 from lrjax.optimizers.adam import adam, adamw
+from lrjax.optimizers.adam_like import adan, yogi
 from lrjax.optimizers.adam_variants import (
     adabelief,
     adamax,

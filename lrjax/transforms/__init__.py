@@ -1,6 +1,7 @@
 """Building blocks: each a ``GradientTransformation`` that does one thing."""
 
 from lrjax.transforms.adam import ScaleByAdamState, scale_by_adam
+from lrjax.transforms.adam_like import ScaleByAdanState, scale_by_adan, scale_by_yogi
 from lrjax.transforms.adam_variants import (
     ScaleByAmsgradState,
     ScaleByBeliefState,
