@@ -506,7 +506,9 @@ def _optax_promotes_like_lrjax(case):
     # abs_sq takes arrays only).
     # optax.contrib.mechanize fails on them with bf16 params (lax.clamp of
     # mixed dtypes).
-    rejects = case.name in ("adagrad", "adafactor", "yogi", "mechanize")
+    # optax's novograd fails on them too (its lax.cond's branches give the
+    # scalar leaf's second moment different dtypes).
+    rejects = case.name in ("adagrad", "adafactor", "yogi", "novograd", "mechanize")
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and

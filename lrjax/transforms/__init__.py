@@ -29,6 +29,7 @@ from lrjax.transforms.factored import (
 )
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.novograd import ScaleByNovogradState, scale_by_novograd
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
     ScaleByScheduleState,
