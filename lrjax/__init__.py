@@ -86,6 +86,7 @@ from lrjax.optimizers import (
     radam,
     rmsprop,
     sgd,
+    sm3,
     yogi,
 )
 
@@ -139,6 +140,7 @@ from lrjax.transforms import (
     ScaleByRssState,
     ScaleByRStdDevState,
     ScaleByScheduleState,
+    ScaleBySM3State,
     TraceState,
     add_decayed_weights,
     clip,
@@ -163,6 +165,7 @@ from lrjax.transforms import (
     scale_by_rms,
     scale_by_rss,
     scale_by_schedule,
+    scale_by_sm3,
     scale_by_stddev,
     scale_by_trust_ratio,
     scale_by_yogi,

@@ -446,6 +446,26 @@ def _expected_dtypes(case, grads, params):
     return {k: _expected_update_dtype(case, grads[k], params[k]) for k in grads}
 
 
+def _zero_d_as_vectors(opt):
+    """``opt`` run with 0-d leaves given as 1-element vectors.
+
+    optax's sm3 has no axis to cover in a 0-d leaf and fails; lrjax gives one
+    the per-element accumulator optax gives a 1-element vector.
+    """
+
+    def lift(tree):
+        return jax.tree_util.tree_map(
+            lambda x: jnp.reshape(x, (1,)) if jnp.ndim(x) == 0 else x, tree
+        )
+
+    def update(updates, state, params=None, **extra):
+        out, state = opt.update(lift(updates), state, lift(params), **extra)
+        unlift = lambda o, u: jnp.reshape(o, jnp.shape(u))  # noqa: E731
+        return jax.tree_util.tree_map(unlift, out, updates), state
+
+    return optax.GradientTransformationExtraArgs(lambda p: opt.init(lift(p)), update)
+
+
 @by_id
 def test_python_scalar_update_leaves(case):
     # Values: optax's (for a case without an optax twin, the case's own
@@ -455,6 +475,8 @@ def test_python_scalar_update_leaves(case):
     params, grads = _scalar_leaf_problem()
     opt = case.make()
     ref = case.make_optax() if case.optax_parity else case.make()
+    if case.name == "sm3":
+        ref = _zero_d_as_vectors(ref)
     # A whole-tree method (leaf_local=False) mixes every leaf into each step:
     # its own reference run keeps the bf16 leaf, so only the scalar leaves
     # differ (optax's mechanize cannot take bf16 params: float32 there).
@@ -472,11 +494,17 @@ def test_python_scalar_update_leaves(case):
         for k in u:
             got = jnp.asarray(u[k])
             rtol = 1e-5 if got.dtype == jnp.float32 else RTOL[got.dtype.type]
+            atol = 1e-7
+            if case.name == "sm3" and got.dtype == jnp.bfloat16:
+                # SM3's momentum cancels on 'h' (g flips from -2 to 3): m_1 =
+                # -0.1 stored in bf16 (half an ulp, 2.4e-4) reaches the second
+                # update times lr * b1 = 0.09: up to 2.2e-5 (1.1e-5 measured).
+                atol = 2.2e-5
             np.testing.assert_allclose(
                 np.asarray(got, np.float32),
                 np.asarray(jnp.asarray(u_ref[k]).astype(got.dtype), np.float32),
                 rtol=rtol,
-                atol=1e-7,
+                atol=atol,
                 err_msg=k,
             )
         params = optax.apply_updates(params, u)
@@ -508,7 +536,15 @@ def _optax_promotes_like_lrjax(case):
     # mixed dtypes).
     # optax's novograd fails on them too (its lax.cond's branches give the
     # scalar leaf's second moment different dtypes).
-    rejects = case.name in ("adagrad", "adafactor", "yogi", "novograd", "mechanize")
+    # optax's sm3 fails on 0-d parameters (no axis to cover).
+    rejects = case.name in (
+        "adagrad",
+        "adafactor",
+        "yogi",
+        "novograd",
+        "sm3",
+        "mechanize",
+    )
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and

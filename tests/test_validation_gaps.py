@@ -135,7 +135,7 @@ _LR = {"learning_rate": 0.1}
 
 # Numeric arguments whose default is not None but whose docs give None a
 # meaning (arguments that default to None are documented options already).
-DOCUMENTED_NONE = {("adafactor", "clipping_threshold")}
+DOCUMENTED_NONE = {("adafactor", "clipping_threshold"), ("sm3", "momentum")}
 
 
 def constructors():

@@ -17,3 +17,4 @@ from lrjax.optimizers.large_batch import lamb, lars
 from lrjax.optimizers.lion import lion
 from lrjax.optimizers.novograd import novograd
 from lrjax.optimizers.sgd import sgd
+from lrjax.optimizers.sm3 import sm3

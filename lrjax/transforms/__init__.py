@@ -40,4 +40,5 @@ from lrjax.transforms.scaling import (
     set_to_zero,
 )
 from lrjax.transforms.sign import ScaleByLionState, scale_by_lion
+from lrjax.transforms.sm3 import ScaleBySM3State, scale_by_sm3
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights
