@@ -508,11 +508,12 @@ def test_python_scalar_update_leaves(case):
                 err_msg=k,
             )
         params = optax.apply_updates(params, u)
-        if case.name in ("cocob", "dog", "dowg"):
+        if case.name in ("cocob", "dog", "dowg", "lbfgs"):
             # Their updates depend on the params themselves (COCOB steps to
             # x0 + disp from where x is, DoG's rate on the global distance
-            # |x - x0|), so they see the bf16 leaf's rounding (0.4% of 'h',
-            # up to 13% of its step): give the reference the same params.
+            # |x - x0|, L-BFGS's through s = w_{k+1} - w_k and the whole-tree
+            # <y, s>), so they see the bf16 leaf's rounding (0.4% of 'h', up
+            # to 13% of its step): give the reference the same params.
             params_ref = to_float32(params)
         else:
             params_ref = optax.apply_updates(params_ref, u_ref)
@@ -551,6 +552,10 @@ def _optax_promotes_like_lrjax(case):
     # dowg multiply the update by a float32 step-size estimate (d * lr, eta)
     # that promotes it: float32 updates for bf16 params. lrjax keeps bf16.
     breaks_rule = case.name in ("lars", "prodigy", "dadapt_adamw", "dog", "dowg")
+    # optax's scale_by_lbfgs returns a float32 update for a bf16 parameter's
+    # Python-scalar leaf (its recursion promotes through float32 dot
+    # products); lrjax keeps bf16.
+    breaks_rule = breaks_rule or case.name == "lbfgs"
     # sgd_hd's twin (hypergrad_lr=0) is optax.sgd, which has no buffer; lrjax
     # keeps the previous direction in one, whose dtype the scalar leaf takes.
     breaks_rule = breaks_rule or case.name == "sgd_hd"

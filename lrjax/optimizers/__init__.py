@@ -14,6 +14,7 @@ from lrjax.optimizers.adam_variants import (
 )
 from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import lamb, lars
+from lrjax.optimizers.lbfgs import lbfgs
 from lrjax.optimizers.lion import lion
 from lrjax.optimizers.novograd import novograd
 from lrjax.optimizers.sgd import sgd

@@ -28,6 +28,13 @@ from lrjax.transforms.factored import (
     scale_by_param_block_rms,
 )
 from lrjax.transforms.layerwise import scale_by_trust_ratio
+from lrjax.transforms.lbfgs import ScaleByLBFGSState, scale_by_lbfgs
+from lrjax.transforms.linesearch import (
+    ScaleByZoomLinesearchState,
+    ZoomLinesearchInfo,
+    scale_by_zoom_linesearch,
+    value_and_grad_from_state,
+)
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
 from lrjax.transforms.novograd import ScaleByNovogradState, scale_by_novograd
 from lrjax.transforms.scaling import (
