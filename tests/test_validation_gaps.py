@@ -36,6 +36,7 @@ NOT_CONSTRUCTORS = {
     "get_learning_rate",
     "global_norm",
     "plot_schedule",
+    "value_and_grad_from_state",
 }
 
 # Valid values for the required arguments of every constructor that has any.
@@ -50,6 +51,7 @@ REQUIRED = {
     "ema_params": {"decay": 0.99},
     "stale_gradients": {"inner": lrjax.sgd(0.1), "max_delay": 2},
     "staleness_aware": {"inner": lrjax.sgd(0.1)},
+    "scale_by_zoom_linesearch": {"max_linesearch_steps": 5},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
     "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},
@@ -137,7 +139,11 @@ _LR = {"learning_rate": 0.1}
 
 # Numeric arguments whose default is not None but whose docs give None a
 # meaning (arguments that default to None are documented options already).
-DOCUMENTED_NONE = {("adafactor", "clipping_threshold")}
+DOCUMENTED_NONE = {
+    ("adafactor", "clipping_threshold"),
+    ("sm3", "momentum"),
+    ("scale_by_zoom_linesearch", "approx_dec_rtol"),
+}
 
 
 def constructors():
@@ -280,15 +286,19 @@ def test_numeric_arguments_cover_the_hyperparameters():
         ("dowg", "init_estim_sq_dist"),
         ("dowg", "weight_decay"),
         ("exponential_decay", "end_value"),
+        ("lbfgs", "learning_rate"),
         ("prodigy", "beta3"),
         ("rmsprop", "momentum"),
         ("scale_by_dowg", "init_estim_sq_dist"),
         ("scale_by_learning_rate", "learning_rate"),
+        ("scale_by_zoom_linesearch", "approx_dec_rtol"),
+        ("scale_by_zoom_linesearch", "max_learning_rate"),
         ("schedule_free_adamw", "warmup_steps"),
         ("schedule_free_sgd", "warmup_steps"),
         ("schedule_free_sgd", "weight_decay"),
         ("sgd", "momentum"),
         ("sgd_hd", "momentum"),
+        ("sm3", "momentum"),
         ("warmup_exponential_decay_schedule", "end_value"),
     }
 

@@ -2,6 +2,7 @@
 
 from lrjax.optimizers.adafactor import adafactor, adafactor_relative_step
 from lrjax.optimizers.adam import adam, adamw
+from lrjax.optimizers.adam_like import adan, yogi
 from lrjax.optimizers.adam_variants import (
     adabelief,
     adamax,
@@ -13,6 +14,9 @@ from lrjax.optimizers.adam_variants import (
 )
 from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import lamb, lars
+from lrjax.optimizers.lbfgs import lbfgs
 from lrjax.optimizers.lion import lion
+from lrjax.optimizers.novograd import novograd
 from lrjax.optimizers.second_order import adahessian
 from lrjax.optimizers.sgd import sgd
+from lrjax.optimizers.sm3 import sm3

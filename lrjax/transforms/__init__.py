@@ -2,6 +2,7 @@
 
 from lrjax.transforms.adahessian import ScaleByAdaHessianState, scale_by_adahessian
 from lrjax.transforms.adam import ScaleByAdamState, scale_by_adam
+from lrjax.transforms.adam_like import ScaleByAdanState, scale_by_adan, scale_by_yogi
 from lrjax.transforms.adam_variants import (
     ScaleByAmsgradState,
     ScaleByBeliefState,
@@ -29,7 +30,15 @@ from lrjax.transforms.factored import (
 )
 from lrjax.transforms.hessian import HutchinsonDiagonalState, hutchinson_diagonal
 from lrjax.transforms.layerwise import scale_by_trust_ratio
+from lrjax.transforms.lbfgs import ScaleByLBFGSState, scale_by_lbfgs
+from lrjax.transforms.linesearch import (
+    ScaleByZoomLinesearchState,
+    ZoomLinesearchInfo,
+    scale_by_zoom_linesearch,
+    value_and_grad_from_state,
+)
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.novograd import ScaleByNovogradState, scale_by_novograd
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
     ScaleByScheduleState,
@@ -40,4 +49,5 @@ from lrjax.transforms.scaling import (
     set_to_zero,
 )
 from lrjax.transforms.sign import ScaleByLionState, scale_by_lion
+from lrjax.transforms.sm3 import ScaleBySM3State, scale_by_sm3
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights

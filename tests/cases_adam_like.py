@@ -1,0 +1,60 @@
+"""Shared-test cases for Yogi and Adan (see optimizer_case.py).
+
+Both have optax twins of the same name and state layout (``ScaleByAdanState``
+keeps optax's buffers in order; its step counter is named ``count``).
+"""
+
+from hypothesis import strategies as st
+from optimizer_case import OptimizerCase
+
+_unit = st.floats(0.0, 0.999)
+
+CASES = [
+    OptimizerCase(
+        id="yogi",
+        name="yogi",
+        converge_lr=0.1,
+        converge_steps=300,
+        hyperparams={"b1": _unit, "b2": _unit, "eps": st.floats(1e-8, 1e-1)},
+        invalid=(
+            ({"b1": 1.0}, "b1"),
+            ({"b2": -0.1}, "b2"),
+            ({"eps": -1e-3}, "eps"),
+        ),
+    ),
+    OptimizerCase(
+        id="yogi_b2_0.9",
+        name="yogi",
+        kwargs={"b1": 0.5, "b2": 0.9, "eps": 1e-6},
+        converge_lr=0.1,
+        converge_steps=300,
+    ),
+    OptimizerCase(
+        id="adan",
+        name="adan",
+        converge_lr=0.1,
+        converge_steps=300,
+        hyperparams={
+            "b1": _unit,
+            "b2": _unit,
+            "b3": _unit,
+            "eps": st.floats(1e-10, 1e-3),
+            "weight_decay": st.floats(0.0, 1.0),
+        },
+        invalid=(
+            ({"b1": 1.0}, "b1"),
+            ({"b2": 1.5}, "b2"),
+            ({"b3": -0.1}, "b3"),
+            ({"eps": -1e-8}, "eps"),
+            ({"eps_root": -1.0}, "eps_root"),
+            ({"weight_decay": -1e-4}, "weight_decay"),
+        ),
+    ),
+    OptimizerCase(
+        id="adan_weight_decay",
+        name="adan",
+        kwargs={"weight_decay": 1e-2, "b2": 0.5},
+        converge_lr=0.1,
+        converge_steps=300,
+    ),
+]
