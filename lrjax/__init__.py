@@ -83,7 +83,10 @@ from lrjax.optimizers import (
     nadamw,
     radam,
     rmsprop,
+    rprop,
     sgd,
+    sign_sgd,
+    signum,
 )
 
 # Plotting (matplotlib is imported only when a plot is drawn).
@@ -131,6 +134,7 @@ from lrjax.transforms import (
     ScaleByLearningRateState,
     ScaleByLionState,
     ScaleByRmsState,
+    ScaleByRpropState,
     ScaleByRssState,
     ScaleByRStdDevState,
     ScaleByScheduleState,
@@ -154,8 +158,10 @@ from lrjax.transforms import (
     scale_by_param_block_rms,
     scale_by_radam,
     scale_by_rms,
+    scale_by_rprop,
     scale_by_rss,
     scale_by_schedule,
+    scale_by_sign,
     scale_by_stddev,
     scale_by_trust_ratio,
     set_to_zero,

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from cases_sign import rprop_complex_reference
 from number_kinds import (
     RADAM_RTOL,
     RTOL,
@@ -179,6 +180,9 @@ COMPLEX_REFERENCES = {
     "cocob": (cocob_reference, 1e-5),
     "radam": (_radam_reference, RADAM_RTOL),
     "radam_nesterov": (_radam_reference, RADAM_RTOL),
+    # optax compares complex numbers, which JAX refuses.
+    "rprop": (rprop_complex_reference, 1e-5),
+    "rprop_bounded": (rprop_complex_reference, 1e-5),
 }
 
 

@@ -15,3 +15,4 @@ from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import lamb, lars
 from lrjax.optimizers.lion import lion
 from lrjax.optimizers.sgd import sgd
+from lrjax.optimizers.sign import rprop, sign_sgd, signum

@@ -28,6 +28,7 @@ from lrjax.transforms.factored import (
 )
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.rprop import ScaleByRpropState, scale_by_rprop
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
     ScaleByScheduleState,
@@ -37,5 +38,5 @@ from lrjax.transforms.scaling import (
     scale_by_schedule,
     set_to_zero,
 )
-from lrjax.transforms.sign import ScaleByLionState, scale_by_lion
+from lrjax.transforms.sign import ScaleByLionState, scale_by_lion, scale_by_sign
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights
