@@ -81,6 +81,7 @@ from lrjax.optimizers import (
     lion,
     nadam,
     nadamw,
+    noisy_sgd,
     radam,
     rmsprop,
     rprop,
@@ -125,6 +126,7 @@ from lrjax.schedules import (
 # Building blocks and their states.
 from lrjax.transforms import (
     AddDecayedWeightsState,
+    AddNoiseState,
     EmaState,
     FactoredState,
     ScaleByAdaDeltaState,
@@ -140,6 +142,7 @@ from lrjax.transforms import (
     ScaleByScheduleState,
     TraceState,
     add_decayed_weights,
+    add_noise,
     clip,
     clip_by_block_rms,
     clip_by_global_norm,

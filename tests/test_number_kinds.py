@@ -502,8 +502,9 @@ def _optax_promotes_like_lrjax(case):
     # optax's adagrad and adafactor raise on Python-scalar leaves (its abs_sq
     # takes arrays only).
     # optax.contrib.mechanize fails on them with bf16 params (lax.clamp of
-    # mixed dtypes).
-    rejects = case.name in ("adagrad", "adafactor", "mechanize")
+    # mixed dtypes). optax's add_noise (noisy_sgd) reads .shape of every
+    # leaf, which a Python float lacks.
+    rejects = case.name in ("adagrad", "adafactor", "mechanize", "noisy_sgd")
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and

@@ -28,6 +28,7 @@ from lrjax.transforms.factored import (
 )
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.noise import AddNoiseState, add_noise
 from lrjax.transforms.rprop import ScaleByRpropState, scale_by_rprop
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
