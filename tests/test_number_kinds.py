@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from cases_polyak import polyak_complex_reference
 from cases_sign import rprop_complex_reference
 from number_kinds import (
     RADAM_RTOL,
@@ -183,6 +184,8 @@ COMPLEX_REFERENCES = {
     # optax compares complex numbers, which JAX refuses.
     "rprop": (rprop_complex_reference, 1e-5),
     "rprop_bounded": (rprop_complex_reference, 1e-5),
+    # optax's polyak_sgd with scaling != 1 is another formula (polyak_sgd).
+    "polyak_sgd_scaling_half": (polyak_complex_reference, 1e-5),
 }
 
 
@@ -514,6 +517,9 @@ def _optax_promotes_like_lrjax(case):
     # sgd_hd's twin (hypergrad_lr=0) is optax.sgd, which has no buffer; lrjax
     # keeps the previous direction in one, whose dtype the scalar leaf takes.
     breaks_rule = breaks_rule or case.name == "sgd_hd"
+    # optax's scale_by_optimistic_gradient returns float32 for a Python-scalar
+    # leaf of a bf16 parameter (measured); lrjax keeps bf16.
+    breaks_rule = breaks_rule or case.name.startswith("optimistic_")
     return (
         case.optax_parity
         and not nesterov

@@ -280,6 +280,7 @@ def test_numeric_arguments_cover_the_hyperparameters():
         ("exponential_decay", "end_value"),
         ("noisy_sgd", "key"),
         ("noisy_sgd", "seed"),
+        ("optimistic_adam", "optimism"),
         ("prodigy", "beta3"),
         ("rmsprop", "momentum"),
         ("scale_by_dowg", "init_estim_sq_dist"),

@@ -14,5 +14,11 @@ from lrjax.optimizers.adam_variants import (
 from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import lamb, lars
 from lrjax.optimizers.lion import lion
+from lrjax.optimizers.optimistic import (
+    optimistic_adam,
+    optimistic_adam_v2,
+    optimistic_gradient_descent,
+)
+from lrjax.optimizers.polyak import polyak_sgd
 from lrjax.optimizers.sgd import noisy_sgd, sgd
 from lrjax.optimizers.sign import rprop, sign_sgd, signum

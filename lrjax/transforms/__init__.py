@@ -29,6 +29,13 @@ from lrjax.transforms.factored import (
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
 from lrjax.transforms.noise import AddNoiseState, add_noise
+from lrjax.transforms.optimistic import (
+    ScaleByOptimisticAdamState,
+    ScaleByOptimisticGradientState,
+    scale_by_optimistic_adam,
+    scale_by_optimistic_gradient,
+)
+from lrjax.transforms.polyak import ScaleByPolyakState, scale_by_polyak
 from lrjax.transforms.rprop import ScaleByRpropState, scale_by_rprop
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
