@@ -480,10 +480,10 @@ def test_python_scalar_update_leaves(case):
                 err_msg=k,
             )
         params = optax.apply_updates(params, u)
-        if case.name in ("cocob", "dog", "dowg"):
+        if case.name in ("cocob", "dog", "dowg", "fromage", "adaptive_grad_clip"):
             # Their updates depend on the params themselves (COCOB steps to
             # x0 + disp from where x is, DoG's rate on the global distance
-            # |x - x0|), so they see the bf16 leaf's rounding (0.4% of 'h',
+            # |x - x0|, Fromage's and AGC's ratios on |x|), so they see the bf16 leaf's rounding (0.4% of 'h',
             # up to 13% of its step): give the reference the same params.
             params_ref = to_float32(params)
         else:
@@ -508,12 +508,22 @@ def _optax_promotes_like_lrjax(case):
     # mixed dtypes). optax's add_noise (noisy_sgd) reads .shape of every
     # leaf, which a Python float lacks.
     rejects = case.name in ("adagrad", "adafactor", "mechanize", "noisy_sgd")
+    # optax's adaptive_grad_clip takes abs_sq of arrays only, too.
+    rejects = rejects or case.name == "adaptive_grad_clip"
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and
     # dowg multiply the update by a float32 step-size estimate (d * lr, eta)
     # that promotes it: float32 updates for bf16 params. lrjax keeps bf16.
-    breaks_rule = case.name in ("lars", "prodigy", "dadapt_adamw", "dog", "dowg")
+    # optax's fromage (the same trust ratio) does too.
+    breaks_rule = case.name in (
+        "lars",
+        "fromage",
+        "prodigy",
+        "dadapt_adamw",
+        "dog",
+        "dowg",
+    )
     # sgd_hd's twin (hypergrad_lr=0) is optax.sgd, which has no buffer; lrjax
     # keeps the previous direction in one, whose dtype the scalar leaf takes.
     breaks_rule = breaks_rule or case.name == "sgd_hd"

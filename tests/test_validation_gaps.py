@@ -35,6 +35,8 @@ NOT_CONSTRUCTORS = {
     "chain",
     "get_learning_rate",
     "global_norm",
+    "per_example_global_norm_clip",
+    "per_example_layer_norm_clip",
     "plot_schedule",
 }
 
@@ -47,6 +49,7 @@ REQUIRED = {
         "learning_rate": 1e-3,
         "hypergrad_lr": 1e-7,
     },
+    "adaptive_grad_clip": {"clipping": 0.1},
     "add_noise": {"eta": 0.01, "gamma": 0.55},
     "ema_params": {"decay": 0.99},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
@@ -269,6 +272,7 @@ def test_numeric_arguments_cover_the_hyperparameters():
         ("adafactor", "learning_rate"),
         ("adafactor", "momentum"),
         ("adafactor", "weight_decay_rate"),
+        ("adaptive_grad_clip", "axis"),
         ("add_noise", "key"),
         ("add_noise", "seed"),
         ("clip_schedule", "max_value"),

@@ -12,7 +12,7 @@ from lrjax.optimizers.adam_variants import (
     radam,
 )
 from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
-from lrjax.optimizers.large_batch import lamb, lars
+from lrjax.optimizers.large_batch import fromage, lamb, lars
 from lrjax.optimizers.lion import lion
 from lrjax.optimizers.optimistic import (
     optimistic_adam,

@@ -19,21 +19,35 @@ from lrjax.transforms.adaptive import (
     scale_by_rss,
     scale_by_stddev,
 )
-from lrjax.transforms.clipping import clip, clip_by_global_norm, global_norm
+from lrjax.transforms.clipping import (
+    adaptive_grad_clip,
+    clip,
+    clip_by_global_norm,
+    global_norm,
+)
 from lrjax.transforms.factored import (
     FactoredState,
     clip_by_block_rms,
     scale_by_factored_rms,
     scale_by_param_block_rms,
 )
-from lrjax.transforms.layerwise import scale_by_trust_ratio
+from lrjax.transforms.layerwise import (
+    FromageRetractionState,
+    fromage_retraction,
+    scale_by_trust_ratio,
+)
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
 from lrjax.transforms.noise import AddNoiseState, add_noise
+from lrjax.transforms.normalize import centralize, normalize_by_update_norm
 from lrjax.transforms.optimistic import (
     ScaleByOptimisticAdamState,
     ScaleByOptimisticGradientState,
     scale_by_optimistic_adam,
     scale_by_optimistic_gradient,
+)
+from lrjax.transforms.per_example import (
+    per_example_global_norm_clip,
+    per_example_layer_norm_clip,
 )
 from lrjax.transforms.polyak import ScaleByPolyakState, scale_by_polyak
 from lrjax.transforms.rprop import ScaleByRpropState, scale_by_rprop
