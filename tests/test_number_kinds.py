@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from cases_distance import ldog_complex_reference
 from cases_polyak import polyak_complex_reference
 from cases_sign import rprop_complex_reference
 from number_kinds import (
@@ -186,6 +187,8 @@ COMPLEX_REFERENCES = {
     "rprop_bounded": (rprop_complex_reference, 1e-5),
     # optax's polyak_sgd with scaling != 1 is another formula (polyak_sgd).
     "polyak_sgd_scaling_half": (polyak_complex_reference, 1e-5),
+    # optax's LDoG squares complex gradients (scale_by_distance_over_gradients).
+    "distance_over_gradients": (ldog_complex_reference, 1e-5),
 }
 
 
@@ -243,7 +246,9 @@ def test_complex_parameters_match_numpy_reference(case):
     reference, rtol = COMPLEX_REFERENCES[case.id]
     want = reference(case)
     params = complex_problem()[0]
-    if case.optax_parity:  # states interchangeable with optax's
+    # States interchangeable with optax's (not where optax's complex state
+    # differs: optax_state_twin).
+    if case.optax_parity and case.optax_state_twin:
         chex.assert_trees_all_equal_dtypes(
             per_param_leaves(case.make().init(params), params),
             per_param_leaves(case.make_optax().init(params), params),
@@ -530,6 +535,8 @@ def _optax_promotes_like_lrjax(case):
     # optax's scale_by_optimistic_gradient returns float32 for a Python-scalar
     # leaf of a bf16 parameter (measured); lrjax keeps bf16.
     breaks_rule = breaks_rule or case.name.startswith("optimistic_")
+    # optax's LDoG multiplies by a float32 step of shape (1,).
+    breaks_rule = breaks_rule or case.name == "scale_by_distance_over_gradients"
     return (
         case.optax_parity
         and not nesterov
