@@ -20,6 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from cases_distance import ldog_complex_reference
+from cases_polyak import polyak_complex_reference
+from cases_sign import rprop_complex_reference
 from number_kinds import (
     RADAM_RTOL,
     RTOL,
@@ -185,6 +188,13 @@ COMPLEX_REFERENCES = {
     "cocob": (cocob_reference, 1e-5),
     "radam": (_radam_reference, RADAM_RTOL),
     "radam_nesterov": (_radam_reference, RADAM_RTOL),
+    # optax compares complex numbers, which JAX refuses.
+    "rprop": (rprop_complex_reference, 1e-5),
+    "rprop_bounded": (rprop_complex_reference, 1e-5),
+    # optax's polyak_sgd with scaling != 1 is another formula (polyak_sgd).
+    "polyak_sgd_scaling_half": (polyak_complex_reference, 1e-5),
+    # optax's LDoG squares complex gradients (scale_by_distance_over_gradients).
+    "distance_over_gradients": (ldog_complex_reference, 1e-5),
 }
 
 
@@ -243,7 +253,9 @@ def test_complex_parameters_match_numpy_reference(case):
     reference, rtol = COMPLEX_REFERENCES[case.id]
     want = reference(case)
     params = complex_problem()[0]
-    if case.optax_parity:  # states interchangeable with optax's
+    # States interchangeable with optax's (not where optax's complex state
+    # differs: optax_state_twin).
+    if case.optax_parity and case.optax_state_twin:
         chex.assert_trees_all_equal_dtypes(
             per_param_leaves(case.make().init(params), params),
             per_param_leaves(case.make_optax().init(params), params),
@@ -508,12 +520,20 @@ def test_python_scalar_update_leaves(case):
                 err_msg=k,
             )
         params = optax.apply_updates(params, u)
-        if case.name in ("cocob", "dog", "dowg", "lbfgs"):
+        if case.name in (
+            "cocob",
+            "dog",
+            "dowg",
+            "lbfgs",
+            "fromage",
+            "adaptive_grad_clip",
+        ):
             # Their updates depend on the params themselves (COCOB steps to
             # x0 + disp from where x is, DoG's rate on the global distance
             # |x - x0|, L-BFGS's through s = w_{k+1} - w_k and the whole-tree
-            # <y, s>), so they see the bf16 leaf's rounding (0.4% of 'h', up
-            # to 13% of its step): give the reference the same params.
+            # <y, s>, Fromage's and AGC's ratios on |x|), so they see the bf16
+            # leaf's rounding (0.4% of 'h', up to 13% of its step): give the
+            # reference the same params.
             params_ref = to_float32(params)
         else:
             params_ref = optax.apply_updates(params_ref, u_ref)
@@ -538,6 +558,8 @@ def _optax_promotes_like_lrjax(case):
     # optax's novograd fails on them too (its lax.cond's branches give the
     # scalar leaf's second moment different dtypes).
     # optax's sm3 fails on 0-d parameters (no axis to cover).
+    # optax's add_noise (noisy_sgd) reads .shape of every leaf, which a
+    # Python float lacks; optax's adaptive_grad_clip takes abs_sq of arrays.
     rejects = case.name in (
         "adagrad",
         "adafactor",
@@ -545,13 +567,23 @@ def _optax_promotes_like_lrjax(case):
         "novograd",
         "sm3",
         "mechanize",
+        "noisy_sgd",
+        "adaptive_grad_clip",
     )
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and
     # dowg multiply the update by a float32 step-size estimate (d * lr, eta)
     # that promotes it: float32 updates for bf16 params. lrjax keeps bf16.
-    breaks_rule = case.name in ("lars", "prodigy", "dadapt_adamw", "dog", "dowg")
+    # optax's fromage (the same trust ratio) does too.
+    breaks_rule = case.name in (
+        "lars",
+        "fromage",
+        "prodigy",
+        "dadapt_adamw",
+        "dog",
+        "dowg",
+    )
     # optax's scale_by_lbfgs returns a float32 update for a bf16 parameter's
     # Python-scalar leaf (its recursion promotes through float32 dot
     # products); lrjax keeps bf16.
@@ -559,6 +591,11 @@ def _optax_promotes_like_lrjax(case):
     # sgd_hd's twin (hypergrad_lr=0) is optax.sgd, which has no buffer; lrjax
     # keeps the previous direction in one, whose dtype the scalar leaf takes.
     breaks_rule = breaks_rule or case.name == "sgd_hd"
+    # optax's scale_by_optimistic_gradient returns float32 for a Python-scalar
+    # leaf of a bf16 parameter (measured); lrjax keeps bf16.
+    breaks_rule = breaks_rule or case.name.startswith("optimistic_")
+    # optax's LDoG multiplies by a float32 step of shape (1,).
+    breaks_rule = breaks_rule or case.name == "scale_by_distance_over_gradients"
     return (
         case.optax_parity
         and not nesterov

@@ -31,6 +31,10 @@ from lrjax.control.inject import (
     InjectHyperparamsState,
     inject_hyperparams,
 )
+from lrjax.control.layerwise_dog import (
+    ScaleByDistanceOverGradientsState,
+    scale_by_distance_over_gradients,
+)
 from lrjax.control.loss_driven import (
     LossAdaptiveScaleState,
     loss_adaptive_scale,
@@ -81,6 +85,7 @@ __all__ = [
     "ProdigyState",
     "RangeTestResult",
     "ReduceOnPlateauState",
+    "ScaleByDistanceOverGradientsState",
     "ScheduleFreeState",
     "adam_hd",
     "averaged_params",
@@ -98,6 +103,7 @@ __all__ = [
     "prodigy",
     "reduce_on_plateau",
     "scale_by_cocob",
+    "scale_by_distance_over_gradients",
     "scale_by_dog",
     "scale_by_dowg",
     "schedule_free",

@@ -13,10 +13,17 @@ from lrjax.optimizers.adam_variants import (
     radam,
 )
 from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
-from lrjax.optimizers.large_batch import lamb, lars
+from lrjax.optimizers.large_batch import fromage, lamb, lars
 from lrjax.optimizers.lbfgs import lbfgs
 from lrjax.optimizers.lion import lion
 from lrjax.optimizers.novograd import novograd
+from lrjax.optimizers.optimistic import (
+    optimistic_adam,
+    optimistic_adam_v2,
+    optimistic_gradient_descent,
+)
+from lrjax.optimizers.polyak import polyak_sgd
 from lrjax.optimizers.second_order import adahessian
-from lrjax.optimizers.sgd import sgd
+from lrjax.optimizers.sgd import noisy_sgd, sgd
+from lrjax.optimizers.sign import rprop, sign_sgd, signum
 from lrjax.optimizers.sm3 import sm3

@@ -1,4 +1,4 @@
-"""Layer-wise adaptive optimizers for large batches: LAMB and LARS.
+"""Layer-wise adaptive optimizers: LAMB and LARS (large batches), Fromage.
 
 Trust-ratio norms are moduli for complex parameters (as optax's
 ``safe_norm``) and are summed in at least float32.
@@ -12,12 +12,12 @@ from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from lrjax._numerics import AxisName
 from lrjax.transforms.adam import scale_by_adam
-from lrjax.transforms.layerwise import scale_by_trust_ratio
+from lrjax.transforms.layerwise import fromage_retraction, scale_by_trust_ratio
 from lrjax.transforms.momentum import trace
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
 
-__all__ = ["lamb", "lars"]
+__all__ = ["fromage", "lamb", "lars"]
 
 
 def lamb(
@@ -140,4 +140,38 @@ def lars(
         ),
         scale_by_learning_rate(learning_rate),
         trace(momentum, nesterov),
+    )
+
+
+def fromage(
+    learning_rate: ScalarOrSchedule, min_norm: float = 1e-6
+) -> GradientTransformationExtraArgs:
+    """Fromage, Frobenius matched gradient descent (Bernstein et al., 2020,
+    "On the distance between two neural networks and the stability of
+    learning"). Per leaf (layer)::
+
+        g' = g * max(||w||, min_norm) / max(||g||, min_norm)
+        w <- (w - lr * g') / sqrt(1 + lr**2)
+
+    Each layer moves by ``lr`` relative to its own norm (its "deep relative
+    trust"), and the division keeps the weights' norms from growing, so one
+    rate suits every layer; the paper uses ``lr = 0.01``.
+    :func:`lrjax.get_learning_rate` reports ``lr``. PyTorch and Keras have
+    no Fromage.
+
+    Args:
+      learning_rate: a number ``>= 0`` or a schedule. Required.
+      min_norm: lower bound of both norms (no division by 0), ``>= 0``.
+        Default 1e-6.
+
+    Returns:
+      ``chain(scale_by_trust_ratio(min_norm),
+      scale_by_learning_rate(learning_rate),
+      fromage_retraction(learning_rate))``.
+    """
+    val.check_learning_rate("learning_rate", learning_rate)
+    return chain(
+        scale_by_trust_ratio(min_norm),
+        scale_by_learning_rate(learning_rate),
+        fromage_retraction(learning_rate),
     )

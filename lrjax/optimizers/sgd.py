@@ -1,15 +1,19 @@
-"""Stochastic gradient descent, with heavy-ball, EMA or Nesterov momentum."""
+"""Stochastic gradient descent, with heavy-ball, EMA or Nesterov momentum, or
+with annealed gradient noise."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
+
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
 from lrjax.transforms.momentum import trace
+from lrjax.transforms.noise import add_noise
 from lrjax.transforms.scaling import identity, scale_by_learning_rate
 
-__all__ = ["sgd"]
+__all__ = ["noisy_sgd", "sgd"]
 
 
 def sgd(
@@ -58,3 +62,37 @@ def sgd(
         val.check_in_range("momentum", momentum, 0.0, 1.0)
         first = trace(momentum, nesterov, accumulator_dtype, dampening=dampening)
     return chain(first, scale_by_learning_rate(learning_rate))
+
+
+def noisy_sgd(
+    learning_rate: ScalarOrSchedule,
+    eta: float | jax.Array = 0.01,
+    gamma: float | jax.Array = 0.55,
+    key: jax.Array | int | None = None,
+    *,
+    seed: int | None = None,
+) -> GradientTransformationExtraArgs:
+    """SGD on gradients with annealed Gaussian noise (Neelakantan et al., 2015,
+    "Adding Gradient Noise Improves Learning for Very Deep Networks")::
+
+        w <- w - lr * (g + n_t),   n_t ~ N(0, eta / (1 + t)**gamma)
+
+    ``t`` counts earlier updates (0 at the first). The noise is a pure
+    function of ``key`` and the step, the same draws as optax's ``noisy_sgd``
+    (see :func:`lrjax.add_noise`). PyTorch and Keras have no equivalent.
+
+    Args:
+      learning_rate: a number ``>= 0`` or a schedule. Required.
+      eta: the initial noise variance, ``>= 0``. Default 0.01.
+      gamma: the decay exponent of the variance, ``>= 0``. Default 0.55.
+      key: a JAX PRNG key or an integer seed. Default None (seed 0, as optax).
+      seed: optax's deprecated spelling of an integer ``key``.
+
+    Returns:
+      ``chain(add_noise(eta, gamma, key, seed=seed),
+      scale_by_learning_rate(learning_rate))``.
+    """
+    val.check_learning_rate("learning_rate", learning_rate)
+    return chain(
+        add_noise(eta, gamma, key, seed=seed), scale_by_learning_rate(learning_rate)
+    )

@@ -21,7 +21,12 @@ from lrjax.transforms.adaptive import (
     scale_by_rss,
     scale_by_stddev,
 )
-from lrjax.transforms.clipping import clip, clip_by_global_norm, global_norm
+from lrjax.transforms.clipping import (
+    adaptive_grad_clip,
+    clip,
+    clip_by_global_norm,
+    global_norm,
+)
 from lrjax.transforms.factored import (
     FactoredState,
     clip_by_block_rms,
@@ -29,7 +34,11 @@ from lrjax.transforms.factored import (
     scale_by_param_block_rms,
 )
 from lrjax.transforms.hessian import HutchinsonDiagonalState, hutchinson_diagonal
-from lrjax.transforms.layerwise import scale_by_trust_ratio
+from lrjax.transforms.layerwise import (
+    FromageRetractionState,
+    fromage_retraction,
+    scale_by_trust_ratio,
+)
 from lrjax.transforms.lbfgs import ScaleByLBFGSState, scale_by_lbfgs
 from lrjax.transforms.linesearch import (
     ScaleByZoomLinesearchState,
@@ -38,7 +47,21 @@ from lrjax.transforms.linesearch import (
     value_and_grad_from_state,
 )
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.noise import AddNoiseState, add_noise
+from lrjax.transforms.normalize import centralize, normalize_by_update_norm
 from lrjax.transforms.novograd import ScaleByNovogradState, scale_by_novograd
+from lrjax.transforms.optimistic import (
+    ScaleByOptimisticAdamState,
+    ScaleByOptimisticGradientState,
+    scale_by_optimistic_adam,
+    scale_by_optimistic_gradient,
+)
+from lrjax.transforms.per_example import (
+    per_example_global_norm_clip,
+    per_example_layer_norm_clip,
+)
+from lrjax.transforms.polyak import ScaleByPolyakState, scale_by_polyak
+from lrjax.transforms.rprop import ScaleByRpropState, scale_by_rprop
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
     ScaleByScheduleState,
@@ -48,6 +71,6 @@ from lrjax.transforms.scaling import (
     scale_by_schedule,
     set_to_zero,
 )
-from lrjax.transforms.sign import ScaleByLionState, scale_by_lion
+from lrjax.transforms.sign import ScaleByLionState, scale_by_lion, scale_by_sign
 from lrjax.transforms.sm3 import ScaleBySM3State, scale_by_sm3
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights

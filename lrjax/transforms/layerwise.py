@@ -1,18 +1,25 @@
-"""Layer-wise trust ratios (LARS, You et al. 2017; LAMB, You et al. 2020)."""
+"""Layer-wise trust ratios (LARS, You et al. 2017; LAMB, You et al. 2020) and
+Fromage's retraction (Bernstein et al., 2020)."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import EmptyState, GradientTransformation
+from lrjax._base import EmptyState, GradientTransformation, ScalarOrSchedule
 from lrjax.transforms.weight_decay import apply_mask, check_mask
 
-__all__ = ["scale_by_trust_ratio", "leaf_norm"]
+__all__ = [
+    "FromageRetractionState",
+    "fromage_retraction",
+    "leaf_norm",
+    "scale_by_trust_ratio",
+]
 
 
 def leaf_norm(
@@ -100,5 +107,73 @@ def scale_by_trust_ratio(
             return num.cast(num.upcast(u)[0] * ratio, num.update_dtype(u, p.dtype))
 
         return apply_mask(mask, params, rescale, updates), state
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+class FromageRetractionState(NamedTuple):
+    """State of :func:`fromage_retraction`: int32 updates made (saturating)."""
+
+    count: jax.Array
+
+
+def _shrink(lr: Any) -> tuple[Any, Any]:
+    """``(m, m - 1)`` for ``m = 1 / sqrt(1 + lr**2)``, without cancellation."""
+    if val.is_checkable(lr):
+        root = math.sqrt(1.0 + float(lr) ** 2)
+        return 1.0 / root, -(float(lr) ** 2) / (root * (1.0 + root))
+    lr = jnp.asarray(lr, num.float_dtype())
+    root = jnp.sqrt(1.0 + lr**2)
+    return 1.0 / root, -(lr**2) / (root * (1.0 + root))
+
+
+def fromage_retraction(learning_rate: ScalarOrSchedule) -> GradientTransformation:
+    """Fromage's retraction: divides the new parameters by ``sqrt(1 + lr**2)``.
+
+    Bernstein et al., 2020, "On the distance between two neural networks and
+    the stability of learning". Chained after the learning-rate block, which
+    gives ``u = -lr * g'``, it returns the update that makes ``p + u_out =
+    (p + u) / sqrt(1 + lr**2)``::
+
+        m = 1 / sqrt(1 + lr**2)
+        u_out = m * u + (m - 1) * p
+
+    which keeps the weights' norm from growing (the gradient step
+    ``lr * ||p|| * g / ||g||`` is orthogonal-ish to ``p`` and would add
+    ``lr**2 ||p||**2`` to ``||p||**2``). ``m - 1 = -lr**2 / (r (1 + r))``
+    with ``r = sqrt(1 + lr**2)``, computed without cancellation (in float64
+    on the host for a constant rate: at ``lr = 1e-4``, ``m`` is 1 in
+    float32 but ``m - 1 = -5e-9`` is kept).
+
+    Args:
+      learning_rate: the rate of the step it follows, ``>= 0`` or a
+        schedule (then read at the same step count).
+
+    Returns:
+      A ``GradientTransformation`` with :class:`FromageRetractionState`;
+      ``update`` needs ``params``.
+    """
+    val.check_learning_rate("learning_rate", learning_rate)
+
+    def init_fn(params):
+        del params
+        return FromageRetractionState(num.zero_count())
+
+    def update_fn(updates, state, params=None):
+        val.check_params("fromage_retraction", updates, params)
+        if callable(learning_rate):
+            m, m_minus_1 = _shrink(num.rate_at(learning_rate, state.count))
+        else:
+            m, m_minus_1 = _shrink(learning_rate)
+
+        def retract(u, p):
+            u, p = jnp.asarray(u), jnp.asarray(p)
+            uc, pc = num.upcast(u, p)
+            out = m * uc + m_minus_1 * pc
+            # The update's own dtype: the parameter only shrinks it.
+            return num.keep_weak(num.cast(out, u.dtype), u)
+
+        updates = jax.tree_util.tree_map(retract, updates, params)
+        return updates, FromageRetractionState(num.safe_increment(state.count))
 
     return GradientTransformation(init_fn, update_fn)

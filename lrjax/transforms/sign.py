@@ -1,4 +1,4 @@
-"""Sign-based momentum: Lion (Chen et al., 2023)."""
+"""Sign-based directions: signSGD's ``sign(g)`` and Lion (Chen et al., 2023)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation
+from lrjax._base import EmptyState, GradientTransformation
 
-__all__ = ["ScaleByLionState", "scale_by_lion"]
+__all__ = ["ScaleByLionState", "scale_by_lion", "scale_by_sign"]
 
 _MODES = ("hard", "smooth", "refined")
 
@@ -108,5 +108,31 @@ def scale_by_lion(
         out = jax.tree_util.tree_map(step, updates, state.mu)
         updates, mu = num.tree_unzip(updates, out, 2)
         return updates, ScaleByLionState(num.safe_increment(state.count), mu)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_sign() -> GradientTransformation:
+    """The sign of every gradient element: ``u = sign(g)``.
+
+    signSGD's direction (Bernstein et al., 2018, "signSGD: Compressed
+    Optimisation for Non-Convex Problems"): each coordinate moves by +-1
+    (0 where the gradient is exactly 0), whatever the gradient's scale. For a
+    complex element ``sign(g) = g / |g|``, the unit number of ``g``'s phase
+    (as ``jnp.sign`` and optax). Stateless; the update keeps the gradient's
+    dtype. Chain :func:`lrjax.scale_by_learning_rate` after it (as
+    :func:`lrjax.sign_sgd` does).
+
+    Returns:
+      A stateless ``GradientTransformation``.
+    """
+
+    def init_fn(params):
+        del params
+        return EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        return jax.tree_util.tree_map(jnp.sign, updates), state
 
     return GradientTransformation(init_fn, update_fn)
