@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.transforms.momentum import trace
 from lrjax.transforms.scaling import identity, scale_by_learning_rate
 
 __all__ = ["sgd"]
 
 
+@elementwise_constructor()
 def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: float | None = None,

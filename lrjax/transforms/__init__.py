@@ -28,6 +28,7 @@ from lrjax.transforms.factored import (
 )
 from lrjax.transforms.layerwise import scale_by_trust_ratio
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.packing import PackedState, PackingLayout, packed
 from lrjax.transforms.scaling import (
     ScaleByLearningRateState,
     ScaleByScheduleState,
