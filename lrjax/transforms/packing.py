@@ -110,7 +110,10 @@ def _plan(params: Any, min_size: int) -> PackingLayout:
     for leaf in leaves:
         dtype = getattr(leaf, "dtype", None)
         packable = (
-            hasattr(leaf, "shape")  # Python scalars keep optax's dtype rules
+            # Python scalars keep optax's dtype rules; 0-d arrays stay too:
+            # XLA:CPU's scalar code contracts into FMAs differently (NAdam's
+            # step of a 0-d leaf moved by one ulp when packed).
+            getattr(leaf, "ndim", 0) >= 1
             and dtype is not None
             and jnp.issubdtype(dtype, jnp.inexact)  # others: inner rejects them
             and int(np.prod(leaf.shape)) < min_size
@@ -175,8 +178,8 @@ def packed(
 
     Leaves with fewer than ``min_size`` elements are grouped by dtype into one
     flat buffer per dtype, on which ``optimizer``'s state lives; larger leaves,
-    leaves split across devices, Python scalars and non-float leaves stay
-    per-leaf. For an optimizer whose update is element-wise per leaf the
+    leaves split across devices, 0-d and Python scalars and non-float leaves
+    stay per-leaf. For an optimizer whose update is element-wise per leaf the
     results are bit-for-bit those of ``optimizer`` itself, with fewer, larger
     kernels per step and less compile time on many-leaf trees.
 
