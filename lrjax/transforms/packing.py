@@ -92,17 +92,15 @@ class _PackedTree(NamedTuple):
     buffers: tuple
 
 
-def _is_partitioned(leaf: Any) -> bool:
-    """Whether ``leaf`` is split across devices (a flat buffer cannot keep
-    that layout, so such leaves stay per-leaf). Unknown under tracing."""
-    try:
-        sharding = leaf.sharding
-    except Exception:  # tracers without a sharding
-        return False
-    return sharding is not None and not sharding.is_fully_replicated
-
-
 def _plan(params: Any, min_size: int) -> PackingLayout:
+    """Groups leaves below ``min_size`` by dtype, from shapes alone.
+
+    Not by sharding: under ``jit`` and ``eval_shape`` (how checkpoint restore
+    targets are built) the shardings of the parameters are unknown, and a
+    layout that depended on them would differ from the one a concrete ``init``
+    made. A small leaf split across devices is therefore packed too, its state
+    replicated (small by definition); leaves from ``min_size`` up keep theirs.
+    """
     leaves, treedef = jax.tree_util.tree_flatten(params)
     groups: dict[str, int] = {}
     sizes: dict[str, int] = {}
@@ -117,7 +115,6 @@ def _plan(params: Any, min_size: int) -> PackingLayout:
             and dtype is not None
             and jnp.issubdtype(dtype, jnp.inexact)  # others: inner rejects them
             and int(np.prod(leaf.shape)) < min_size
-            and not _is_partitioned(leaf)
         )
         if not packable:
             slots.append(None)
@@ -177,9 +174,9 @@ def packed(
     """Runs an element-wise optimizer on flat buffers of the small leaves.
 
     Leaves with fewer than ``min_size`` elements are grouped by dtype into one
-    flat buffer per dtype, on which ``optimizer``'s state lives; larger leaves,
-    leaves split across devices, 0-d and Python scalars and non-float leaves
-    stay per-leaf. For an optimizer whose update is element-wise per leaf the
+    flat buffer per dtype, on which ``optimizer``'s state lives; larger leaves
+    (with their sharding), 0-d and Python scalars and non-float leaves stay
+    per-leaf. For an optimizer whose update is element-wise per leaf the
     results are bit-for-bit those of ``optimizer`` itself, with fewer, larger
     kernels per step and less compile time on many-leaf trees.
 
