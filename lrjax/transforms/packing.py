@@ -159,7 +159,9 @@ def _unpack(layout: PackingLayout, tree: _PackedTree, offsets: tuple) -> Any:
             out.append(leaf)
             continue
         size = int(np.prod(slot[2]))
-        cut = jax.lax.dynamic_slice(tree.buffers[slot[0]], (offsets[k],), (size,))
+        cut = jax.lax.dynamic_slice(
+            tree.buffers[slot[0]], (offsets[k],), (size,), allow_negative_indices=False
+        )
         out.append(jnp.reshape(cut, slot[2]))
         k += 1
     return jax.tree_util.tree_unflatten(layout.treedef, out)
