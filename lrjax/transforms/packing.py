@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lrjax import _validation as val
 from lrjax._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
@@ -203,10 +204,8 @@ def packed(
       A transformation whose state is a :class:`PackedState`; ``update``
       takes and returns trees shaped like the parameters.
     """
-    if isinstance(min_size, bool) or not isinstance(min_size, (int, np.integer)):
-        raise TypeError(f"min_size must be an int >= 1, got {min_size!r}")
-    if min_size < 1:
-        raise ValueError(f"min_size must be an int >= 1, got {min_size}")
+    val.check_positive_int("min_size", min_size)
+    val.check_type("assume_elementwise", assume_elementwise, bool)
     verdict = elementwise_verdict(optimizer)
     if verdict is not True and not assume_elementwise:
         if isinstance(verdict, str):
