@@ -57,6 +57,7 @@ REQUIRED = {
     "staleness_aware": {"inner": lrjax.sgd(0.1)},
     "scale_by_zoom_linesearch": {"max_linesearch_steps": 5},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
+    "packed": {"optimizer": lrjax.sgd(0.1)},
     "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},
     "clip_by_block_rms": {"threshold": 1.0},

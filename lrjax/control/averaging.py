@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation, OptState
+from lrjax._base import GradientTransformation, OptState, elementwise_constructor
 
 __all__ = [
     "EmaParamsState",
@@ -119,6 +119,7 @@ def _averaging_update(name: str, weight_fn):
     return update_fn
 
 
+@elementwise_constructor("averaged_params reads its state leaf by leaf")
 def ema_params(
     decay: float, *, accumulator_dtype: Any | None = None
 ) -> GradientTransformation:
@@ -162,6 +163,7 @@ def ema_params(
     return GradientTransformation(init_fn, _averaging_update("ema_params", weight))
 
 
+@elementwise_constructor("averaged_params reads its state leaf by leaf")
 def polyak_averaging(
     start_step: int = 0, *, accumulator_dtype: Any | None = None
 ) -> GradientTransformation:

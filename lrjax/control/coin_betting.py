@@ -10,7 +10,12 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformation,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.control._reduce import tree_sum_sq
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
@@ -142,6 +147,9 @@ def scale_by_cocob(
     return GradientTransformation(init_fn, update_fn)
 
 
+@elementwise_constructor(
+    "the learning_rate it records is a ratio of whole-tree norms; packing changes their summation order"
+)
 def cocob(
     learning_rate: ScalarOrSchedule = 1.0,
     alpha: float = 100.0,

@@ -20,7 +20,12 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformation,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.control._reduce import tree_sum_sq
 from lrjax.transforms.scaling import identity, scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
@@ -182,6 +187,9 @@ def _decay_or_identity(weight_decay: Any, mask: Any) -> GradientTransformation:
     return add_decayed_weights(weight_decay, mask)
 
 
+@elementwise_constructor(
+    "its step size comes from whole-tree distances and norms; packing changes their summation order"
+)
 def dog(
     learning_rate: ScalarOrSchedule = 1.0,
     init_step: tuple[str, float] = ("heuristic", 1e-6),
@@ -298,6 +306,9 @@ def scale_by_dowg(
     return GradientTransformation(init_fn, update_fn)
 
 
+@elementwise_constructor(
+    "its step size comes from whole-tree distances and norms; packing changes their summation order"
+)
 def dowg(
     learning_rate: ScalarOrSchedule = 1.0,
     init_estim_sq_dist: float | None = None,

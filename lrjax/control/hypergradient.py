@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation
+from lrjax._base import GradientTransformation, elementwise_constructor
 from lrjax.control._reduce import tree_real_dot
 from lrjax.transforms.adam import check_adam_args, scale_by_adam
 from lrjax.transforms.momentum import trace
@@ -58,6 +58,9 @@ def _check_rate(name: str, value: Any) -> None:
     val.check_non_negative(name, value)
 
 
+@elementwise_constructor(
+    "its rate follows a whole-tree dot product of gradients; packing changes its summation order"
+)
 def hypergradient_descent(
     direction: GradientTransformation,
     learning_rate: float,
@@ -135,6 +138,9 @@ def hypergradient_descent(
     return GradientTransformation(init_fn, update_fn)
 
 
+@elementwise_constructor(
+    "its rate follows a whole-tree dot product of gradients; packing changes its summation order"
+)
 def sgd_hd(
     learning_rate: float,
     hypergrad_lr: float,
@@ -183,6 +189,9 @@ def sgd_hd(
     )
 
 
+@elementwise_constructor(
+    "its rate follows a whole-tree dot product of gradients; packing changes its summation order"
+)
 def adam_hd(
     learning_rate: float,
     hypergrad_lr: float,

@@ -10,7 +10,11 @@ import numpy as np
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation, GradientTransformationExtraArgs
+from lrjax._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    elementwise_constructor,
+)
 from lrjax.control._reduce import tree_real_dot, tree_sum_sq
 
 __all__ = ["MechanicState", "mechanize"]
@@ -42,6 +46,9 @@ class MechanicState(NamedTuple):
     learning_rate_scale: jax.Array
 
 
+@elementwise_constructor(
+    "its scale follows whole-tree inner products; packing changes their summation order"
+)
 def mechanize(
     base_optimizer: GradientTransformation,
     weight_decay: float = 1e-2,

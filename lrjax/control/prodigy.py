@@ -16,7 +16,11 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    elementwise_constructor,
+)
 from lrjax.control._reduce import tree_abs_sum, tree_real_dot
 
 __all__ = ["DAdaptAdamWState", "ProdigyState", "dadapt_adamw", "prodigy"]
@@ -99,6 +103,9 @@ def _adam_bias_factor(beta1: Any, beta2: Any, count: jax.Array) -> jax.Array:
     )
 
 
+@elementwise_constructor(
+    "its step size d is estimated from sums over the whole tree; packing changes their summation order"
+)
 def prodigy(
     learning_rate: ScalarOrSchedule = 1.0,
     betas: tuple[float, float] = (0.9, 0.999),
@@ -251,6 +258,9 @@ def prodigy(
     return GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+@elementwise_constructor(
+    "its step size d is estimated from sums over the whole tree; packing changes their summation order"
+)
 def dadapt_adamw(
     learning_rate: ScalarOrSchedule = 1.0,
     betas: tuple[float, float] = (0.9, 0.999),

@@ -16,6 +16,7 @@ from lrjax._base import (
     Params,
     ScalarOrSchedule,
     chain,
+    elementwise_constructor,
     get_learning_rate,
 )
 from lrjax.transforms.adaptive import scale_by_rms
@@ -72,6 +73,7 @@ def _check_common(learning_rate, b1, weight_lr_power, state_dtype) -> None:
     val.check_dtype("state_dtype", state_dtype)
 
 
+@elementwise_constructor("schedule_free_eval_params reads its state leaf by leaf")
 def schedule_free(
     base_optimizer: GradientTransformation,
     learning_rate: ScalarOrSchedule,
@@ -263,6 +265,7 @@ _WARMUP_NOTE = """
 """
 
 
+@elementwise_constructor("schedule_free_eval_params reads its state leaf by leaf")
 def schedule_free_sgd(
     learning_rate: ScalarOrSchedule = 1.0,
     warmup_steps: int | None = None,
@@ -305,6 +308,7 @@ def schedule_free_sgd(
     return schedule_free(base, rate, b1, weight_lr_power, state_dtype)
 
 
+@elementwise_constructor("schedule_free_eval_params reads its state leaf by leaf")
 def schedule_free_adamw(
     learning_rate: ScalarOrSchedule = 0.0025,
     warmup_steps: int | None = None,

@@ -8,7 +8,12 @@ import jax
 import jax.numpy as jnp
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax._numerics import AxisName
 from lrjax.transforms.factored import (
     clip_by_block_rms,
@@ -33,6 +38,9 @@ def adafactor_relative_step(count: jax.Array) -> jax.Array:
     return jnp.minimum(1e-2, jax.lax.rsqrt(t))
 
 
+@elementwise_constructor(
+    "it factors each leaf's second moment by rows and columns and clips each leaf's update by its RMS"
+)
 def adafactor(
     learning_rate: ScalarOrSchedule | None = None,
     min_dim_size_to_factor: int = 128,

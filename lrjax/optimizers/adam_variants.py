@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.optimizers.adam import adam, adamw
 from lrjax.transforms.adam_variants import (
     scale_by_adamax,
@@ -25,6 +30,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["amsgrad", "adamax", "adamaxw", "nadam", "nadamw", "radam", "adabelief"]
 
 
+@elementwise_constructor()
 def amsgrad(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -95,6 +101,7 @@ def amsgrad(
     )
 
 
+@elementwise_constructor()
 def adamax(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -136,6 +143,7 @@ def adamax(
     )
 
 
+@elementwise_constructor(mask_args=("mask",))
 def adamaxw(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -173,6 +181,7 @@ def adamaxw(
     )
 
 
+@elementwise_constructor()
 def nadam(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -219,6 +228,7 @@ def nadam(
     )
 
 
+@elementwise_constructor(mask_args=("mask",))
 def nadamw(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -263,6 +273,7 @@ def nadamw(
     )
 
 
+@elementwise_constructor()
 def radam(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -330,6 +341,7 @@ def radam(
     )
 
 
+@elementwise_constructor()
 def adabelief(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,

@@ -12,7 +12,12 @@ from typing import Any
 import numpy as np
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.transforms.adaptive import (
     scale_by_adadelta,
     scale_by_rms,
@@ -26,6 +31,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["adagrad", "rmsprop", "adadelta"]
 
 
+@elementwise_constructor()
 def adagrad(
     learning_rate: ScalarOrSchedule,
     initial_accumulator_value: float = 0.1,
@@ -78,6 +84,7 @@ def adagrad(
     )
 
 
+@elementwise_constructor()
 def rmsprop(
     learning_rate: ScalarOrSchedule,
     decay: float = 0.9,
@@ -170,6 +177,7 @@ def rmsprop(
     return chain(scaler, mom, scale_by_learning_rate(learning_rate))
 
 
+@elementwise_constructor(mask_args=("weight_decay_mask",))
 def adadelta(
     learning_rate: ScalarOrSchedule | None = None,
     rho: float = 0.9,

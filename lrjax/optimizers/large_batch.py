@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax._numerics import AxisName
 from lrjax.transforms.adam import scale_by_adam
 from lrjax.transforms.layerwise import fromage_retraction, scale_by_trust_ratio
@@ -20,6 +25,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["fromage", "lamb", "lars"]
 
 
+@elementwise_constructor("its trust ratio ||w|| / ||u|| is a norm per leaf")
 def lamb(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -76,6 +82,7 @@ def lamb(
     )
 
 
+@elementwise_constructor("its trust ratio ||w|| / ||u|| is a norm per leaf")
 def lars(
     learning_rate: ScalarOrSchedule,
     weight_decay: ScalarOrSchedule = 0.0,

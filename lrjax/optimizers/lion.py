@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.sign import scale_by_lion
 from lrjax.transforms.weight_decay import add_decayed_weights
@@ -13,6 +18,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["lion"]
 
 
+@elementwise_constructor(mask_args=("mask",))
 def lion(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,

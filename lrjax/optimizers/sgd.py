@@ -8,7 +8,12 @@ from typing import Any
 import jax
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    elementwise_constructor,
+)
 from lrjax.transforms.momentum import trace
 from lrjax.transforms.noise import add_noise
 from lrjax.transforms.scaling import identity, scale_by_learning_rate
@@ -16,6 +21,7 @@ from lrjax.transforms.scaling import identity, scale_by_learning_rate
 __all__ = ["noisy_sgd", "sgd"]
 
 
+@elementwise_constructor()
 def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: float | None = None,

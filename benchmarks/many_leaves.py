@@ -1,0 +1,290 @@
+"""Many-leaf trees: optax vs lrjax vs ``lrjax.packed``, and the in-jit loop.
+
+For each tree (1000 x 64x64; a 144-leaf small GPT; 16 x 512x512; a 576-leaf
+GPT-2-like tree, scaled down to fit a 2-core CPU) measures the jitted, donated
+Adam step (``update`` + ``apply_updates``), its compile time and the state's
+bytes per parameter. Step times are medians of alternating rounds in one
+process; compile times are medians of alternating ``lower().compile()`` calls
+of fresh functions. Then compares a Python loop of jitted steps with the same
+steps inside one jitted ``lax.scan`` over a stack of gradients (the in-jit
+training loop).
+
+Usage::
+
+    python benchmarks/many_leaves.py
+    python benchmarks/many_leaves.py --write BENCHMARKS.md --label "CPU, 2 cores"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import lrjax
+
+try:  # run as a script: benchmarks/ is on sys.path
+    from step_time import machine_label, n_params, state_bytes
+except ImportError:  # imported as benchmarks.many_leaves
+    from benchmarks.step_time import machine_label, n_params, state_bytes
+
+
+def _tree(shapes: dict, seed: int = 0) -> dict:
+    r = np.random.RandomState(seed)
+    return {k: jnp.asarray(r.randn(*s) * 0.02, jnp.float32) for k, s in shapes.items()}
+
+
+def gpt_shapes(layers: int, d: int) -> dict:
+    """12 leaves per block: two layer norms, attention and MLP with biases."""
+    shapes = {}
+    for i in range(layers):
+        p = f"h{i:02d}."
+        shapes |= {
+            p + "ln1.scale": (d,),
+            p + "ln1.bias": (d,),
+            p + "attn.qkv.w": (d, 3 * d),
+            p + "attn.qkv.b": (3 * d,),
+            p + "attn.proj.w": (d, d),
+            p + "attn.proj.b": (d,),
+            p + "ln2.scale": (d,),
+            p + "ln2.bias": (d,),
+            p + "mlp.fc.w": (d, 4 * d),
+            p + "mlp.fc.b": (4 * d,),
+            p + "mlp.proj.w": (4 * d, d),
+            p + "mlp.proj.b": (d,),
+        }
+    return shapes
+
+
+TREES = {
+    "1000 x 64x64": lambda: {f"p{i:04d}": (64, 64) for i in range(1000)},
+    "small GPT (144 leaves)": lambda: gpt_shapes(12, 192),
+    "16 x 512x512": lambda: {f"p{i:02d}": (512, 512) for i in range(16)},
+    "GPT-2-like 576 leaves, d=128": lambda: gpt_shapes(48, 128),
+}
+
+
+def make_step(opt):
+    def step(params, state, grads):
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return step
+
+
+def compile_s(opt, params, grads) -> float:
+    state = opt.init(params)
+    start = time.perf_counter()
+    jax.jit(make_step(opt), donate_argnums=(0, 1)).lower(params, state, grads).compile()
+    return time.perf_counter() - start
+
+
+def run_steps(compiled, params, state, grads, n):
+    params = jax.tree_util.tree_map(jnp.copy, params)
+    state = jax.tree_util.tree_map(jnp.copy, state)
+    params, state = compiled(params, state, grads)  # warm
+    jax.block_until_ready((params, state))
+    start = time.perf_counter()
+    for _ in range(n):
+        params, state = compiled(params, state, grads)
+    jax.block_until_ready((params, state))
+    return (time.perf_counter() - start) / n
+
+
+def compare(makers: dict, params, grads, rounds: int, steps: int, compiles: int):
+    """Medians of alternating rounds: step seconds, compile seconds, bytes."""
+    opts = {k: m() for k, m in makers.items()}
+    states = {k: o.init(params) for k, o in opts.items()}
+    compiled = {
+        k: jax.jit(make_step(o), donate_argnums=(0, 1))
+        .lower(params, states[k], grads)
+        .compile()
+        for k, o in opts.items()
+    }
+    step_t = {k: [] for k in opts}
+    comp_t = {k: [] for k in opts}
+    for r in range(max(rounds, compiles)):
+        order = list(opts) if r % 2 == 0 else list(opts)[::-1]
+        for k in order:
+            if r < rounds:
+                step_t[k].append(
+                    run_steps(compiled[k], params, states[k], grads, steps)
+                )
+            if r < compiles:
+                comp_t[k].append(compile_s(makers[k](), params, grads))
+    n = n_params(params)
+    return {
+        k: {
+            "step": statistics.median(step_t[k]),
+            "compile": statistics.median(comp_t[k]),
+            "bytes": state_bytes(states[k]) / n,
+        }
+        for k in opts
+    }
+
+
+def scan_loop(opt, params, grads, block: int, rounds: int):
+    """Per-step seconds: a Python loop of jitted steps vs one jitted scan.
+
+    The scan is the in-jit training loop: ``lax.scan`` over a block of steps
+    whose inputs (here the gradients; in training, the batches) are stacked
+    along a leading axis, with params and state as the carry.
+    """
+    step = make_step(opt)
+    stack = jax.tree_util.tree_map(lambda g: jnp.stack([g] * block), grads)
+
+    def block_fn(params, state, stack):
+        def body(carry, g):
+            return step(*carry, g), None
+
+        return jax.lax.scan(body, (params, state), stack)[0]
+
+    one = jax.jit(step, donate_argnums=(0, 1))
+    many = jax.jit(block_fn, donate_argnums=(0, 1))
+    state = opt.init(params)
+    times = {"python loop": [], "lax.scan": []}
+    for r in range(rounds):
+        for k in (
+            ("python loop", "lax.scan") if r % 2 == 0 else ("lax.scan", "python loop")
+        ):
+            p = jax.tree_util.tree_map(jnp.copy, params)
+            s = jax.tree_util.tree_map(jnp.copy, state)
+            if k == "lax.scan":
+                p, s = many(p, s, stack)  # warm
+                jax.block_until_ready((p, s))
+                start = time.perf_counter()
+                p, s = many(p, s, stack)
+            else:
+                p, s = one(p, s, grads)
+                jax.block_until_ready((p, s))
+                start = time.perf_counter()
+                for _ in range(block):
+                    p, s = one(p, s, grads)
+            jax.block_until_ready((p, s))
+            times[k].append((time.perf_counter() - start) / block)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def makers_for(name: str, min_size: int) -> dict:
+    del name
+    return {
+        "optax": lambda: optax.adam(1e-3),
+        "lrjax": lambda: lrjax.adam(1e-3),
+        "lrjax.packed": lambda: lrjax.packed(lrjax.adam(1e-3), min_size),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--compiles", type=int, default=3)
+    parser.add_argument(
+        "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
+    )
+    parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
+    parser.add_argument("--write", help="Markdown file to add the section to")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    label = args.label or machine_label()
+    args.load_start = os.getloadavg()[0]
+    print(label, f"load average {args.load_start:.1f}", flush=True)
+    results = {}
+    for name, shapes in TREES.items():
+        if args.trees and not any(t in name for t in args.trees):
+            continue
+        params = _tree(shapes())
+        grads = jax.tree_util.tree_map(lambda p: 0.1 * p + 1e-3, params)
+        makers = makers_for(name, args.min_size)
+        if name.startswith("1000"):
+            makers["lrjax.packed, bf16 moments"] = lambda: lrjax.packed(
+                lrjax.adam(1e-3, mu_dtype=jnp.bfloat16, nu_dtype=jnp.bfloat16),
+                args.min_size,
+            )
+            makers["floor: per-leaf sgd"] = lambda: optax.sgd(1e-3)
+        res = compare(makers, params, grads, args.rounds, args.steps, args.compiles)
+        results[name] = (n_params(params), len(params), res)
+        for k, v in res.items():
+            print(
+                f"{name:30s} {k:28s} step {v['step'] * 1e3:8.2f} ms "
+                f"({v['step'] / res['optax']['step']:.2f}x optax)  compile "
+                f"{v['compile']:6.2f} s ({v['compile'] / res['optax']['compile']:.2f}x)"
+                f"  {v['bytes']:.2f} B/param",
+                flush=True,
+            )
+    params = _tree(TREES["1000 x 64x64"]())
+    grads = jax.tree_util.tree_map(lambda p: 0.1 * p + 1e-3, params)
+    loops = {}
+    for k, make in (
+        ("optax", lambda: optax.adam(1e-3)),
+        ("lrjax.packed", lambda: lrjax.packed(lrjax.adam(1e-3), args.min_size)),
+    ):
+        loops[k] = scan_loop(make(), params, grads, 10, max(3, args.rounds // 2))
+        print("in-jit loop", k, {a: f"{b * 1e3:.2f} ms" for a, b in loops[k].items()})
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    if args.write:
+        write(args, label, results, loops)
+
+
+def write(args, label, results, loops) -> None:
+    lines = [
+        f"## Many-leaf trees (`benchmarks/many_leaves.py`): {label}",
+        "",
+        f"Command: `python benchmarks/many_leaves.py --rounds {args.rounds} "
+        f"--steps {args.steps} --compiles {args.compiles}`; Adam (lr 1e-3), "
+        f"`lrjax.packed(..., min_size={args.min_size})`. Step: jitted donated "
+        "`update` + `apply_updates`, median of alternating rounds; compile: "
+        "median of alternating `lower().compile()`. Load average "
+        f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+        f"on {os.cpu_count()} cores: read ratios, not absolute times. State "
+        "B/param counts every state leaf (packed: + one int32 offset per packed "
+        "leaf).",
+        "",
+        "| tree | params | leaves | optimizer | ms/step | x optax | compile s "
+        "| x optax | state B/param |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, (n, leaves, res) in results.items():
+        base = res["optax"]
+        for k, v in res.items():
+            lines.append(
+                f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.2f} "
+                f"| {v['step'] / base['step']:.2f} | {v['compile']:.2f} "
+                f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} |"
+            )
+    lines += [
+        "",
+        "In-jit training loop, 1000 x 64x64, blocks of 10 steps: a Python loop "
+        "of jitted steps vs one jitted `lax.scan` over the stacked inputs "
+        "(ms per step):",
+        "",
+        "| optimizer | python loop | lax.scan | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for k, v in loops.items():
+        lines.append(
+            f"| {k} | {v['python loop'] * 1e3:.2f} | {v['lax.scan'] * 1e3:.2f} "
+            f"| {v['lax.scan'] / v['python loop']:.2f} |"
+        )
+    section = "\n".join(lines) + "\n"
+    text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n"
+    head = "## Many-leaf trees"
+    start = text.find(head)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(args.write, "w") as f:
+        f.write(text)
+    print(f"wrote {args.write}")
+
+
+if __name__ == "__main__":
+    main()

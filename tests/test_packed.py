@@ -1,0 +1,294 @@
+"""lrjax.packed: exactly the unwrapped optimizer on element-wise optimizers.
+
+The reference of every numeric test is the unwrapped optimizer (the wrapper's
+contract is to change the layout, not the arithmetic), or optax's ``adam`` for
+the one optax-built inner optimizer, or a schedule's formula.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+from optimizer_case import all_cases
+
+import lrjax
+from lrjax._base import elementwise_verdict
+
+CASES = all_cases()
+
+
+def _rand(r, shape, dtype):
+    return jnp.asarray(r.randn(*shape) + 0.5, dtype)
+
+
+def mixed_tree(seed=0):
+    """Small f32 and bf16 leaves, a 0-d scalar, a big leaf, nested."""
+    r = np.random.RandomState(seed)
+    return {
+        "big": _rand(r, (40, 30), jnp.float32),  # 1200 >= min_size: per leaf
+        "w": _rand(r, (6, 5), jnp.float32),
+        "b": _rand(r, (5,), jnp.float32),
+        "scale": jnp.asarray(1.5, jnp.float32),
+        "half": [_rand(r, (4, 3), jnp.bfloat16), _rand(r, (7,), jnp.bfloat16)],
+    }
+
+
+def many_f32_tree(seed=1):
+    r = np.random.RandomState(seed)
+    return {f"l{i}": _rand(r, (i % 4 + 1, 3), jnp.float32) for i in range(12)}
+
+
+def bf16_tree(seed=2):
+    r = np.random.RandomState(seed)
+    return [_rand(r, (8, 8), jnp.bfloat16), _rand(r, (3,), jnp.bfloat16)]
+
+
+TREES = {"mixed": mixed_tree, "many_f32": many_f32_tree, "bf16": bf16_tree}
+MIN_SIZE = 1000
+
+
+def grads_at(params, step):
+    """Gradients that change with the step and keep their sign."""
+    return jax.tree_util.tree_map(
+        lambda p: (p * (0.3 + 0.1 * step) + 0.05).astype(p.dtype), params
+    )
+
+
+def run(opt, params, steps=3, extra=None):
+    """Updates and params of ``steps`` jitted steps."""
+    extra = extra or {}
+    update = jax.jit(lambda g, s, p: opt.update(g, s, p, **extra))
+    state = opt.init(params)
+    history = []
+    for step in range(steps):
+        updates, state = update(grads_at(params, step), state, params)
+        params = optax.apply_updates(params, updates)
+        history.append((updates, params))
+    return history, state
+
+
+def assert_identical(a, b):
+    leaves_a, tree_a = jax.tree_util.tree_flatten(a)
+    leaves_b, tree_b = jax.tree_util.tree_flatten(b)
+    assert tree_a == tree_b
+    for x, y in zip(leaves_a, leaves_b, strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def accepted(case):
+    return elementwise_verdict(case.make()) is True
+
+
+ELEMENTWISE = [c for c in CASES if accepted(c)]
+REFUSED = [c for c in CASES if not accepted(c)]
+
+
+def check_exact(case, tree_fn):
+    params = tree_fn()
+    plain, _ = run(case.make(), params, extra=case.extra())
+    wrapped, state = run(
+        lrjax.packed(case.make(), MIN_SIZE), params, extra=case.extra()
+    )
+    assert any(slot is not None for slot in state.layout.slots)  # packing happened
+    assert_identical(plain, wrapped)
+
+
+def _exactness_subprocess(trees):
+    repo = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")]))
+    env.pop("XLA_FLAGS", None)
+    done = subprocess.run(
+        [sys.executable, str(repo / "tests" / "packed_exactness.py"), *trees],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_elementwise_case_is_bit_exact_on_the_mixed_tree():
+    """All element-wise cases, ``==``, where XLA emits no FMA (see the script)."""
+    _exactness_subprocess(["mixed"])
+
+
+@pytest.mark.slow
+def test_every_elementwise_case_is_bit_exact_on_more_trees():
+    _exactness_subprocess(["many_f32", "bf16"])
+
+
+def assert_close_to_rounding(a, b):
+    """A few ulps: FMA contraction differs by one rounding per step."""
+    for x, y in zip(
+        jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True
+    ):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        rtol = 1e-6 if x.dtype == jnp.float32 else 2.0**-7
+        x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=1e-9)
+
+
+@pytest.mark.parametrize("tree", list(TREES))
+@pytest.mark.parametrize(
+    "name", ["adam", "sgd_ema_momentum", "lion_mu_float16", "rmsprop_centered"]
+)
+def test_with_fma_results_agree_to_rounding(name, tree):
+    """With this machine's FMA: identical but for XLA's contraction choices."""
+    case = next(c for c in CASES if c.id == name)
+    params = TREES[tree]()
+    plain, _ = run(case.make(), params)
+    wrapped, _ = run(lrjax.packed(case.make(), MIN_SIZE), params)
+    assert_close_to_rounding(plain, wrapped)
+
+
+def test_the_suite_has_element_wise_optimizers_to_check():
+    ids = {c.id for c in ELEMENTWISE}
+    assert {"adam", "adamw", "sgd", "rmsprop_centered", "lion", "adadelta"} <= ids
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=str)
+def test_other_cases_are_refused_with_a_reason(case):
+    with pytest.raises(ValueError, match="lrjax.packed"):
+        lrjax.packed(case.make())
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda: lrjax.lamb(1e-3), "trust ratio"),
+        (lambda: lrjax.lars(1e-3), "trust ratio"),
+        (lambda: lrjax.adafactor(), "factors each leaf"),
+        (lambda: lrjax.adamw(1e-3, mask=lambda p: p), "`mask`"),
+        (lambda: lrjax.adadelta(weight_decay_mask=lambda p: p), "weight_decay_mask"),
+        (lambda: optax.adam(1e-3), "not marked"),
+        (lambda: optax.chain(lrjax.adam(1e-3)), "not marked"),
+    ],
+)
+def test_refusal_names_the_reason(make, reason):
+    with pytest.raises(ValueError, match=reason):
+        lrjax.packed(make())
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (2.5, TypeError)])
+def test_min_size_is_checked(bad, error):
+    with pytest.raises(error, match="min_size"):
+        lrjax.packed(lrjax.adam(1e-3), min_size=bad)
+
+
+def test_gradient_dtype_differing_from_the_parameter_is_refused():
+    opt = lrjax.packed(lrjax.sgd(0.1), MIN_SIZE)
+    params = mixed_tree()
+    grads = jax.tree_util.tree_map(lambda p: p.astype(jnp.float32), params)
+    with pytest.raises(TypeError, match="bfloat16"):
+        opt.update(grads, opt.init(params), params)
+
+
+def test_optax_inner_vouched_for_matches_optax_and_chains():
+    """optax.adam inside packed (vouched for), packed inside optax.chain."""
+    params = mixed_tree()
+    ref, _ = run(optax.chain(optax.clip(0.5), optax.adam(1e-2)), params)
+    inner = optax.chain(optax.clip(0.5), optax.adam(1e-2))
+    got, _ = run(lrjax.packed(inner, MIN_SIZE, assume_elementwise=True), params)
+    assert_identical(ref, got)
+    outer = optax.chain(optax.clip(0.5), lrjax.packed(lrjax.adam(1e-2), MIN_SIZE))
+    got, _ = run(outer, params)
+    ref, _ = run(optax.chain(optax.clip(0.5), lrjax.adam(1e-2)), params)
+    assert_identical(ref, got)
+
+
+def test_get_learning_rate_follows_the_schedule():
+    schedule = optax.linear_schedule(0.1, 0.01, 10)
+    _, state = run(lrjax.packed(lrjax.adam(schedule), MIN_SIZE), mixed_tree(), 4)
+    # The rate applied at the 4th update is the schedule's value at step 3.
+    assert float(lrjax.get_learning_rate(state)) == pytest.approx(0.1 - 3 * 0.009)
+
+
+def test_second_step_does_not_retrace():
+    traces = []
+    opt = lrjax.packed(lrjax.adamw(1e-2), MIN_SIZE)
+
+    @jax.jit
+    def step(params, state):
+        traces.append(1)
+        updates, state = opt.update(grads_at(params, 0), state, params)
+        return optax.apply_updates(params, updates), state
+
+    params = mixed_tree()
+    state = opt.init(params)
+    for _ in range(3):
+        params, state = step(params, state)
+    assert len(traces) == 1
+
+
+def test_mesh_keeps_big_leaves_sharded():
+    mesh = Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("data", "model"))
+    r = np.random.RandomState(3)
+    host = {
+        "big": _rand(r, (64, 32), jnp.float32),
+        "sharded_small": _rand(r, (8, 4), jnp.float32),
+        "b": _rand(r, (16,), jnp.float32),
+        "ln": _rand(r, (4,), jnp.float32),
+    }
+    specs = {
+        "big": P("data", "model"),
+        "sharded_small": P("data", None),
+        "b": P(),
+        "ln": P(),
+    }
+    params = {
+        k: jax.device_put(v, NamedSharding(mesh, specs[k])) for k, v in host.items()
+    }
+    opt = lrjax.packed(lrjax.adam(1e-2), min_size=100)
+    history, state = run(opt, params)
+    mu = state.inner[0].mu
+    assert mu.leaves["big"].sharding.is_equivalent_to(params["big"].sharding, 2)
+    # Small leaves are packed whatever their sharding (the same layout as an
+    # abstract init, which cannot see shardings); XLA places the buffer.
+    assert [mu.leaves[k] for k in ("b", "ln", "sharded_small")] == [None] * 3
+    (buffer,) = mu.buffers
+    assert buffer.shape == (52,)
+    assert jax.eval_shape(opt.init, params).layout == state.layout
+    new_params = history[-1][1]
+    assert new_params["big"].sharding.is_equivalent_to(params["big"].sharding, 2)
+    plain, _ = run(lrjax.adam(1e-2), params)
+    assert_identical(plain, history)
+
+
+def test_orbax_round_trip_continues_identically(tmp_path):
+    import orbax.checkpoint as ocp
+
+    opt = lrjax.packed(lrjax.adam(optax.linear_schedule(0.1, 0.01, 10)), MIN_SIZE)
+    params = mixed_tree()
+    update = jax.jit(opt.update)
+    state = opt.init(params)
+    for step in range(3):
+        updates, state = update(grads_at(params, step), state, params)
+        params = optax.apply_updates(params, updates)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(tmp_path / "ckpt", {"params": params, "state": state})
+    checkpointer.wait_until_finished()
+    target = jax.eval_shape(
+        lambda: {"params": mixed_tree(), "state": opt.init(mixed_tree())}
+    )
+    restored = checkpointer.restore(tmp_path / "ckpt", target)
+    assert restored["state"].layout == state.layout
+
+    def continue_(params, state):
+        for step in range(3, 6):
+            updates, state = update(grads_at(params, step), state, params)
+            params = optax.apply_updates(params, updates)
+        return params, state
+
+    assert_identical(
+        continue_(params, state), continue_(restored["params"], restored["state"])
+    )
