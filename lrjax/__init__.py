@@ -99,6 +99,7 @@ from lrjax.optimizers import (
     adamax,
     adamaxw,
     adamw,
+    ademamix,
     adopt,
     amsgrad,
     lamb,
@@ -109,6 +110,7 @@ from lrjax.optimizers import (
     radam,
     rmsprop,
     sgd,
+    simplified_ademamix,
 )
 
 # Plotting (matplotlib is imported only when a plot is drawn).
@@ -151,6 +153,7 @@ from lrjax.transforms import (
     FactoredState,
     ScaleByAdaDeltaState,
     ScaleByAdamState,
+    ScaleByAdemamixState,
     ScaleByAdoptState,
     ScaleByAmsgradState,
     ScaleByBeliefState,
@@ -160,6 +163,7 @@ from lrjax.transforms import (
     ScaleByRssState,
     ScaleByRStdDevState,
     ScaleByScheduleState,
+    ScaleBySimplifiedAdEMAMixState,
     TraceState,
     add_decayed_weights,
     clip,
@@ -172,6 +176,7 @@ from lrjax.transforms import (
     scale_by_adadelta,
     scale_by_adam,
     scale_by_adamax,
+    scale_by_ademamix,
     scale_by_adopt,
     scale_by_amsgrad,
     scale_by_belief,
@@ -183,6 +188,7 @@ from lrjax.transforms import (
     scale_by_rms,
     scale_by_rss,
     scale_by_schedule,
+    scale_by_simplified_ademamix,
     scale_by_stddev,
     scale_by_trust_ratio,
     set_to_zero,

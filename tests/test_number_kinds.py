@@ -269,7 +269,8 @@ def test_real_momentum_dtype_for_complex_params_gives_a_complex_buffer(case):
     assert jnp.promote_types(declared, jnp.complex64) in [x.dtype for x in mine]
     _, _, ours = run_complex(case.make(), steps=5, extra=case.extra())
     kwargs = {k: v for k, v in case.kwargs.items() if k not in _DTYPE_ARGS}
-    theirs_opt = getattr(optax, case.name)(case.learning_rate, **kwargs)
+    module = optax if case.optax_module is None else case.optax_module
+    theirs_opt = getattr(module, case.name)(case.learning_rate, **kwargs)
     _, _, theirs = run_complex(theirs_opt, steps=5)
     # float16 momentum (lion_mu_float16 -> complex64) is exact here.
     for (u, _), (u_ref, _) in zip(ours, theirs, strict=True):

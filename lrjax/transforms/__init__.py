@@ -19,6 +19,12 @@ from lrjax.transforms.adaptive import (
     scale_by_rss,
     scale_by_stddev,
 )
+from lrjax.transforms.ademamix import (
+    ScaleByAdemamixState,
+    ScaleBySimplifiedAdEMAMixState,
+    scale_by_ademamix,
+    scale_by_simplified_ademamix,
+)
 from lrjax.transforms.adopt import ScaleByAdoptState, scale_by_adopt
 from lrjax.transforms.clipping import clip, clip_by_global_norm, global_norm
 from lrjax.transforms.factored import (

@@ -130,7 +130,7 @@ def scale_by_adopt(
         def step(g, m, v):
             g = jnp.asarray(g)
             gc, m_old = num.upcast(g, m)
-            v_old, g_sq = num.upcast(num.real_part(v), num.abs_sq(g))
+            v_old, g_sq = num.upcast(num.real_part(v), num.abs_sq(gc))
             r = gc / jnp.maximum(jnp.sqrt(v_old), eps)
             if bound is not None:
                 r = _clip_modulus(r, jnp.asarray(bound, v_old.dtype))
