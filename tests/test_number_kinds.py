@@ -475,11 +475,12 @@ def test_python_scalar_update_leaves(case):
                 err_msg=k,
             )
         params = optax.apply_updates(params, u)
-        if case.name in ("cocob", "dog", "dowg"):
+        if case.name in ("cocob", "dog", "dowg", "madgrad"):
             # Their updates depend on the params themselves (COCOB steps to
             # x0 + disp from where x is, DoG's rate on the global distance
-            # |x - x0|), so they see the bf16 leaf's rounding (0.4% of 'h',
-            # up to 13% of its step): give the reference the same params.
+            # |x - x0|, MADGRAD moves x towards x0 - s / cbrt(v)), so they
+            # see the bf16 leaf's rounding (0.4% of 'h', up to 13% of its
+            # step): give the reference the same params.
             params_ref = to_float32(params)
         else:
             params_ref = optax.apply_updates(params_ref, u_ref)
@@ -500,8 +501,8 @@ def _optax_promotes_like_lrjax(case):
     # optax's adagrad and adafactor raise on Python-scalar leaves (its abs_sq
     # takes arrays only).
     # optax.contrib.mechanize fails on them with bf16 params (lax.clamp of
-    # mixed dtypes).
-    rejects = case.name in ("adagrad", "adafactor", "mechanize")
+    # mixed dtypes); optax.contrib.madgrad reads their .dtype.
+    rejects = case.name in ("adagrad", "adafactor", "mechanize", "madgrad")
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and

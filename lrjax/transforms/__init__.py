@@ -27,6 +27,7 @@ from lrjax.transforms.ademamix import (
 )
 from lrjax.transforms.adopt import ScaleByAdoptState, scale_by_adopt
 from lrjax.transforms.clipping import clip, clip_by_global_norm, global_norm
+from lrjax.transforms.dual_averaging import ScaleByMadgradState, scale_by_madgrad
 from lrjax.transforms.factored import (
     FactoredState,
     clip_by_block_rms,
