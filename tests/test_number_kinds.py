@@ -501,8 +501,8 @@ def _optax_promotes_like_lrjax(case):
     # optax's adagrad and adafactor raise on Python-scalar leaves (its abs_sq
     # takes arrays only).
     # optax.contrib.mechanize fails on them with bf16 params (lax.clamp of
-    # mixed dtypes); optax.contrib.madgrad reads their .dtype.
-    rejects = case.name in ("adagrad", "adafactor", "mechanize", "madgrad")
+    # mixed dtypes); optax.contrib.madgrad reads their .dtype, muon their .ndim.
+    rejects = case.name in ("adagrad", "adafactor", "mechanize", "madgrad", "muon")
     # optax's lars (its trust ratio multiplies by a float32 norm ratio)
     # returns float32 for a bf16 parameter's scalar leaf: lrjax keeps bf16.
     # optax.contrib's prodigy, dadapt_adamw (from its second step), dog and

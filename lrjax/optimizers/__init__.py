@@ -14,5 +14,6 @@ from lrjax.optimizers.adam_variants import (
 from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import lamb, lars
 from lrjax.optimizers.lion import lion
+from lrjax.optimizers.muon import muon
 from lrjax.optimizers.research import ademamix, adopt, madgrad, simplified_ademamix
 from lrjax.optimizers.sgd import sgd
