@@ -113,6 +113,7 @@ from lrjax.optimizers import (
     rmsprop,
     sgd,
     simplified_ademamix,
+    sophia,
 )
 
 # Plotting (matplotlib is imported only when a plot is drawn).
@@ -169,6 +170,7 @@ from lrjax.transforms import (
     ScaleByRStdDevState,
     ScaleByScheduleState,
     ScaleBySimplifiedAdEMAMixState,
+    SophiaState,
     TraceState,
     add_decayed_weights,
     clip,
@@ -198,6 +200,7 @@ from lrjax.transforms import (
     scale_by_schedule,
     scale_by_shape,
     scale_by_simplified_ademamix,
+    scale_by_sophia,
     scale_by_stddev,
     scale_by_trust_ratio,
     set_to_zero,

@@ -35,6 +35,7 @@ NOT_CONSTRUCTORS = {
     "chain",
     "get_learning_rate",
     "global_norm",
+    "orthogonalize_via_newton_schulz",
     "plot_schedule",
 }
 
@@ -135,7 +136,11 @@ _LR = {"learning_rate": 0.1}
 
 # Numeric arguments whose default is not None but whose docs give None a
 # meaning (arguments that default to None are documented options already).
-DOCUMENTED_NONE = {("adafactor", "clipping_threshold")}
+DOCUMENTED_NONE = {
+    ("adafactor", "clipping_threshold"),
+    ("sophia", "clip_threshold"),
+    ("scale_by_sophia", "clip_threshold"),
+}
 
 
 def constructors():

@@ -15,5 +15,11 @@ from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import lamb, lars
 from lrjax.optimizers.lion import lion
 from lrjax.optimizers.muon import muon
-from lrjax.optimizers.research import ademamix, adopt, madgrad, simplified_ademamix
+from lrjax.optimizers.research import (
+    ademamix,
+    adopt,
+    madgrad,
+    simplified_ademamix,
+    sophia,
+)
 from lrjax.optimizers.sgd import sgd

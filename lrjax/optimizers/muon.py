@@ -175,7 +175,9 @@ def muon(
             weight_dimension_numbers=muon_dims,
         ),
         scale_by_shape(muon_dims, consistent_rms),
-        add_decayed_weights(weight_decay, weight_decay_mask),
+        add_decayed_weights(
+            weight_decay, weight_decay_mask, mask_name="weight_decay_mask"
+        ),
     ]
     adam_blocks = [
         scale_by_adam(

@@ -53,4 +53,5 @@ from lrjax.transforms.scaling import (
     set_to_zero,
 )
 from lrjax.transforms.sign import ScaleByLionState, scale_by_lion
+from lrjax.transforms.sophia import SophiaState, scale_by_sophia
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights

@@ -33,14 +33,6 @@ def _default_clip(count: jax.Array) -> jax.Array:
     return count**0.25
 
 
-def _clip_modulus(x: jax.Array, bound: jax.Array) -> jax.Array:
-    """``clip(x, -bound, bound)``; a complex ``x`` keeps its phase."""
-    if not jnp.iscomplexobj(x):
-        return jnp.clip(x, -bound, bound)
-    modulus = jnp.abs(x)
-    return jnp.where(modulus > bound, x * (bound / jnp.maximum(modulus, 1e-38)), x)
-
-
 def scale_by_adopt(
     b1: float = 0.9,
     b2: float = 0.9999,
@@ -133,7 +125,7 @@ def scale_by_adopt(
             v_old, g_sq = num.upcast(num.real_part(v), num.abs_sq(gc))
             r = gc / jnp.maximum(jnp.sqrt(v_old), eps)
             if bound is not None:
-                r = _clip_modulus(r, jnp.asarray(bound, v_old.dtype))
+                r = num.clip_modulus(r, jnp.asarray(bound, v_old.dtype))
             m_new = jnp.where(started, b1 * m_old + (1 - b1) * r, m_old)
             v_new = jnp.where(started, b2 * v_old + (1 - b2) * g_sq, g_sq)
             u = (
