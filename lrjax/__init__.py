@@ -90,6 +90,8 @@ from lrjax.control import (
 
 # Optimizers.
 from lrjax.optimizers import (
+    NormalizeState,
+    SAMState,
     adabelief,
     adadelta,
     adafactor,
@@ -109,8 +111,10 @@ from lrjax.optimizers import (
     muon,
     nadam,
     nadamw,
+    normalize,
     radam,
     rmsprop,
+    sam,
     sgd,
     simplified_ademamix,
     sophia,

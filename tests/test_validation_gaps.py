@@ -50,6 +50,7 @@ REQUIRED = {
     },
     "ema_params": {"decay": 0.99},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
+    "sam": {"optimizer": lrjax.sgd(0.1), "adv_optimizer": lrjax.sgd(0.05)},
     "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},
     "clip_by_block_rms": {"threshold": 1.0},

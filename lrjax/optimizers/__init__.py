@@ -22,4 +22,5 @@ from lrjax.optimizers.research import (
     simplified_ademamix,
     sophia,
 )
+from lrjax.optimizers.sam import NormalizeState, SAMState, normalize, sam
 from lrjax.optimizers.sgd import sgd
