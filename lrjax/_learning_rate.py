@@ -132,6 +132,11 @@ def _walk(node: Any, path: tuple[Any, ...], wanted: set[tuple[Any, ...]]) -> _Wa
     if isinstance(node, _PLATEAU_STATE):
         return _Factor(scale=_value(node.scale))
     children = [(k, c) for k, c in _children(node) if path + (k,) in wanted]
+    # A state may name the fields on the update's path (sam's outer state,
+    # not its adversarial one) in a class attribute `rate_fields`.
+    only = getattr(type(node), "rate_fields", None)
+    if only is not None:
+        children = [(k, c) for k, c in children if _key_name(k) in only]
     if not children:
         return _Factor()
     named = {_key_name(k): (k, c) for k, c in children}

@@ -45,6 +45,7 @@ __all__ = [
     "compute_dtype",
     "upcast",
     "abs_sq",
+    "clip_modulus",
     "real_part",
     "update_dtype",
     "cast",
@@ -160,6 +161,18 @@ def abs_sq(x: jax.Array) -> jax.Array:
     if jnp.iscomplexobj(x):
         return jnp.square(jnp.real(x)) + jnp.square(jnp.imag(x))
     return jnp.square(x)
+
+
+def clip_modulus(x: jax.Array, bound: Any) -> jax.Array:
+    """``clip(x, -bound, bound)``; a complex ``x`` is scaled to ``|x| <= bound``.
+
+    ``jnp.clip`` rejects complex values (they have no order): bounding the
+    modulus and keeping the phase is the complex form of the same clip.
+    """
+    if not jnp.iscomplexobj(x):
+        return jnp.clip(x, -bound, bound)
+    modulus = jnp.abs(x)
+    return jnp.where(modulus > bound, x * (bound / jnp.maximum(modulus, 1e-38)), x)
 
 
 def real_part(x: jax.Array) -> jax.Array:

@@ -37,6 +37,7 @@ NOT_CONSTRUCTORS = {
     "global_norm",
     "per_example_global_norm_clip",
     "per_example_layer_norm_clip",
+    "orthogonalize_via_newton_schulz",
     "plot_schedule",
     "value_and_grad_from_state",
 }
@@ -58,6 +59,7 @@ REQUIRED = {
     "scale_by_zoom_linesearch": {"max_linesearch_steps": 5},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
     "packed": {"optimizer": lrjax.sgd(0.1)},
+    "sam": {"optimizer": lrjax.sgd(0.1), "adv_optimizer": lrjax.sgd(0.05)},
     "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},
     "clip_by_block_rms": {"threshold": 1.0},
@@ -148,6 +150,8 @@ DOCUMENTED_NONE = {
     ("adafactor", "clipping_threshold"),
     ("sm3", "momentum"),
     ("scale_by_zoom_linesearch", "approx_dec_rtol"),
+    ("sophia", "clip_threshold"),
+    ("scale_by_sophia", "clip_threshold"),
 }
 
 
@@ -298,18 +302,23 @@ def test_numeric_arguments_cover_the_hyperparameters():
         ("noisy_sgd", "key"),
         ("noisy_sgd", "seed"),
         ("optimistic_adam", "optimism"),
+        ("muon", "adam_learning_rate"),
+        ("muon", "consistent_rms"),
         ("prodigy", "beta3"),
         ("rmsprop", "momentum"),
         ("scale_by_dowg", "init_estim_sq_dist"),
         ("scale_by_learning_rate", "learning_rate"),
         ("scale_by_zoom_linesearch", "approx_dec_rtol"),
         ("scale_by_zoom_linesearch", "max_learning_rate"),
+        ("scale_by_shape", "consistent_rms"),
+        ("scale_by_sophia", "clip_threshold"),
         ("schedule_free_adamw", "warmup_steps"),
         ("schedule_free_sgd", "warmup_steps"),
         ("schedule_free_sgd", "weight_decay"),
         ("sgd", "momentum"),
         ("sgd_hd", "momentum"),
         ("sm3", "momentum"),
+        ("sophia", "clip_threshold"),
         ("warmup_exponential_decay_schedule", "end_value"),
     }
 

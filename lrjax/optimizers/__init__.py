@@ -16,6 +16,7 @@ from lrjax.optimizers.adaptive import adadelta, adagrad, rmsprop
 from lrjax.optimizers.large_batch import fromage, lamb, lars
 from lrjax.optimizers.lbfgs import lbfgs
 from lrjax.optimizers.lion import lion
+from lrjax.optimizers.muon import muon
 from lrjax.optimizers.novograd import novograd
 from lrjax.optimizers.optimistic import (
     optimistic_adam,
@@ -23,6 +24,14 @@ from lrjax.optimizers.optimistic import (
     optimistic_gradient_descent,
 )
 from lrjax.optimizers.polyak import polyak_sgd
+from lrjax.optimizers.research import (
+    ademamix,
+    adopt,
+    madgrad,
+    simplified_ademamix,
+    sophia,
+)
+from lrjax.optimizers.sam import NormalizeState, SAMState, normalize, sam
 from lrjax.optimizers.second_order import adahessian
 from lrjax.optimizers.sgd import noisy_sgd, sgd
 from lrjax.optimizers.sign import rprop, sign_sgd, signum

@@ -21,12 +21,20 @@ from lrjax.transforms.adaptive import (
     scale_by_rss,
     scale_by_stddev,
 )
+from lrjax.transforms.ademamix import (
+    ScaleByAdemamixState,
+    ScaleBySimplifiedAdEMAMixState,
+    scale_by_ademamix,
+    scale_by_simplified_ademamix,
+)
+from lrjax.transforms.adopt import ScaleByAdoptState, scale_by_adopt
 from lrjax.transforms.clipping import (
     adaptive_grad_clip,
     clip,
     clip_by_global_norm,
     global_norm,
 )
+from lrjax.transforms.dual_averaging import ScaleByMadgradState, scale_by_madgrad
 from lrjax.transforms.factored import (
     FactoredState,
     clip_by_block_rms,
@@ -47,6 +55,13 @@ from lrjax.transforms.linesearch import (
     value_and_grad_from_state,
 )
 from lrjax.transforms.momentum import EmaState, TraceState, ema, trace
+from lrjax.transforms.muon import (
+    MuonDimensionNumbers,
+    MuonState,
+    orthogonalize_via_newton_schulz,
+    scale_by_muon,
+    scale_by_shape,
+)
 from lrjax.transforms.noise import AddNoiseState, add_noise
 from lrjax.transforms.normalize import centralize, normalize_by_update_norm
 from lrjax.transforms.novograd import ScaleByNovogradState, scale_by_novograd
@@ -74,4 +89,5 @@ from lrjax.transforms.scaling import (
 )
 from lrjax.transforms.sign import ScaleByLionState, scale_by_lion, scale_by_sign
 from lrjax.transforms.sm3 import ScaleBySM3State, scale_by_sm3
+from lrjax.transforms.sophia import SophiaState, scale_by_sophia
 from lrjax.transforms.weight_decay import AddDecayedWeightsState, add_decayed_weights
