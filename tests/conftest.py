@@ -17,3 +17,20 @@ from hypothesis import settings  # noqa: E402
 # The same examples on every run: CI must not pass or fail by chance.
 settings.register_profile("lrjax", derandomize=True, deadline=None)
 settings.load_profile("lrjax")
+
+
+import gc  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_code():
+    """Drops JAX's compiled executables after each test module.
+
+    The suite compiles tens of thousands of functions; kept for the whole
+    session they grow one process past the CI machine's memory.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
