@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import optax.contrib
 
 import lrjax
 
@@ -49,7 +50,32 @@ OPTIMIZERS = [
     ("lamb", {}),
     ("lars", {}),
     ("adafactor", {}),
+    ("yogi", {}),
+    ("adan", {}),
+    ("novograd", {}),
+    ("sm3", {}),
+    ("sign_sgd", {}),
+    ("signum", {}),
+    ("rprop", {}),
+    ("noisy_sgd", {}),
+    ("optimistic_gradient_descent", {}),
+    ("optimistic_adam", {}),
+    ("fromage", {}),
+    # optax.contrib's (polyak_sgd, lbfgs and sophia need the loss at every
+    # update and sam two optimizers: not timed here).
+    ("adopt", {}),
+    ("ademamix", {}),
+    ("simplified_ademamix", {}),
+    ("madgrad", {}),
+    ("muon", {}),
 ]
+
+# Optimizers whose optax counterpart lives in optax.contrib.
+CONTRIB = {"adopt", "ademamix", "simplified_ademamix", "madgrad", "muon"}
+
+
+def optax_optimizer(name):
+    return getattr(optax.contrib if name in CONTRIB else optax, name)
 
 
 def big_tree(seed: int = 0) -> dict:
@@ -97,7 +123,7 @@ def compare_step_time(name, kwargs, params, grads, rounds, n_steps):
     lr = None if name in ("adafactor", "adadelta") else 1e-3
     opts = {
         "lrjax": getattr(lrjax, name)(learning_rate=lr, **kwargs),
-        "optax": getattr(optax, name)(learning_rate=lr if lr else 1.0, **kwargs),
+        "optax": optax_optimizer(name)(learning_rate=lr if lr else 1.0, **kwargs),
     }
     steps = {k: make_step(o) for k, o in opts.items()}
     states = {k: o.init(params) for k, o in opts.items()}
@@ -184,7 +210,7 @@ def main() -> None:
         mem = {
             "lrjax": state_bytes(getattr(lrjax, name)(lr, **kwargs).init(params)),
             "optax": state_bytes(
-                getattr(optax, name)(lr or 1.0, **kwargs).init(params)
+                optax_optimizer(name)(lr or 1.0, **kwargs).init(params)
             ),
         }
         label = name + "".join(f" {k}={v}" for k, v in kwargs.items())
