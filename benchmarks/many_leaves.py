@@ -21,6 +21,7 @@ import argparse
 import os
 import statistics
 import time
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -66,7 +67,7 @@ TREES = {
     "1000 x 64x64": lambda: {f"p{i:04d}": (64, 64) for i in range(1000)},
     "small GPT (144 leaves)": lambda: gpt_shapes(12, 192),
     "16 x 512x512": lambda: {f"p{i:02d}": (512, 512) for i in range(16)},
-    "GPT-2-like 576 leaves, d=128": lambda: gpt_shapes(48, 128),
+    "GPT-2-like 576 leaves": lambda width: gpt_shapes(48, width),
 }
 
 
@@ -97,33 +98,85 @@ def run_steps(compiled, params, state, grads, n):
     return (time.perf_counter() - start) / n
 
 
+class TorchAdam:
+    """PyTorch's Adam on the same shapes (``fused`` or ``foreach``), CUDA only.
+
+    Times ``optimizer.step()`` with the gradients already in ``.grad``: the
+    same work as a jitted ``update`` + ``apply_updates``.
+    """
+
+    def __init__(self, params, grads, fused: bool):
+        import torch
+
+        self.torch = torch
+        self.params = [
+            torch.tensor(np.asarray(p), device="cuda").requires_grad_()
+            for p in jax.tree_util.tree_leaves(params)
+        ]
+        for p, g in zip(self.params, jax.tree_util.tree_leaves(grads), strict=True):
+            p.grad = torch.tensor(np.asarray(g), device="cuda")
+        kind = {"fused": True} if fused else {"foreach": True}
+        self.opt = torch.optim.Adam(self.params, lr=1e-3, **kind)
+        self.step_s(2)  # creates the state
+
+    def step_s(self, n: int) -> float:
+        self.torch.cuda.synchronize()
+        start = time.perf_counter()
+        with self.torch.no_grad():
+            for _ in range(n):
+                self.opt.step()
+        self.torch.cuda.synchronize()
+        return (time.perf_counter() - start) / n
+
+    def state_bytes(self) -> int:
+        return sum(
+            t.numel() * t.element_size()
+            for s in self.opt.state.values()
+            for t in s.values()
+            if hasattr(t, "numel")
+        )
+
+
 def compare(makers: dict, params, grads, rounds: int, steps: int, compiles: int):
-    """Medians of alternating rounds: step seconds, compile seconds, bytes."""
+    """Medians of alternating rounds: step seconds, compile seconds, bytes.
+
+    Compile samples: the compile each maker needs anyway, then
+    ``compiles - 1`` more of fresh functions, alternating.
+
+    A maker returns an optax transformation, or a :class:`TorchAdam` (timed
+    in the same rounds; no compile time).
+    """
     opts = {k: m() for k, m in makers.items()}
-    states = {k: o.init(params) for k, o in opts.items()}
-    compiled = {
-        k: jax.jit(make_step(o), donate_argnums=(0, 1))
-        .lower(params, states[k], grads)
-        .compile()
-        for k, o in opts.items()
-    }
+    jaxed = [k for k, o in opts.items() if not isinstance(o, TorchAdam)]
+    states = {k: opts[k].init(params) for k in jaxed}
+    compiled, comp_t = {}, {}
+    for k in jaxed:  # the first compile of each is its first compile sample
+        start = time.perf_counter()
+        compiled[k] = (
+            jax.jit(make_step(opts[k]), donate_argnums=(0, 1))
+            .lower(params, states[k], grads)
+            .compile()
+        )
+        comp_t[k] = [time.perf_counter() - start]
     step_t = {k: [] for k in opts}
-    comp_t = {k: [] for k in opts}
-    for r in range(max(rounds, compiles)):
+    for r in range(max(rounds, compiles - 1)):
         order = list(opts) if r % 2 == 0 else list(opts)[::-1]
         for k in order:
             if r < rounds:
-                step_t[k].append(
-                    run_steps(compiled[k], params, states[k], grads, steps)
-                )
-            if r < compiles:
+                if k in compiled:
+                    t = run_steps(compiled[k], params, states[k], grads, steps)
+                else:
+                    t = opts[k].step_s(steps)
+                step_t[k].append(t)
+            if r < compiles - 1 and k in comp_t:
                 comp_t[k].append(compile_s(makers[k](), params, grads))
     n = n_params(params)
     return {
         k: {
             "step": statistics.median(step_t[k]),
-            "compile": statistics.median(comp_t[k]),
-            "bytes": state_bytes(states[k]) / n,
+            "compile": statistics.median(comp_t[k]) if k in comp_t else None,
+            "bytes": (state_bytes(states[k]) if k in states else opts[k].state_bytes())
+            / n,
         }
         for k in opts
     }
@@ -171,13 +224,53 @@ def scan_loop(opt, params, grads, block: int, rounds: int):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def makers_for(name: str, min_size: int) -> dict:
-    del name
-    return {
+def _packed_with_constant_offsets(min_size: int):
+    """``lrjax.packed`` with its offsets as plain constants (the design
+    alternative, for comparison on each backend)."""
+    packing = lrjax.transforms.packing
+
+    def constants(layout, origin):
+        del origin
+        return tuple(jnp.asarray(np.int32(s[1])) for s in layout.slots if s)
+
+    opt = lrjax.packed(lrjax.adam(1e-3), min_size)
+
+    def update(updates, state, params=None):
+        saved, packing._opaque_offsets = packing._opaque_offsets, constants
+        try:
+            return opt.update(updates, state, params)
+        finally:
+            packing._opaque_offsets = saved
+
+    return optax.GradientTransformation(opt.init, update)
+
+
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        print("--torch: torch is not installed; no PyTorch rows")
+        return False
+    if not torch.cuda.is_available():
+        print("--torch: torch sees no CUDA device; no PyTorch rows")
+        return False
+    return True
+
+
+def makers_for(args, params, grads) -> dict:
+    makers = {
         "optax": lambda: optax.adam(1e-3),
         "lrjax": lambda: lrjax.adam(1e-3),
-        "lrjax.packed": lambda: lrjax.packed(lrjax.adam(1e-3), min_size),
+        "lrjax.packed": lambda: lrjax.packed(lrjax.adam(1e-3), args.min_size),
     }
+    if args.constant_offsets:
+        makers["lrjax.packed, constant offsets"] = lambda: (
+            _packed_with_constant_offsets(args.min_size)
+        )
+    if args.torch and _torch_cuda():
+        makers["torch Adam fused"] = lambda: TorchAdam(params, grads, fused=True)
+        makers["torch Adam foreach"] = lambda: TorchAdam(params, grads, fused=False)
+    return makers
 
 
 def main() -> None:
@@ -189,19 +282,43 @@ def main() -> None:
         "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
     )
     parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
+    parser.add_argument(
+        "--gpt2-width",
+        type=int,
+        help="width d of the GPT-2-like tree: 768 (GPT-2's 340M parameters) on "
+        "an accelerator, 128 on a CPU unless given",
+    )
+    parser.add_argument(
+        "--torch", action="store_true", help="add PyTorch's Adam (CUDA only)"
+    )
+    parser.add_argument(
+        "--no-loop", action="store_true", help="skip the in-jit loop comparison"
+    )
+    parser.add_argument(
+        "--constant-offsets",
+        action="store_true",
+        help="add lrjax.packed with constant cutting offsets",
+    )
     parser.add_argument("--write", help="Markdown file to add the section to")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     label = args.label or machine_label()
     args.load_start = os.getloadavg()[0]
+    if args.gpt2_width is None:
+        args.gpt2_width = 128 if jax.default_backend() == "cpu" else 768
     print(label, f"load average {args.load_start:.1f}", flush=True)
     results = {}
     for name, shapes in TREES.items():
         if args.trees and not any(t in name for t in args.trees):
             continue
+        if name.startswith("GPT-2"):
+            shapes, name = (
+                partial(shapes, args.gpt2_width),
+                f"{name}, d={args.gpt2_width}",
+            )
         params = _tree(shapes())
         grads = jax.tree_util.tree_map(lambda p: 0.1 * p + 1e-3, params)
-        makers = makers_for(name, args.min_size)
+        makers = makers_for(args, params, grads)
         if name.startswith("1000"):
             makers["lrjax.packed, bf16 moments"] = lambda: lrjax.packed(
                 lrjax.adam(1e-3, mu_dtype=jnp.bfloat16, nu_dtype=jnp.bfloat16),
@@ -211,21 +328,31 @@ def main() -> None:
         res = compare(makers, params, grads, args.rounds, args.steps, args.compiles)
         results[name] = (n_params(params), len(params), res)
         for k, v in res.items():
+            compile_text = (
+                "n/a"
+                if v["compile"] is None
+                else f"{v['compile']:6.2f} s "
+                f"({v['compile'] / res['optax']['compile']:.2f}x)"
+            )
             print(
-                f"{name:30s} {k:28s} step {v['step'] * 1e3:8.2f} ms "
+                f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
                 f"({v['step'] / res['optax']['step']:.2f}x optax)  compile "
-                f"{v['compile']:6.2f} s ({v['compile'] / res['optax']['compile']:.2f}x)"
-                f"  {v['bytes']:.2f} B/param",
+                f"{compile_text}  {v['bytes']:.2f} B/param",
                 flush=True,
             )
     params = _tree(TREES["1000 x 64x64"]())
     grads = jax.tree_util.tree_map(lambda p: 0.1 * p + 1e-3, params)
     loops = {}
     for k, make in (
-        ("optax", lambda: optax.adam(1e-3)),
-        ("lrjax.packed", lambda: lrjax.packed(lrjax.adam(1e-3), args.min_size)),
+        ()
+        if args.no_loop
+        else (
+            ("optax", lambda: optax.adam(1e-3)),
+            ("lrjax", lambda: lrjax.adam(1e-3)),
+            ("lrjax.packed", lambda: lrjax.packed(lrjax.adam(1e-3), args.min_size)),
+        )
     ):
-        loops[k] = scan_loop(make(), params, grads, 10, max(3, args.rounds // 2))
+        loops[k] = scan_loop(make(), params, grads, 10, max(5, args.rounds))
         print("in-jit loop", k, {a: f"{b * 1e3:.2f} ms" for a, b in loops[k].items()})
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if args.write:
@@ -243,8 +370,7 @@ def write(args, label, results, loops) -> None:
         "median of alternating `lower().compile()`. Load average "
         f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
         f"on {os.cpu_count()} cores: read ratios, not absolute times. State "
-        "B/param counts every state leaf (packed: + one int32 offset per packed "
-        "leaf).",
+        "B/param counts every state leaf (packed: + one int32 scalar).",
         "",
         "| tree | params | leaves | optimizer | ms/step | x optax | compile s "
         "| x optax | state B/param |",
@@ -253,20 +379,28 @@ def write(args, label, results, loops) -> None:
     for name, (n, leaves, res) in results.items():
         base = res["optax"]
         for k, v in res.items():
+            seconds, ratio = "n/a", "n/a"
+            if v["compile"] is not None:
+                seconds = f"{v['compile']:.2f}"
+                ratio = f"{v['compile'] / base['compile']:.2f}"
             lines.append(
-                f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.2f} "
-                f"| {v['step'] / base['step']:.2f} | {v['compile']:.2f} "
-                f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} |"
+                f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
+                f"| {v['step'] / base['step']:.2f} | {seconds} | {ratio} "
+                f"| {v['bytes']:.3f} |"
             )
-    lines += [
-        "",
-        "In-jit training loop, 1000 x 64x64, blocks of 10 steps: a Python loop "
-        "of jitted steps vs one jitted `lax.scan` over the stacked inputs "
-        "(ms per step):",
-        "",
-        "| optimizer | python loop | lax.scan | ratio |",
-        "|---|---:|---:|---:|",
-    ]
+    lines += (
+        []
+        if not loops
+        else [
+            "",
+            "In-jit training loop, 1000 x 64x64, blocks of 10 steps: a Python loop "
+            "of jitted steps vs one jitted `lax.scan` over the stacked inputs "
+            "(ms per step):",
+            "",
+            "| optimizer | python loop | lax.scan | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+    )
     for k, v in loops.items():
         lines.append(
             f"| {k} | {v['python loop'] * 1e3:.2f} | {v['lax.scan'] * 1e3:.2f} "
@@ -274,7 +408,7 @@ def write(args, label, results, loops) -> None:
         )
     section = "\n".join(lines) + "\n"
     text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n"
-    head = "## Many-leaf trees"
+    head = "## Many-leaf trees (`benchmarks/many_leaves.py`): " + label.split(" (")[0]
     start = text.find(head)
     if start >= 0:
         end = text.find("\n## ", start + 1)

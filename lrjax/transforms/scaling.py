@@ -104,7 +104,9 @@ def scale_by_learning_rate(
         del params
         rate = num.rate_at(learning_rate, state.count)
         updates = _scale_tree(updates, sign * rate)
-        return updates, ScaleByLearningRateState(num.safe_increment(state.count), rate)
+        count = num.safe_increment(state.count)
+        reported = num.runtime_value(rate, state.learning_rate, count)
+        return updates, ScaleByLearningRateState(count, reported)
 
     return GradientTransformation(init_fn, update_fn)
 
