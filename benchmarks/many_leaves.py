@@ -364,7 +364,9 @@ def write(args, label, results, loops) -> None:
         f"## Many-leaf trees (`benchmarks/many_leaves.py`): {label}",
         "",
         f"Command: `python benchmarks/many_leaves.py --rounds {args.rounds} "
-        f"--steps {args.steps} --compiles {args.compiles}`; Adam (lr 1e-3), "
+        f"--steps {args.steps} --compiles {args.compiles}"
+        f"{' --constant-offsets' if args.constant_offsets else ''}"
+        f"{' --torch' if args.torch else ''}`; Adam (lr 1e-3), "
         f"`lrjax.packed(..., min_size={args.min_size})`. Step: jitted donated "
         "`update` + `apply_updates`, median of alternating rounds; compile: "
         "median of alternating `lower().compile()`. Load average "

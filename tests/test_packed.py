@@ -362,3 +362,39 @@ def test_vmap_over_seeds_equals_separate_runs():
         )
         for x, y in leaves:
             np.testing.assert_allclose(np.asarray(y[i]), np.asarray(x), rtol=1e-6)
+
+
+def _readme_scan_recipe():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = text.split("```python\n")[1:]
+    (block,) = [b.split("```")[0] for b in blocks if "def train_block" in b]
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_readme_scan_recipe_equals_a_python_loop_of_steps():
+    recipe = _readme_scan_recipe()
+    opt, loss = recipe["opt"], recipe["loss"]
+    r = np.random.RandomState(0)
+    params = {"w": jnp.asarray(r.randn(3, 1), jnp.float32), "b": jnp.zeros((1,))}
+    xs = jnp.asarray(r.randn(5, 8, 3), jnp.float32)
+    ys = jnp.asarray(r.randn(5, 8, 1), jnp.float32)
+
+    looped, state, values = params, opt.init(params), []
+    for i in range(5):
+        value, grads = jax.value_and_grad(loss)(looped, (xs[i], ys[i]))
+        updates, state = opt.update(grads, state, looped)
+        looped = optax.apply_updates(looped, updates)
+        values.append(float(value))
+
+    copy = jax.tree_util.tree_map(jnp.copy, params)
+    scanned, scan_state, losses = recipe["train_block"](copy, opt.init(copy), (xs, ys))
+    np.testing.assert_allclose(np.asarray(losses), values, rtol=1e-6)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(scanned),
+        jax.tree_util.tree_leaves(looped),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    assert int(scan_state[0].count) == 5
