@@ -85,6 +85,21 @@ def elementwise_constructor(
     return decorate
 
 
+def inherit_elementwise(tx: GradientTransformation, inner: Any) -> Any:
+    """Marks a wrapper that is element-wise exactly when ``inner`` is.
+
+    A wrapper that adds only element-wise work of its own (a ring buffer of
+    gradients, a scalar factor) passes on ``inner``'s verdict; an unknown
+    ``inner`` leaves ``tx`` unknown. Returns ``tx``.
+    """
+    verdict = elementwise_verdict(inner)
+    if verdict is True:
+        return mark_elementwise(tx)
+    if isinstance(verdict, str):
+        return mark_elementwise(tx, f"its inner optimizer: {verdict}")
+    return tx
+
+
 def elementwise_verdict(tx: GradientTransformation) -> bool | str | None:
     """True (element-wise), a reason string (not), or None (unknown)."""
     return getattr(tx.update, PACKING_ATTR, None)
@@ -105,4 +120,5 @@ __all__ = [
     "mark_elementwise",
     "elementwise_constructor",
     "elementwise_verdict",
+    "inherit_elementwise",
 ]

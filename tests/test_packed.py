@@ -398,3 +398,32 @@ def test_readme_scan_recipe_equals_a_python_loop_of_steps():
     ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
     assert int(scan_state[0].count) == 5
+
+
+def test_wrappers_pass_on_the_inner_verdict():
+    key = jax.random.PRNGKey(0)
+    assert elementwise_verdict(lrjax.stale_gradients(lrjax.adam(0.1), 2, key=key))
+    assert elementwise_verdict(lrjax.staleness_aware(lrjax.sgd(0.1))) is True
+    refused = elementwise_verdict(lrjax.staleness_aware(lrjax.lamb(0.1)))
+    assert isinstance(refused, str) and "trust ratio" in refused
+    assert elementwise_verdict(lrjax.stale_gradients(optax.sgd(0.1), 1)) is None
+    assert elementwise_verdict(lrjax.reduce_on_plateau()) is True
+    assert elementwise_verdict(lrjax.loss_adaptive_scale()) is True
+
+
+def test_plateau_chain_vouched_for_matches_the_unpacked_chain():
+    def make():
+        return optax.chain(lrjax.adam(0.05), lrjax.reduce_on_plateau(patience=1))
+
+    params = mixed_tree()
+    # A loss that stalls, so that the plateau controller cuts the rate.
+    extra = {"value": jnp.asarray(1.0)}
+    plain, _ = run(make(), params, steps=6, extra=extra)
+    wrapped, state = run(
+        lrjax.packed(make(), MIN_SIZE, assume_elementwise=True),
+        params,
+        steps=6,
+        extra=extra,
+    )
+    assert float(state.inner[1].learning_rate_scale) < 1.0
+    assert_identical(plain, wrapped)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs
+from lrjax._base import GradientTransformationExtraArgs, elementwise_constructor
 
 __all__ = ["LossAdaptiveScaleState", "loss_adaptive_scale"]
 
@@ -29,6 +29,7 @@ class LossAdaptiveScaleState(NamedTuple):
     learning_rate_scale: jax.Array
 
 
+@elementwise_constructor()
 def loss_adaptive_scale(
     increase: float = 1.05,
     decrease: float = 0.5,

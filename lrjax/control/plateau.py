@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs
+from lrjax._base import GradientTransformationExtraArgs, elementwise_constructor
 
 __all__ = ["ReduceOnPlateauState", "reduce_on_plateau", "improved"]
 
@@ -55,6 +55,7 @@ def improved(
     return jnp.where(jnp.isinf(best), jnp.isfinite(value), beats)
 
 
+@elementwise_constructor()
 def reduce_on_plateau(
     factor: float = 0.1,
     patience: int = 10,

@@ -23,7 +23,11 @@ import optax
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
-from lrjax._base import GradientTransformation, GradientTransformationExtraArgs
+from lrjax._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    inherit_elementwise,
+)
 
 __all__ = [
     "StaleGradientsState",
@@ -80,7 +84,7 @@ def stale_gradients(
         )
     val.check_non_negative_int("max_delay", max_delay)
     slots = int(max_delay) + 1
-    inner = optax.with_extra_args_support(inner)
+    original, inner = inner, optax.with_extra_args_support(inner)
 
     def init_fn(params):
         return StaleGradientsState(
@@ -129,7 +133,9 @@ def stale_gradients(
             inner_state=inner_state,
         )
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return inherit_elementwise(
+        GradientTransformationExtraArgs(init_fn, update_fn), original
+    )
 
 
 class StalenessAwareState(NamedTuple):
@@ -168,7 +174,7 @@ def staleness_aware(inner: GradientTransformation) -> GradientTransformationExtr
         raise TypeError(
             f"inner must be a GradientTransformation, got {type(inner).__name__}."
         )
-    inner = optax.with_extra_args_support(inner)
+    original, inner = inner, optax.with_extra_args_support(inner)
 
     def init_fn(params):
         return StalenessAwareState(jnp.ones([], jnp.float32), inner.init(params))
@@ -183,4 +189,6 @@ def staleness_aware(inner: GradientTransformation) -> GradientTransformationExtr
         )
         return new_updates, StalenessAwareState(scale, inner_state)
 
-    return GradientTransformationExtraArgs(init_fn, update_fn)
+    return inherit_elementwise(
+        GradientTransformationExtraArgs(init_fn, update_fn), original
+    )

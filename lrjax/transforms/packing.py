@@ -205,11 +205,13 @@ def packed(
 
     Which optimizers qualify: lrjax's constructors record it on what they
     return (``sgd``, ``adam``, ``adamw`` and the other Adam variants,
-    ``adagrad``, ``rmsprop``, ``adadelta``, ``lion``; not ``lamb``/``lars``
-    (trust ratio per leaf), ``adafactor`` (factored moments, per-leaf clipping)
-    or a weight-decay ``mask``, which picks leaves by their place in the
-    tree). Anything else (an ``optax.chain`` of your own, an optax optimizer)
-    is refused unless ``assume_elementwise=True`` vouches for it.
+    ``adagrad``, ``rmsprop``, ``adadelta``, ``lion``, ``reduce_on_plateau``,
+    ``loss_adaptive_scale``; ``stale_gradients`` and ``staleness_aware`` when
+    their inner optimizer qualifies; not ``lamb``/``lars`` (trust ratio per
+    leaf), ``adafactor`` (factored moments, per-leaf clipping) or a
+    weight-decay ``mask``, which picks leaves by their place in the tree).
+    Anything else (an ``optax.chain`` of your own, an optax optimizer) is
+    refused unless ``assume_elementwise=True`` vouches for it.
 
     Args:
       optimizer: the inner optimizer.
