@@ -32,6 +32,7 @@ __all__ = [
     "HutchinsonDiagonalState",
     "hutchinson_diagonal",
     "hutchinson_estimate",
+    "rademacher_probes",
 ]
 
 LossFn = Callable[[Any], Any]
@@ -126,6 +127,23 @@ def resolve_hvp(
     return lambda p, v: jax.jvp(jax.grad(loss_fn), (p,), (v,))[1]
 
 
+def rademacher_probes(key: jax.Array, params: Any) -> Any:
+    """One Rademacher probe (entries +-1) per leaf, in the leaf's dtype.
+
+    Leaf ``i`` draws from ``split(key, n_leaves)[i]``: optax.contrib's
+    Hutchinson estimator draws the same bits (it draws in float32 and casts;
+    +-1 is exact in every float dtype, so the probes are equal).
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    return treedef.unflatten(
+        [
+            jax.random.rademacher(k, jnp.shape(p), jnp.result_type(p))
+            for k, p in zip(keys, leaves, strict=True)
+        ]
+    )
+
+
 def hutchinson_estimate(
     key: jax.Array, params: Any, hvp: HvpFn, num_samples: int
 ) -> Any:
@@ -138,12 +156,9 @@ def hutchinson_estimate(
     leaves, treedef = jax.tree_util.tree_flatten(params)
 
     def one(sample_key):
-        keys = jax.random.split(sample_key, len(leaves))
-        z = [
-            jax.random.rademacher(k, jnp.shape(p), jnp.result_type(p))
-            for k, p in zip(keys, leaves, strict=True)
-        ]
-        hz = treedef.flatten_up_to(hvp(params, treedef.unflatten(z)))
+        probes = rademacher_probes(sample_key, params)
+        z = treedef.flatten_up_to(probes)
+        hz = treedef.flatten_up_to(hvp(params, probes))
         return [jnp.multiply(*num.upcast(a, b)) for a, b in zip(z, hz, strict=True)]
 
     if num_samples == 1:

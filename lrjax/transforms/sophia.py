@@ -2,13 +2,11 @@
 
 The Hessian-diagonal estimator is a transformation argument with
 optax.contrib's semantics: ``update(updates, state, params, obj_fn=...)``
-returns an estimate of ``diag(H)`` shaped like ``params``. The default here
-is a private Hutchinson estimator (:func:`_hutchinson_diagonal`).
-
-Note for the lead: lrjax's reusable Hutchinson block lives in
-``lrjax/transforms/hessian.py`` (``hutchinson_diagonal``, AdaHessian's
-branch); once merged, the default here can become that block (it must keep
-optax's ``obj_fn=`` keyword and a single Rademacher probe per update).
+returns an estimate of ``diag(H)`` shaped like ``params``. The default is
+Hutchinson's estimator on the probes of :mod:`lrjax.transforms.hessian`, with
+optax.contrib's key sequence (one probe per update, keys split from the
+state's key) rather than :func:`~lrjax.transforms.hessian.hutchinson_diagonal`'s
+(``fold_in`` per sample), so that the two libraries draw the same probes.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import optax
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation, GradientTransformationExtraArgs
+from lrjax.transforms.hessian import rademacher_probes, resolve_hvp
 
 __all__ = ["SophiaState", "scale_by_sophia"]
 
@@ -61,20 +60,10 @@ def _hutchinson_diagonal(
                 "update(grads, state, params, obj_fn=loss_of_params)."
             )
         key, probe_key = jax.random.split(state.key)
-        leaves, treedef = jax.tree_util.tree_flatten(params)
-        keys = jax.random.split(probe_key, len(leaves))
-        # +-1 is exact in every dtype: each probe takes its leaf's dtype
-        # (optax casts all to the narrowest one, which jvp rejects for
-        # trees mixing bf16 and float32 leaves).
-        probes = treedef.unflatten(
-            [
-                jax.random.rademacher(k, jnp.shape(x), jnp.float32).astype(
-                    jnp.result_type(x)
-                )
-                for k, x in zip(keys, leaves, strict=True)
-            ]
-        )
-        hz = jax.jvp(jax.grad(obj_fn), (params,), (probes,))[1]
+        # Each probe takes its leaf's dtype (optax casts all to the narrowest
+        # one, which jvp rejects for trees mixing bf16 and float32 leaves).
+        probes = rademacher_probes(probe_key, params)
+        hz = resolve_hvp(params, obj_fn, None, None, "sophia")(params, probes)
         return jax.tree_util.tree_map(jnp.multiply, hz, probes), HutchinsonState(key)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
