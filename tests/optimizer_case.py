@@ -88,6 +88,9 @@ class OptimizerCase:
       float64_exact: whether float64 parameters give float64 precision
         throughout (False where a float32 scalar of the state, a rate or an
         estimate, enters the update): excludes the float64 parity test.
+      per_leaf_state: whether the state's per-parameter buffers are shaped
+        (and sharded) like the parameters: False for ``lrjax.packed``, whose
+        small leaves' moments live in flat buffers.
       zero_first_updates: how many first updates are zero by design (ADOPT
         spends step 0 initialising its second moment, as optax.contrib's):
         tests that look for the effect of one update make that many updates
@@ -123,6 +126,7 @@ class OptimizerCase:
     complex_checked: bool = True
     float64_exact: bool = True
     zero_first_updates: int = 0
+    per_leaf_state: bool = True
 
     def lrjax_factory(self) -> Callable[..., Any]:
         """The callable ``make`` uses (for ``optax.inject_hyperparams``)."""

@@ -58,7 +58,9 @@ def test_init_accepts_shape_dtype_structs(case):
 
 
 # Cases whose lrjax-only keywords (a nu_dtype, say) change the state are left out.
-SAME_STATE_AS_OPTAX = [c for c in CASES if c.optax_parity and not c.lrjax_kwargs]
+SAME_STATE_AS_OPTAX = [
+    c for c in CASES if c.optax_parity and not c.lrjax_kwargs and c.per_leaf_state
+]
 
 
 @pytest.mark.parametrize("case", SAME_STATE_AS_OPTAX, ids=str)

@@ -185,12 +185,34 @@ def test_min_size_is_checked(bad, error):
         lrjax.packed(lrjax.adam(1e-3), min_size=bad)
 
 
-def test_gradient_dtype_differing_from_the_parameter_is_refused():
+def test_float32_gradients_of_bf16_parameters_match_the_unwrapped_step():
+    # The group's buffer takes its leaves' dtype, as each leaf would alone.
+    params = bf16_tree()
+    grads = jax.tree_util.tree_map(lambda p: (p * 0.3).astype(jnp.float32), params)
+    for make in (lambda: lrjax.sgd(0.1, momentum=0.9), lambda: lrjax.adam(0.1)):
+        plain = make().update(grads, make().init(params), params)
+        wrapped_opt = lrjax.packed(make(), MIN_SIZE)
+        wrapped = wrapped_opt.update(grads, wrapped_opt.init(params), params)
+        assert_identical(plain[0], wrapped[0])
+
+
+def test_mixed_gradient_dtypes_in_one_buffer_are_refused():
     opt = lrjax.packed(lrjax.sgd(0.1), MIN_SIZE)
-    params = mixed_tree()
-    grads = jax.tree_util.tree_map(lambda p: p.astype(jnp.float32), params)
-    with pytest.raises(TypeError, match="bfloat16"):
+    params = bf16_tree()
+    grads = [params[0].astype(jnp.float32), params[1]]
+    with pytest.raises(TypeError, match=r"\[1\].*bfloat16.*float32"):
         opt.update(grads, opt.init(params), params)
+
+
+def test_wrong_structure_and_shapes_are_refused_with_the_path():
+    opt = lrjax.packed(lrjax.adam(0.1), MIN_SIZE)
+    params = mixed_tree()
+    state = opt.init(params)
+    with pytest.raises(ValueError, match="tree structure"):
+        opt.update({"w": params["w"]}, state, params)
+    grads = {**params, "b": jnp.ones((1, 5))}
+    with pytest.raises(ValueError, match=r"\['b'\].*\(1, 5\).*\(5,\)"):
+        opt.update(grads, state, params)
 
 
 def test_optax_inner_vouched_for_matches_optax_and_chains():

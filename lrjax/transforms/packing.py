@@ -137,25 +137,51 @@ def _plan(params: Any, min_size: int) -> PackingLayout:
 
 
 def _pack(layout: PackingLayout, tree: Any, what: str) -> _PackedTree:
-    leaves = layout.treedef.flatten_up_to(tree)
+    try:
+        leaves = layout.treedef.flatten_up_to(tree)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"lrjax.packed: the {what} tree structure "
+            f"{jax.tree_util.tree_structure(tree)} differs from the parameters' "
+            f"at init, {layout.treedef}."
+        ) from err
     members: list[list[Any]] = [[] for _ in layout.groups]
     kept = []
-    for leaf, slot in zip(leaves, layout.slots, strict=True):
+    for i, (leaf, slot) in enumerate(zip(leaves, layout.slots, strict=True)):
         if slot is None:
             kept.append(leaf)
             continue
         kept.append(None)
-        dtype = layout.groups[slot[0]][0]
-        if jnp.dtype(leaf.dtype) != jnp.dtype(dtype):
-            raise TypeError(
-                f"lrjax.packed: a {what} leaf of shape {slot[2]} has dtype "
-                f"{leaf.dtype}, but its parameter had {dtype} at init; packing "
-                "needs gradients and parameters in the parameters' dtypes."
+        if tuple(jnp.shape(leaf)) != slot[2]:
+            raise ValueError(
+                f"lrjax.packed: the {what} at {_leaf_path(layout, i)} has shape "
+                f"{tuple(jnp.shape(leaf))}, but its parameter had {slot[2]} at "
+                "init."
             )
-        members[slot[0]].append(jnp.reshape(leaf, (-1,)))
-    # One concatenate per group: a single kernel, cheap to compile.
-    buffers = tuple(jnp.concatenate(m) if len(m) > 1 else m[0] for m in members if m)
+        group = members[slot[0]]
+        if group and jnp.dtype(leaf.dtype) != jnp.dtype(group[0].dtype):
+            # One buffer holds the group: its leaves must share a dtype (any
+            # dtype: float32 gradients of bfloat16 parameters are fine).
+            raise TypeError(
+                f"lrjax.packed: the {what} at {_leaf_path(layout, i)} has dtype "
+                f"{leaf.dtype}, but other {what} leaves packed with it (parameters "
+                f"of dtype {layout.groups[slot[0]][0]} at init) have "
+                f"{group[0].dtype}; give them one dtype."
+            )
+        group.append(leaf)
+    buffers = tuple(
+        _flat_buffer(m, layout.groups[g][1]) for g, m in enumerate(members) if m
+    )
     return _PackedTree(jax.tree_util.tree_unflatten(layout.treedef, kept), buffers)
+
+
+def _leaf_path(layout: PackingLayout, index: int) -> str:
+    """The key path of leaf ``index`` of the layout's tree, as ``['a'][0]``."""
+    skeleton = jax.tree_util.tree_unflatten(layout.treedef, range(len(layout.slots)))
+    for path, value in jax.tree_util.tree_flatten_with_path(skeleton)[0]:
+        if value == index:
+            return jax.tree_util.keystr(path)
+    return f"leaf {index}"
 
 
 def _opaque_offsets(layout: PackingLayout, origin: jax.Array) -> tuple:
@@ -169,6 +195,38 @@ def _opaque_offsets(layout: PackingLayout, origin: jax.Array) -> tuple:
 
     # Both branches agree: the branch only hides the constants from XLA.
     return jax.lax.cond(origin == 0, offsets, offsets)
+
+
+def _flat_buffer(leaves: list, size: int) -> Any:
+    """One group's leaves as one flat buffer; abstract if any leaf is."""
+    if any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in leaves):
+        # init on shapes alone (``jax.ShapeDtypeStruct``), as every lrjax
+        # optimizer accepts: the inner init needs the buffer's shape only.
+        return jax.ShapeDtypeStruct((size,), leaves[0].dtype)
+    flat = [jnp.reshape(leaf, (-1,)) for leaf in leaves]
+    # One concatenate per group: a single kernel, cheap to compile.
+    return jnp.concatenate(flat) if len(flat) > 1 else flat[0]
+
+
+def _register_with_flax() -> None:
+    """Lets ``flax.serialization`` save a :class:`PackedState`.
+
+    flax serializes a NamedTuple field by field and cannot encode the static
+    layout. It has nothing to save (``init`` rebuilds it from shapes, and a
+    restore starts from such a target), so it is registered as an empty dict
+    restored from the target. Done at the first ``init``, where flax is
+    installed; lrjax does not depend on flax.
+    """
+    try:
+        from flax import serialization
+    except ImportError:
+        return
+    if PackingLayout not in serialization._STATE_DICT_REGISTRY:
+        serialization.register_serialization_state(
+            PackingLayout,
+            lambda layout: {},
+            lambda target, state: target,
+        )
 
 
 def _unpack(layout: PackingLayout, tree: _PackedTree, origin: jax.Array) -> Any:
@@ -222,6 +280,12 @@ def packed(
         element-wise (no norms, means or sums over a leaf or the tree, no
         per-leaf masks or shapes).
 
+    Gradients may have another dtype than their parameters (float32
+    gradients of bfloat16 parameters), as long as the leaves packed into one
+    buffer share it. A small leaf split across devices is packed too: its
+    moments and its update are replicated, and ``optax.apply_updates`` gives
+    the parameter its sharding back.
+
     Returns:
       A transformation whose state is a :class:`PackedState`; ``update``
       takes and returns trees shaped like the parameters.
@@ -245,6 +309,7 @@ def packed(
     inner = optax.with_extra_args_support(optimizer)
 
     def init_fn(params: Any) -> PackedState:
+        _register_with_flax()
         layout = _plan(params, int(min_size))
         return PackedState(
             inner.init(_pack(layout, params, "parameter")),
