@@ -434,6 +434,7 @@ def test_wrappers_pass_on_the_inner_verdict():
 
 
 def test_plateau_chain_vouched_for_matches_the_unpacked_chain():
+    # lrjax.chain is optax.chain: a chain's parts are opaque, so it is vouched for.
     def make():
         return optax.chain(lrjax.adam(0.05), lrjax.reduce_on_plateau(patience=1))
 
