@@ -221,12 +221,12 @@ def _register_with_flax() -> None:
         from flax import serialization
     except ImportError:
         return
-    if PackingLayout not in serialization._STATE_DICT_REGISTRY:
-        serialization.register_serialization_state(
-            PackingLayout,
-            lambda layout: {},
-            lambda target, state: target,
-        )
+    serialization.register_serialization_state(
+        PackingLayout,
+        lambda layout: {},
+        lambda target, state: target,
+        override=True,  # idempotent: every init registers the same pair
+    )
 
 
 def _unpack(layout: PackingLayout, tree: _PackedTree, origin: jax.Array) -> Any:
