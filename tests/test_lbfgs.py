@@ -237,3 +237,29 @@ def test_zoom_linesearch_after_sgd_matches_optax(kwargs):
     np.testing.assert_allclose(
         lrjax.get_learning_rate(state), ref[1].learning_rate, rtol=1e-4
     )
+
+
+def test_bf16_parameters_search_in_float32():
+    # The step, values and slopes of the zoom search are at least float32:
+    # in bf16 the sufficient-decrease test cannot tell 0.40 from 0.41.
+    a = jnp.asarray([1.0, 10.0], jnp.float32)
+
+    def loss(p):
+        return 0.5 * jnp.sum(a * p["x"].astype(jnp.float32) ** 2)
+
+    params = {"x": jnp.asarray([1.0, -1.0], jnp.bfloat16)}
+    opt = lrjax.lbfgs()
+    state = opt.init(params)
+    search = state[-1]
+    assert search.learning_rate.dtype == jnp.float32
+    assert search.value.dtype == jnp.float32
+    for _ in range(4):
+        value, grad = jax.value_and_grad(loss)(params)
+        updates, state = opt.update(
+            grad, state, params, value=value, grad=grad, value_fn=loss
+        )
+        assert updates["x"].dtype == jnp.bfloat16
+        params = optax.apply_updates(params, updates)
+    assert state[-1].learning_rate.dtype == jnp.float32
+    # From 5.5 to below 1e-3 in four steps (exactly 0 is allowed in bf16).
+    assert float(loss(params)) < 1e-3

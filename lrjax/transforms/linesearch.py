@@ -216,7 +216,10 @@ def scale_by_zoom_linesearch(
         return jax.tree_util.tree_map(lambda x, y: jnp.where(cond, x, y), a, b)
 
     def init_fn(params):
-        dtype = jnp.real(jnp.zeros([], jax.tree_util.tree_leaves(params)[0].dtype))
+        # The search's scalars (step, values, slopes) in at least float32: a
+        # bf16 line search cannot resolve the sufficient-decrease test.
+        leaves = jax.tree_util.tree_leaves(params)
+        dtype = jnp.finfo(num.compute_dtype(*(jnp.result_type(x) for x in leaves)))
         inf = jnp.asarray(jnp.inf, jnp.float32)
         return ScaleByZoomLinesearchState(
             jnp.ones([], dtype.dtype),
