@@ -17,10 +17,10 @@ constant offsets makes every cut a distinct kernel (on a 2-core CPU about
 40-60 ms of compile time each: 1000 leaves took 59 s against 3.6 s). Offsets
 that are runtime values make every cut of a given shape the same kernel, but
 as 1000 scalar state leaves they cost 1000 more buffers in and out of every
-jitted step (12.4 ms against 8.6-11.0 ms on 1000 x 64x64, 2-core CPU). So the offsets are the
-output of a ``lax.cond`` on a runtime scalar of the state whose two branches
-return the same constants: the values are fixed, yet XLA cannot fold them
-into the kernels.
+jitted step (12.4 ms against 8.6-11.0 ms on 1000 x 64x64, 2-core CPU). So
+the offsets are the output of a ``lax.cond`` on a runtime scalar of the state
+whose two branches return the same constants: the values are fixed, yet XLA
+cannot fold them into the kernels.
 """
 
 from __future__ import annotations
