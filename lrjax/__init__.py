@@ -180,6 +180,7 @@ from lrjax.transforms import (
     HutchinsonDiagonalState,
     MuonDimensionNumbers,
     MuonState,
+    PackedParams,
     PackedState,
     PackingLayout,
     ScaleByAdaDeltaState,
@@ -223,6 +224,7 @@ from lrjax.transforms import (
     identity,
     normalize_by_update_norm,
     orthogonalize_via_newton_schulz,
+    pack_params,
     packed,
     per_example_global_norm_clip,
     per_example_layer_norm_clip,
@@ -263,6 +265,7 @@ from lrjax.transforms import (
     scale_by_zoom_linesearch,
     set_to_zero,
     trace,
+    unpack_params,
     value_and_grad_from_state,
 )
 

@@ -71,7 +71,14 @@ from lrjax.transforms.optimistic import (
     scale_by_optimistic_adam,
     scale_by_optimistic_gradient,
 )
-from lrjax.transforms.packing import PackedState, PackingLayout, packed
+from lrjax.transforms.packing import (
+    PackedParams,
+    PackedState,
+    PackingLayout,
+    pack_params,
+    packed,
+    unpack_params,
+)
 from lrjax.transforms.per_example import (
     per_example_global_norm_clip,
     per_example_layer_norm_clip,

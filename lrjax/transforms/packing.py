@@ -18,9 +18,15 @@ constant offsets makes every cut a distinct kernel (on a 2-core CPU about
 that are runtime values make every cut of a given shape the same kernel, but
 as 1000 scalar state leaves they cost 1000 more buffers in and out of every
 jitted step (12.4 ms against 8.6-11.0 ms on 1000 x 64x64, 2-core CPU). So
-the offsets are the output of a ``lax.cond`` on a runtime scalar of the state
-whose two branches return the same constants: the values are fixed, yet XLA
-cannot fold them into the kernels.
+the offsets are the output of a ``lax.cond`` whose two branches return the
+same constants, on a predicate read from the buffer being cut: the values are
+fixed, yet XLA cannot fold them into the kernels, and the state needs no
+extra leaf.
+
+Parameters can be kept packed too (:func:`pack_params`): the model reads its
+leaves through :func:`unpack_params` inside the loss, so the gradient comes
+out packed (the cuts' transpose is one concatenate) and a jitted step passes a
+few buffers in and out instead of one per leaf.
 """
 
 from __future__ import annotations
@@ -39,7 +45,15 @@ from lrjax._base import (
     elementwise_verdict,
 )
 
-__all__ = ["PackedState", "PackingLayout", "packed", "DEFAULT_MIN_SIZE"]
+__all__ = [
+    "DEFAULT_MIN_SIZE",
+    "PackedParams",
+    "PackedState",
+    "PackingLayout",
+    "pack_params",
+    "packed",
+    "unpack_params",
+]
 
 # Leaves with fewer elements than this are packed by default: see BENCHMARKS.md.
 DEFAULT_MIN_SIZE = 65536
@@ -79,24 +93,32 @@ class PackedState(NamedTuple):
     """State of :func:`packed`.
 
     Attributes:
-      inner: the inner optimizer's state on ``(big leaves, flat buffers)``.
-      origin: an int32 zero. The leaves' offsets in their buffers are read
-        through a branch on it, so that XLA treats them as runtime values and
-        compiles one cutting kernel per leaf shape (see the module notes).
+      inner: the inner optimizer's state on a :class:`PackedParams`-shaped
+        tree (big leaves and flat buffers).
       layout: the static :class:`PackingLayout`.
     """
 
     inner: Any
-    origin: jax.Array
     layout: PackingLayout
 
 
-class _PackedTree(NamedTuple):
-    """What the inner optimizer sees: the tree with packed leaves set to
-    ``None`` (so big leaves keep their paths) and the flat buffers."""
+class PackedParams(NamedTuple):
+    """A tree with its small leaves packed into flat buffers.
+
+    Made by :func:`pack_params` (or by :func:`packed` from gradients);
+    :func:`unpack_params` gives the tree back. Optimizers see it as any other
+    pytree: its array leaves are the big leaves and the buffers.
+
+    Attributes:
+      leaves: the tree, with ``None`` where a leaf was packed, so big leaves
+        keep their paths (and their sharding).
+      buffers: one flat buffer per group of packed leaves (one per dtype).
+      layout: the static :class:`PackingLayout` (no array leaves).
+    """
 
     leaves: Any
     buffers: tuple
+    layout: PackingLayout
 
 
 def _plan(params: Any, min_size: int) -> PackingLayout:
@@ -136,15 +158,16 @@ def _plan(params: Any, min_size: int) -> PackingLayout:
     return PackingLayout(treedef, tuple(slots), group_info)
 
 
-def _pack(layout: PackingLayout, tree: Any, what: str) -> _PackedTree:
-    try:
-        leaves = layout.treedef.flatten_up_to(tree)
-    except (ValueError, TypeError) as err:
+def _pack(layout: PackingLayout, tree: Any, what: str) -> PackedParams:
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    if treedef != layout.treedef and treedef.num_leaves != len(layout.slots):
+        # Structures may differ in node types alone (Flax nnx passes
+        # ``Variable`` nodes to ``init`` and bare arrays to ``update``): the
+        # leaves, in order, are what the layout describes.
         raise ValueError(
-            f"lrjax.packed: the {what} tree structure "
-            f"{jax.tree_util.tree_structure(tree)} differs from the parameters' "
-            f"at init, {layout.treedef}."
-        ) from err
+            f"lrjax.packed: the {what} tree structure {treedef} differs from "
+            f"the parameters' at init, {layout.treedef}."
+        )
     members: list[list[Any]] = [[] for _ in layout.groups]
     kept = []
     for i, (leaf, slot) in enumerate(zip(leaves, layout.slots, strict=True)):
@@ -172,7 +195,7 @@ def _pack(layout: PackingLayout, tree: Any, what: str) -> _PackedTree:
     buffers = tuple(
         _flat_buffer(m, layout.groups[g][1]) for g, m in enumerate(members) if m
     )
-    return _PackedTree(jax.tree_util.tree_unflatten(layout.treedef, kept), buffers)
+    return PackedParams(jax.tree_util.tree_unflatten(treedef, kept), buffers, layout)
 
 
 def _leaf_path(layout: PackingLayout, index: int) -> str:
@@ -184,8 +207,12 @@ def _leaf_path(layout: PackingLayout, index: int) -> str:
     return f"leaf {index}"
 
 
-def _opaque_offsets(layout: PackingLayout, origin: jax.Array) -> tuple:
-    """Each packed leaf's offset, as values XLA cannot constant-fold."""
+def _opaque_offsets(layout: PackingLayout, probe: jax.Array) -> tuple:
+    """Each packed leaf's offset, as values XLA cannot constant-fold.
+
+    ``probe`` is any runtime array: the branch is taken on one of its
+    elements (NaN or not), and both branches return the same constants.
+    """
     consts = tuple(np.int32(slot[1]) for slot in layout.slots if slot)
     if not consts:
         return ()
@@ -193,8 +220,8 @@ def _opaque_offsets(layout: PackingLayout, origin: jax.Array) -> tuple:
     def offsets() -> tuple:
         return tuple(jnp.asarray(c) for c in consts)
 
-    # Both branches agree: the branch only hides the constants from XLA.
-    return jax.lax.cond(origin == 0, offsets, offsets)
+    first = jax.lax.stop_gradient(jnp.reshape(probe, (-1,))[0])
+    return jax.lax.cond(jnp.isnan(first), offsets, offsets)
 
 
 def _flat_buffer(leaves: list, size: int) -> Any:
@@ -206,6 +233,15 @@ def _flat_buffer(leaves: list, size: int) -> Any:
     flat = [jnp.reshape(leaf, (-1,)) for leaf in leaves]
     # One concatenate per group: a single kernel, cheap to compile.
     return jnp.concatenate(flat) if len(flat) > 1 else flat[0]
+
+
+def _check_layout(layout: PackingLayout, tree: Any, what: str) -> None:
+    if not isinstance(tree, PackedParams) or tree.layout != layout:
+        raise ValueError(
+            f"lrjax.packed: the {what} are packed with another layout than the "
+            f"state's ({getattr(tree, 'layout', type(tree).__name__)} against "
+            f"{layout}); pack gradients and parameters alike, or pass trees."
+        )
 
 
 def _register_with_flax() -> None:
@@ -229,9 +265,26 @@ def _register_with_flax() -> None:
     )
 
 
-def _unpack(layout: PackingLayout, tree: _PackedTree, origin: jax.Array) -> Any:
-    kept = layout.treedef.flatten_up_to(tree.leaves)
-    offsets = _opaque_offsets(layout, origin)
+def _kept(packed: PackedParams) -> tuple[list, Any]:
+    """The leaves of ``packed.leaves`` in layout order, ``None`` where packed."""
+    kept, treedef = jax.tree_util.tree_flatten(packed.leaves, is_leaf=_is_none)
+    if len(kept) != len(packed.layout.slots):
+        raise ValueError(
+            f"lrjax.unpack_params: the tree {treedef} has {len(kept)} leaves, "
+            f"its layout {len(packed.layout.slots)}."
+        )
+    return kept, treedef
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _cut(packed: PackedParams) -> Any:
+    """The tree, its packed leaves cut out of the buffers at opaque offsets."""
+    layout = packed.layout
+    kept, treedef = _kept(packed)
+    offsets = _opaque_offsets(layout, packed.buffers[0]) if packed.buffers else ()
     out, k = [], 0
     for leaf, slot in zip(kept, layout.slots, strict=True):
         if slot is None:
@@ -239,11 +292,98 @@ def _unpack(layout: PackingLayout, tree: _PackedTree, origin: jax.Array) -> Any:
             continue
         size = int(np.prod(slot[2]))
         cut = jax.lax.dynamic_slice(
-            tree.buffers[slot[0]], (offsets[k],), (size,), allow_negative_indices=False
+            packed.buffers[slot[0]],
+            (offsets[k],),
+            (size,),
+            allow_negative_indices=False,
         )
         out.append(jnp.reshape(cut, slot[2]))
         k += 1
-    return jax.tree_util.tree_unflatten(layout.treedef, out)
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _split(packed: PackedParams) -> Any:
+    """:func:`_cut` with static slices: linear, and transposed by JAX into one
+    concatenate per buffer (the cuts' offsets never reach a gradient)."""
+    layout = packed.layout
+    kept, treedef = _kept(packed)
+    pieces: list[list[Any]] = []
+    for g, buffer in enumerate(packed.buffers):
+        sizes = [int(np.prod(s[2])) for s in layout.slots if s and s[0] == g]
+        pieces.append(list(jax.lax.split(buffer, sizes))[::-1])
+    out = []
+    for leaf, slot in zip(kept, layout.slots, strict=True):
+        out.append(
+            leaf if slot is None else jnp.reshape(pieces[slot[0]].pop(), slot[2])
+        )
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def pack_params(params: Any, min_size: int = DEFAULT_MIN_SIZE) -> PackedParams:
+    """Packs the leaves of ``params`` below ``min_size`` elements into flat buffers.
+
+    The layout is :func:`packed`'s (one buffer per dtype, leaves in tree
+    order; big, 0-d, Python-scalar and non-float leaves stay as they are), so
+    ``lrjax.packed(opt).init(params)`` and ``.init(pack_params(params))``
+    build the same state. Keep the result as the training state's
+    parameters and read the tree through :func:`unpack_params` inside the
+    loss: the gradient, the optimizer's update and ``optax.apply_updates``
+    then work on the buffers, and a jitted step passes a few buffers in and
+    out instead of one per leaf.
+
+    Example::
+
+      flat = lrjax.pack_params(params)
+      opt = lrjax.packed(lrjax.adam(1e-3))
+      state = opt.init(flat)
+
+      def step(flat, state, batch):
+          grads = jax.grad(lambda f: loss(lrjax.unpack_params(f), batch))(flat)
+          updates, state = opt.update(grads, state, flat)
+          return optax.apply_updates(flat, updates), state
+
+    Whether that is faster depends on the model and the backend (see
+    ``BENCHMARKS.md``): each step cuts the leaves out of the buffers and
+    concatenates their gradients, which costs memory traffic, and on the CPU
+    a matrix product cannot read its operand in place from a buffer.
+
+    Args:
+      params: a tree of arrays (or ``jax.ShapeDtypeStruct``).
+      min_size: leaves with fewer elements are packed, an int ``>= 1``.
+
+    Returns:
+      A :class:`PackedParams`.
+    """
+    val.check_positive_int("min_size", min_size)
+    if isinstance(params, PackedParams):
+        raise TypeError("lrjax.pack_params: params are already a PackedParams.")
+    return _pack(_plan(params, int(min_size)), params, "parameter")
+
+
+@jax.custom_jvp
+def unpack_params(packed: PackedParams) -> Any:
+    """The tree of a :class:`PackedParams`, leaves cut out of their buffers.
+
+    Differentiable in both modes: the gradient with respect to ``packed``
+    comes out packed (one concatenate per buffer, no per-leaf scatter), and
+    forward mode (``jax.jvp``, Hessian-vector products) passes through.
+    Call it inside the loss so the jitted step passes the packed buffers.
+
+    Args:
+      packed: parameters from :func:`pack_params` (or any tree built with the
+        same layout, such as their gradients or updates).
+
+    Returns:
+      A tree shaped like the one :func:`pack_params` was given.
+    """
+    return _cut(packed)
+
+
+@unpack_params.defjvp
+def _unpack_params_jvp(primals: tuple, tangents: tuple) -> tuple:
+    # Primal at opaque offsets (one kernel per leaf shape); tangent through
+    # static slices, whose transpose is a concatenate.
+    return unpack_params(primals[0]), _split(tangents[0])
 
 
 def packed(
@@ -286,9 +426,14 @@ def packed(
     moments and its update are replicated, and ``optax.apply_updates`` gives
     the parameter its sharding back.
 
+    Parameters kept packed with :func:`pack_params` go through as they are:
+    ``init`` and ``update`` then take and return :class:`PackedParams`, and
+    the step neither packs nor cuts (the fastest form on many-leaf trees).
+
     Returns:
       A transformation whose state is a :class:`PackedState`; ``update``
-      takes and returns trees shaped like the parameters.
+      takes and returns trees shaped like the parameters (or
+      :class:`PackedParams`, if that is what it is given).
     """
     val.check_positive_int("min_size", min_size)
     val.check_type("assume_elementwise", assume_elementwise, bool)
@@ -310,20 +455,32 @@ def packed(
 
     def init_fn(params: Any) -> PackedState:
         _register_with_flax()
+        if isinstance(params, PackedParams):
+            return PackedState(inner.init(params), params.layout)
         layout = _plan(params, int(min_size))
-        return PackedState(
-            inner.init(_pack(layout, params, "parameter")),
-            jnp.zeros((), jnp.int32),
-            layout,
-        )
+        return PackedState(inner.init(_pack(layout, params, "parameter")), layout)
 
     def update_fn(updates, state, params=None, **extra_args):
         layout = state.layout
+        if isinstance(updates, PackedParams):
+            # Parameters kept packed (pack_params): nothing to pack or cut.
+            _check_layout(layout, updates, "gradients")
+            if params is not None:
+                _check_layout(layout, params, "parameters")
+            return _run_packed(updates, state, params, **extra_args)
+        if isinstance(params, PackedParams):
+            raise ValueError(
+                "lrjax.packed: the parameters are packed (PackedParams) but the "
+                "gradients are a tree; take the gradient with respect to the "
+                "packed parameters (through lrjax.unpack_params)."
+            )
         grads = _pack(layout, updates, "gradient")
         packed_params = None if params is None else _pack(layout, params, "parameter")
-        out, inner_state = inner.update(grads, state.inner, packed_params, **extra_args)
-        return _unpack(layout, out, state.origin), PackedState(
-            inner_state, state.origin, layout
-        )
+        out, state = _run_packed(grads, state, packed_params, **extra_args)
+        return _cut(out), state
+
+    def _run_packed(grads, state, params, **extra_args):
+        out, inner_state = inner.update(grads, state.inner, params, **extra_args)
+        return out, PackedState(inner_state, state.layout)
 
     return GradientTransformationExtraArgs(init_fn, update_fn)
