@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The many-leaf benchmark on a CUDA machine that already has jax, optax, chex
 # and torch (no install): lrjax from this checkout, PyTorch's fused and
-# foreach Adam in the same rounds. Results go to ${OUT:-.}/gpu_many_leaves.md.
+# foreach Adam in the same rounds; then whole training steps (train_step.py).
+# Results go to ${OUT:-.}/gpu_many_leaves.md and ${OUT:-.}/gpu_train_step.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -13,3 +14,5 @@ python3 -c "import jax, optax, lrjax; print(jax.__version__, optax.__version__, 
 python3 benchmarks/many_leaves.py --rounds "${ROUNDS:-5}" --steps "${STEPS:-20}" \
   --compiles "${COMPILES:-1}" --torch --constant-offsets \
   --write "$out/gpu_many_leaves.md" "$@"
+python3 benchmarks/train_step.py --rounds "${ROUNDS:-5}" --steps "${STEPS:-20}" \
+  --compiles "${COMPILES:-1}" --write "$out/gpu_train_step.md"

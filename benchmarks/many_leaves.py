@@ -229,8 +229,8 @@ def _packed_with_constant_offsets(min_size: int):
     alternative, for comparison on each backend)."""
     packing = lrjax.transforms.packing
 
-    def constants(layout, origin):
-        del origin
+    def constants(layout, probe):
+        del probe
         return tuple(jnp.asarray(np.int32(s[1])) for s in layout.slots if s)
 
     opt = lrjax.packed(lrjax.adam(1e-3), min_size)
@@ -372,7 +372,7 @@ def write(args, label, results, loops) -> None:
         "median of alternating `lower().compile()`. Load average "
         f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
         f"on {os.cpu_count()} cores: read ratios, not absolute times. State "
-        "B/param counts every state leaf (packed: + one int32 scalar).",
+        "B/param counts every state leaf.",
         "",
         "| tree | params | leaves | optimizer | ms/step | x optax | compile s "
         "| x optax | state B/param |",

@@ -5,6 +5,8 @@ References: the same computation on the unpacked tree (plain JAX autodiff,
 optax's own Adam and SGD), never the packing code itself.
 """
 
+from pathlib import Path
+
 import flax.serialization
 import jax
 import jax.numpy as jnp
@@ -285,3 +287,25 @@ def test_packed_optimizer_inside_optax_multi_transform():
     ):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     assert isinstance(state.inner_states["packed"].inner_state, lrjax.PackedState)
+
+
+def test_readme_packed_params_example_equals_the_tree_step():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [b.split("```")[0] for b in text.split("```python\n")[1:]]
+    (block,) = [b for b in blocks if "def packed_step" in b]
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    # The same step on the tree with optax's Adam, written out here.
+    params = {f"layer{i}": jnp.eye(4) * (1 + i / 10) for i in range(100)}
+    x = jnp.ones((2, 4))
+    opt = optax.adam(1e-2)
+    grads = jax.grad(namespace["loss"])(params, x)
+    updates, _ = opt.update(grads, opt.init(params), params)
+    expected = optax.apply_updates(params, updates)
+    assert len(namespace["flat"].buffers) == 1
+    for a, b in zip(
+        jax.tree_util.tree_leaves(namespace["params"]),
+        jax.tree_util.tree_leaves(expected),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

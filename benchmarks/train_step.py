@@ -1,0 +1,222 @@
+"""Whole training steps on many-leaf trees: the gradient taken inside the jit.
+
+``many_leaves.py`` passes the gradients into the jitted step, as a step
+that only updates would receive them. In training the gradient is computed
+in the same jitted function, so it never crosses the jit boundary: what
+crosses is the parameters and the optimizer state. This script times that
+step (``jax.grad`` of a loss, ``update``, ``apply_updates``; donated params
+and state) for optax, ``lrjax.packed`` and ``lrjax.packed`` on parameters
+kept packed (``lrjax.pack_params``, the loss reading them through
+``lrjax.unpack_params``), with the per-leaf SGD step as the floor.
+
+The model reads every leaf through one matrix product, ``x[:, :rows] @ W``
+with ``W`` the leaf as a ``(rows, last axis)`` matrix and ``x`` a fixed
+``(8, rows)`` batch, and its loss is the mean square of the products: each
+gradient is a matrix product's output, as in a real network, and the model's
+own work is small against the optimizer's.
+
+Usage::
+
+    python benchmarks/train_step.py
+    python benchmarks/train_step.py --write BENCHMARKS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import lrjax
+
+try:  # run as a script: benchmarks/ is on sys.path
+    from many_leaves import TREES, _tree
+    from step_time import machine_label, n_params, state_bytes
+except ImportError:  # imported as benchmarks.train_step
+    from benchmarks.many_leaves import TREES, _tree
+    from benchmarks.step_time import machine_label, n_params, state_bytes
+
+
+def loss(tree, x):
+    """Mean square of ``x[:, :rows] @ W`` summed over the leaves ``W``."""
+    total = 0.0
+    for leaf in jax.tree_util.tree_leaves(tree):
+        matrix = jnp.reshape(leaf, (-1, leaf.shape[-1]))
+        total = total + jnp.mean(jnp.square(x[:, : matrix.shape[0]] @ matrix))
+    return total
+
+
+def make_step(opt, packed_params: bool):
+    def step(params, state, x):
+        if packed_params:
+            grads = jax.grad(lambda p: loss(lrjax.unpack_params(p), x))(params)
+        else:
+            grads = jax.grad(loss)(params, x)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return step
+
+
+def variants(min_size: int) -> dict:
+    """name -> (optimizer maker, parameters kept packed?)."""
+    return {
+        "optax": (lambda: optax.adam(1e-3), False),
+        "lrjax": (lambda: lrjax.adam(1e-3), False),
+        "lrjax.packed": (lambda: lrjax.packed(lrjax.adam(1e-3), min_size), False),
+        "lrjax.packed + pack_params": (
+            lambda: lrjax.packed(lrjax.adam(1e-3), min_size),
+            True,
+        ),
+        "floor: per-leaf sgd": (lambda: optax.sgd(1e-3), False),
+        "sgd + pack_params": (lambda: optax.sgd(1e-3), True),
+    }
+
+
+def _compile(opt, params, x, packed_params):
+    state = opt.init(params)
+    start = time.perf_counter()
+    compiled = (
+        jax.jit(make_step(opt, packed_params), donate_argnums=(0, 1))
+        .lower(params, state, x)
+        .compile()
+    )
+    return compiled, state, time.perf_counter() - start
+
+
+def _run(compiled, params, state, x, steps: int) -> float:
+    params = jax.tree_util.tree_map(jnp.copy, params)
+    state = jax.tree_util.tree_map(jnp.copy, state)
+    params, state = compiled(params, state, x)  # warm
+    jax.block_until_ready((params, state))
+    start = time.perf_counter()
+    for _ in range(steps):
+        params, state = compiled(params, state, x)
+    jax.block_until_ready((params, state))
+    return (time.perf_counter() - start) / steps
+
+
+def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
+    """Medians of alternating rounds: step s, compile s, state B/param."""
+    rows = int(max(np.prod(s[:-1]) if len(s) > 1 else 1 for s in tree.values()))
+    params = _tree(tree)
+    x = jnp.asarray(np.random.RandomState(1).randn(8, rows), jnp.float32)
+    packed = lrjax.pack_params(params, min_size)
+    made = {}
+    for k, (make, packed_params) in variants(min_size).items():
+        p = packed if packed_params else params
+        compiled, state, seconds = _compile(make(), p, x, packed_params)
+        made[k] = (compiled, p, state, [seconds], [])
+    for r in range(max(rounds, compiles - 1)):
+        for k in list(made) if r % 2 == 0 else list(made)[::-1]:
+            compiled, p, state, comp_t, step_t = made[k]
+            if r < rounds:
+                step_t.append(_run(compiled, p, state, x, steps))
+            if r < compiles - 1:
+                make, packed_params = variants(min_size)[k]
+                comp_t.append(_compile(make(), p, x, packed_params)[2])
+    n = n_params(params)
+    return n, {
+        k: {
+            "step": statistics.median(step_t),
+            "compile": statistics.median(comp_t),
+            "bytes": state_bytes(state) / n,
+        }
+        for k, (_, _, state, comp_t, step_t) in made.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--compiles", type=int, default=2)
+    parser.add_argument(
+        "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
+    )
+    parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
+    parser.add_argument(
+        "--gpt2-width",
+        type=int,
+        help="width of the GPT-2-like tree: 768 on an accelerator, 128 on a CPU",
+    )
+    parser.add_argument("--write", help="Markdown file to add the section to")
+    args = parser.parse_args()
+    label = machine_label()
+    load_start = os.getloadavg()[0]
+    if args.gpt2_width is None:
+        args.gpt2_width = 128 if jax.default_backend() == "cpu" else 768
+    print(label, f"load average {load_start:.1f}", flush=True)
+    results = {}
+    for name, shapes in TREES.items():
+        if args.trees and not any(t in name for t in args.trees):
+            continue
+        if name.startswith("GPT-2"):
+            shapes = partial(shapes, args.gpt2_width)
+            name = f"{name}, d={args.gpt2_width}"
+        tree = shapes()
+        n, res = compare(tree, args.min_size, args.rounds, args.steps, args.compiles)
+        results[name] = (n, len(tree), res)
+        base = res["optax"]
+        for k, v in res.items():
+            print(
+                f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
+                f"({v['step'] / base['step']:.2f}x optax)  compile "
+                f"{v['compile']:6.2f} s ({v['compile'] / base['compile']:.2f}x)  "
+                f"{v['bytes']:.3f} B/param",
+                flush=True,
+            )
+    load_end = os.getloadavg()[0]
+    print(f"load average at the end {load_end:.1f}")
+    if args.write:
+        write(args, label, results, load_start, load_end)
+
+
+def write(args, label, results, load_start, load_end) -> None:
+    lines = [
+        f"## Training steps on many-leaf trees (`benchmarks/train_step.py`): {label}",
+        "",
+        f"Command: `python benchmarks/train_step.py --rounds {args.rounds} "
+        f"--steps {args.steps} --compiles {args.compiles}`. One jitted step: "
+        "`jax.grad` of a loss that reads every leaf through a matrix product, "
+        "Adam (lr 1e-3) `update`, `apply_updates`; params and state donated. "
+        f"`min_size={args.min_size}`. Medians of alternating rounds in one "
+        f"process. Load average {load_start:.1f} at the start, {load_end:.1f} "
+        f"at the end, on {os.cpu_count()} cores.",
+        "",
+        "| tree | params | leaves | step | ms/step | x optax | compile s | x optax "
+        "| state B/param |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, (n, leaves, res) in results.items():
+        base = res["optax"]
+        for k, v in res.items():
+            lines.append(
+                f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
+                f"| {v['step'] / base['step']:.2f} | {v['compile']:.2f} "
+                f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} |"
+            )
+    section = "\n".join(lines) + "\n"
+    text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n"
+    head = "## Training steps on many-leaf trees (`benchmarks/train_step.py`): "
+    head += label.split(" (")[0]
+    start = text.find(head)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(args.write, "w") as f:
+        f.write(text)
+    print(f"wrote {args.write}")
+
+
+if __name__ == "__main__":
+    main()
