@@ -59,6 +59,7 @@ REQUIRED = {
     "scale_by_zoom_linesearch": {"max_linesearch_steps": 5},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
     "packed": {"optimizer": lrjax.sgd(0.1)},
+    "pack_params": {"params": {"w": jnp.ones(3), "b": jnp.ones(2)}},
     "sam": {"optimizer": lrjax.sgd(0.1), "adv_optimizer": lrjax.sgd(0.05)},
     "schedule_free": {"base_optimizer": lrjax.sgd(0.1), "learning_rate": 0.1},
     "clip": {"max_delta": 1.0},

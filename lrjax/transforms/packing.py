@@ -245,13 +245,14 @@ def _check_layout(layout: PackingLayout, tree: Any, what: str) -> None:
 
 
 def _register_with_flax() -> None:
-    """Lets ``flax.serialization`` save a :class:`PackedState`.
+    """Lets ``flax.serialization`` save a :class:`PackedState` or
+    :class:`PackedParams`.
 
     flax serializes a NamedTuple field by field and cannot encode the static
     layout. It has nothing to save (``init`` rebuilds it from shapes, and a
     restore starts from such a target), so it is registered as an empty dict
-    restored from the target. Done at the first ``init``, where flax is
-    installed; lrjax does not depend on flax.
+    restored from the target. Done by ``init`` and :func:`pack_params`, where
+    flax is installed; lrjax does not depend on flax.
     """
     try:
         from flax import serialization
@@ -357,6 +358,7 @@ def pack_params(params: Any, min_size: int = DEFAULT_MIN_SIZE) -> PackedParams:
     val.check_positive_int("min_size", min_size)
     if isinstance(params, PackedParams):
         raise TypeError("lrjax.pack_params: params are already a PackedParams.")
+    _register_with_flax()
     return _pack(_plan(params, int(min_size)), params, "parameter")
 
 
