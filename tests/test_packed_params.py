@@ -14,6 +14,8 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 from test_packed import MIN_SIZE, TREES, assert_identical, mixed_tree
 
 import lrjax
@@ -309,3 +311,60 @@ def test_readme_packed_params_example_equals_the_tree_step():
         strict=True,
     ):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_orbax_round_trip_of_packed_params_and_state(tmp_path):
+    import orbax.checkpoint as ocp
+
+    opt = lrjax.packed(lrjax.adam(optax.linear_schedule(0.1, 0.01, 10)), MIN_SIZE)
+    flat = lrjax.pack_params(mixed_tree(), MIN_SIZE)
+
+    @jax.jit
+    def step(flat, state, x):
+        grads = jax.grad(loss_of_packed)(flat, x)
+        updates, state = opt.update(grads, state, flat)
+        return optax.apply_updates(flat, updates), state
+
+    state = opt.init(flat)
+    for t in range(3):
+        flat, state = step(flat, state, 0.5 + 0.1 * t)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(tmp_path / "ckpt", {"params": flat, "state": state})
+    checkpointer.wait_until_finished()
+    target = jax.eval_shape(
+        lambda: {
+            "params": lrjax.pack_params(mixed_tree(), MIN_SIZE),
+            "state": opt.init(lrjax.pack_params(mixed_tree(), MIN_SIZE)),
+        }
+    )
+    restored = checkpointer.restore(tmp_path / "ckpt", target)
+    assert restored["params"].layout == flat.layout
+
+    def continue_(flat, state):
+        for t in range(3, 6):
+            flat, state = step(flat, state, 0.5 + 0.1 * t)
+        return flat, state
+
+    assert_identical(
+        continue_(flat, state), continue_(restored["params"], restored["state"])
+    )
+
+
+def test_big_leaves_keep_their_sharding_on_a_mesh():
+    mesh = Mesh(np.array(jax.devices()[:8]).reshape(4, 2), ("data", "model"))
+    r = np.random.RandomState(3)
+    params = {
+        "big": jax.device_put(
+            jnp.asarray(r.randn(64, 32), jnp.float32),
+            NamedSharding(mesh, P("data", "model")),
+        ),
+        "b": jnp.asarray(r.randn(16), jnp.float32),
+        "ln": jnp.asarray(r.randn(4), jnp.float32),
+    }
+    opt = lrjax.packed(lrjax.adam(1e-2), 100)
+    flat, flat_state = train(opt, params, 3, packed_params=True)
+    tree, tree_state = train(opt, params, 3, packed_params=False)
+    assert flat["big"].sharding.is_equivalent_to(params["big"].sharding, 2)
+    mu = flat_state.inner[0].mu
+    assert mu.leaves["big"].sharding.is_equivalent_to(params["big"].sharding, 2)
+    assert_identical(flat, tree)
