@@ -1,7 +1,8 @@
 """Many-leaf trees: optax vs lrjax vs ``lrjax.packed``, and the in-jit loop.
 
-For each tree (1000 x 64x64; a 144-leaf small GPT; 16 x 512x512; a 576-leaf
-GPT-2-like tree, scaled down to fit a 2-core CPU) measures the jitted, donated
+For each tree (1000 x 64x64; a 144-leaf small GPT; 16 x 512x512; GPT-2's
+576 leaves at width 32, a small model; the same at a width that fits the
+machine) measures the jitted, donated
 Adam step (``update`` + ``apply_updates``), its compile time and the state's
 bytes per parameter. Step times are medians of alternating rounds in one
 process; compile times are medians of alternating ``lower().compile()`` calls
@@ -21,7 +22,6 @@ import argparse
 import os
 import statistics
 import time
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +31,14 @@ import optax
 import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from step_time import machine_label, n_params, state_bytes
+    from step_time import machine_label, n_params, replace_section, state_bytes
 except ImportError:  # imported as benchmarks.many_leaves
-    from benchmarks.step_time import machine_label, n_params, state_bytes
+    from benchmarks.step_time import (
+        machine_label,
+        n_params,
+        replace_section,
+        state_bytes,
+    )
 
 
 def _tree(shapes: dict, seed: int = 0) -> dict:
@@ -67,8 +72,41 @@ TREES = {
     "1000 x 64x64": lambda: {f"p{i:04d}": (64, 64) for i in range(1000)},
     "small GPT (144 leaves)": lambda: gpt_shapes(12, 192),
     "16 x 512x512": lambda: {f"p{i:02d}": (512, 512) for i in range(16)},
+    # A small model: GPT-2's 576 leaves at width 32, every leaf small.
+    "narrow GPT (576 leaves, d=32)": lambda: gpt_shapes(48, 32),
     "GPT-2-like 576 leaves": lambda width: gpt_shapes(48, width),
 }
+
+
+def add_tree_arguments(parser: argparse.ArgumentParser, compiles: int) -> None:
+    """The options this script shares with ``train_step.py``."""
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--compiles", type=int, default=compiles)
+    parser.add_argument(
+        "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
+    )
+    parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
+    parser.add_argument(
+        "--gpt2-width",
+        type=int,
+        help="width d of the GPT-2-like tree: 768 (GPT-2's 340M parameters) on "
+        "an accelerator, 128 on a CPU unless given",
+    )
+
+
+def selected_trees(args: argparse.Namespace):
+    """``(name, shapes)`` of the trees ``--trees`` picks, GPT-2's width set."""
+    width = args.gpt2_width
+    if width is None:
+        width = 128 if jax.default_backend() == "cpu" else 768
+    for name, shapes in TREES.items():
+        if args.trees and not any(t in name for t in args.trees):
+            continue
+        if name.startswith("GPT-2"):
+            yield f"{name}, d={width}", shapes(width)
+        else:
+            yield name, shapes()
 
 
 def make_step(opt):
@@ -275,19 +313,7 @@ def makers_for(args, params, grads) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--compiles", type=int, default=3)
-    parser.add_argument(
-        "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
-    )
-    parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
-    parser.add_argument(
-        "--gpt2-width",
-        type=int,
-        help="width d of the GPT-2-like tree: 768 (GPT-2's 340M parameters) on "
-        "an accelerator, 128 on a CPU unless given",
-    )
+    add_tree_arguments(parser, compiles=3)
     parser.add_argument(
         "--torch", action="store_true", help="add PyTorch's Adam (CUDA only)"
     )
@@ -304,19 +330,10 @@ def main() -> None:
     args = parser.parse_args()
     label = args.label or machine_label()
     args.load_start = os.getloadavg()[0]
-    if args.gpt2_width is None:
-        args.gpt2_width = 128 if jax.default_backend() == "cpu" else 768
     print(label, f"load average {args.load_start:.1f}", flush=True)
     results = {}
-    for name, shapes in TREES.items():
-        if args.trees and not any(t in name for t in args.trees):
-            continue
-        if name.startswith("GPT-2"):
-            shapes, name = (
-                partial(shapes, args.gpt2_width),
-                f"{name}, d={args.gpt2_width}",
-            )
-        params = _tree(shapes())
+    for name, shapes in selected_trees(args):
+        params = _tree(shapes)
         grads = jax.tree_util.tree_map(lambda p: 0.1 * p + 1e-3, params)
         makers = makers_for(args, params, grads)
         if name.startswith("1000"):
@@ -409,16 +426,8 @@ def write(args, label, results, loops) -> None:
             f"| {v['lax.scan'] / v['python loop']:.2f} |"
         )
     section = "\n".join(lines) + "\n"
-    text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n"
     head = "## Many-leaf trees (`benchmarks/many_leaves.py`): " + label.split(" (")[0]
-    start = text.find(head)
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(args.write, "w") as f:
-        f.write(text)
+    replace_section(args.write, head, section)
     print(f"wrote {args.write}")
 
 

@@ -236,6 +236,25 @@ def main() -> None:
         )
 
 
+def replace_section(path: str, head: str, section: str, header: str = "") -> None:
+    """Writes ``section`` into the Markdown file ``path`` in place of the
+    section whose heading starts with ``head`` (up to the next ``## ``), or
+    at the end if there is none; a new file starts with ``header``."""
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+    else:
+        text = header or "# Benchmarks\n"
+    start = text.find(head)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def write_markdown(path, label, rows, many, params, args) -> None:
     n = n_params(params)
     platform_name = jax.devices()[0].platform.upper()
@@ -276,15 +295,7 @@ def write_markdown(path, label, rows, many, params, args) -> None:
         "# Benchmarks\n\nlrjax vs optax, measured in one process by "
         "`benchmarks/step_time.py` (alternating runs, medians).\n\n"
     )
-    text = open(path).read() if os.path.exists(path) else header
-    start = text.find(f"## {platform_name}:")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as f:
-        f.write(text)
+    replace_section(path, f"## {platform_name}:", section, header)
     print(f"wrote {path}")
 
 

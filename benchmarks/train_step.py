@@ -27,7 +27,6 @@ import argparse
 import os
 import statistics
 import time
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -37,11 +36,16 @@ import optax
 import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from many_leaves import TREES, _tree
-    from step_time import machine_label, n_params, state_bytes
+    from many_leaves import _tree, add_tree_arguments, selected_trees
+    from step_time import machine_label, n_params, replace_section, state_bytes
 except ImportError:  # imported as benchmarks.train_step
-    from benchmarks.many_leaves import TREES, _tree
-    from benchmarks.step_time import machine_label, n_params, state_bytes
+    from benchmarks.many_leaves import _tree, add_tree_arguments, selected_trees
+    from benchmarks.step_time import (
+        machine_label,
+        n_params,
+        replace_section,
+        state_bytes,
+    )
 
 
 def loss(tree, x):
@@ -135,33 +139,14 @@ def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--compiles", type=int, default=2)
-    parser.add_argument(
-        "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
-    )
-    parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
-    parser.add_argument(
-        "--gpt2-width",
-        type=int,
-        help="width of the GPT-2-like tree: 768 on an accelerator, 128 on a CPU",
-    )
+    add_tree_arguments(parser, compiles=2)
     parser.add_argument("--write", help="Markdown file to add the section to")
     args = parser.parse_args()
     label = machine_label()
     load_start = os.getloadavg()[0]
-    if args.gpt2_width is None:
-        args.gpt2_width = 128 if jax.default_backend() == "cpu" else 768
     print(label, f"load average {load_start:.1f}", flush=True)
     results = {}
-    for name, shapes in TREES.items():
-        if args.trees and not any(t in name for t in args.trees):
-            continue
-        if name.startswith("GPT-2"):
-            shapes = partial(shapes, args.gpt2_width)
-            name = f"{name}, d={args.gpt2_width}"
-        tree = shapes()
+    for name, tree in selected_trees(args):
         n, res = compare(tree, args.min_size, args.rounds, args.steps, args.compiles)
         results[name] = (n, len(tree), res)
         base = res["optax"]
@@ -204,17 +189,9 @@ def write(args, label, results, load_start, load_end) -> None:
                 f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} |"
             )
     section = "\n".join(lines) + "\n"
-    text = open(args.write).read() if os.path.exists(args.write) else "# Benchmarks\n"
     head = "## Training steps on many-leaf trees (`benchmarks/train_step.py`): "
     head += label.split(" (")[0]
-    start = text.find(head)
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(args.write, "w") as f:
-        f.write(text)
+    replace_section(args.write, head, section)
     print(f"wrote {args.write}")
 
 
