@@ -400,8 +400,10 @@ def packed(
     flat buffer per dtype, on which ``optimizer``'s state lives; larger leaves
     (with their sharding), 0-d and Python scalars and non-float leaves stay
     per-leaf. For an optimizer whose update is element-wise per leaf the
-    results are bit-for-bit those of ``optimizer`` itself, with fewer, larger
-    kernels per step and less compile time on many-leaf trees.
+    arithmetic is ``optimizer``'s own: bit-identical where XLA contracts
+    ``a * b + c`` into FMAs alike in both (always, with FMA contraction off),
+    otherwise rounding apart; with fewer, larger kernels per step, fewer
+    buffers through a jitted step and less compile time on many-leaf trees.
 
     Which optimizers qualify: lrjax's constructors record it on what they
     return (``sgd``, ``adam``, ``adamw`` and the other Adam variants,
@@ -430,7 +432,10 @@ def packed(
 
     Parameters kept packed with :func:`pack_params` go through as they are:
     ``init`` and ``update`` then take and return :class:`PackedParams`, and
-    the step neither packs nor cuts (the fastest form on many-leaf trees).
+    the step neither packs nor cuts. Trees whose structure differs from the
+    one given to ``init`` in node types only are accepted leaf by leaf (Flax
+    ``nnx.Optimizer`` passes ``Variable`` nodes to ``init`` and bare arrays
+    to ``update``).
 
     Returns:
       A transformation whose state is a :class:`PackedState`; ``update``
