@@ -210,6 +210,10 @@ def test_wrong_structure_and_shapes_are_refused_with_the_path():
     state = opt.init(params)
     with pytest.raises(ValueError, match="tree structure"):
         opt.update({"w": params["w"]}, state, params)
+    # Same leaf count and shapes, other keys: refused too.
+    renamed = {("bias" if k == "b" else k): v for k, v in params.items()}
+    with pytest.raises(ValueError, match="tree structure"):
+        opt.update(renamed, state, params)
     grads = {**params, "b": jnp.ones((1, 5))}
     with pytest.raises(ValueError, match=r"\['b'\].*\(1, 5\).*\(5,\)"):
         opt.update(grads, state, params)

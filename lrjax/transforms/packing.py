@@ -160,10 +160,7 @@ def _plan(params: Any, min_size: int) -> PackingLayout:
 
 def _pack(layout: PackingLayout, tree: Any, what: str) -> PackedParams:
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    if treedef != layout.treedef and treedef.num_leaves != len(layout.slots):
-        # Structures may differ in node types alone (Flax nnx passes
-        # ``Variable`` nodes to ``init`` and bare arrays to ``update``): the
-        # leaves, in order, are what the layout describes.
+    if treedef != layout.treedef and not _same_places(layout.treedef, tree):
         raise ValueError(
             f"lrjax.packed: the {what} tree structure {treedef} differs from "
             f"the parameters' at init, {layout.treedef}."
@@ -196,6 +193,26 @@ def _pack(layout: PackingLayout, tree: Any, what: str) -> PackedParams:
         _flat_buffer(m, layout.groups[g][1]) for g, m in enumerate(members) if m
     )
     return PackedParams(jax.tree_util.tree_unflatten(treedef, kept), buffers, layout)
+
+
+def _same_places(treedef: Any, tree: Any) -> bool:
+    """Whether ``tree``'s leaves sit where ``treedef``'s do, node types aside.
+
+    Flax nnx passes ``Variable`` nodes to ``init`` (leaf paths such as
+    ``['kernel'].value``) and bare arrays to ``update`` (``['kernel']``):
+    the same leaves in the same places, under other node types. Paths match
+    when one extends the other.
+    """
+    skeleton = jax.tree_util.tree_unflatten(treedef, range(treedef.num_leaves))
+    ours = [p for p, _ in jax.tree_util.tree_flatten_with_path(skeleton)[0]]
+    theirs = [p for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    if len(ours) != len(theirs):
+        return False
+    for a, b in zip(ours, theirs, strict=True):
+        a, b = jax.tree_util.keystr(a), jax.tree_util.keystr(b)
+        if not (a.startswith(b) or b.startswith(a)):
+            return False
+    return True
 
 
 def _leaf_path(layout: PackingLayout, index: int) -> str:
