@@ -362,8 +362,11 @@ def pack_params(params: Any, min_size: int = DEFAULT_MIN_SIZE) -> PackedParams:
 
     Whether that is faster depends on the model and the backend (see
     ``BENCHMARKS.md``): each step cuts the leaves out of the buffers and
-    concatenates their gradients, which costs memory traffic, and on the CPU
-    a matrix product cannot read its operand in place from a buffer.
+    concatenates their gradients, which costs memory traffic (XLA:CPU copies
+    each leaf out of its buffer before a matrix product reads it). On a
+    2-core CPU, Adam steps on a small model of 576 leaves of about a
+    thousand elements each ran 3-5x faster than optax's; with thousands of
+    elements a leaf there was no gain.
 
     Args:
       params: a tree of arrays (or ``jax.ShapeDtypeStruct``).
