@@ -265,7 +265,7 @@ def scan_loop(opt, params, grads, block: int, rounds: int):
 def _packed_with_constant_offsets(min_size: int):
     """``lrjax.packed`` with its offsets as plain constants (the design
     alternative, for comparison on each backend)."""
-    packing = lrjax.transforms.packing
+    packing = lrjax.transforms.packed_params
 
     def constants(layout, probe):
         del probe

@@ -71,14 +71,13 @@ from lrjax.transforms.optimistic import (
     scale_by_optimistic_adam,
     scale_by_optimistic_gradient,
 )
-from lrjax.transforms.packing import (
+from lrjax.transforms.packed_params import (
     PackedParams,
-    PackedState,
     PackingLayout,
     pack_params,
-    packed,
     unpack_params,
 )
+from lrjax.transforms.packing import PackedState, packed
 from lrjax.transforms.per_example import (
     per_example_global_norm_clip,
     per_example_layer_norm_clip,
