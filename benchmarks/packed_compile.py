@@ -42,7 +42,13 @@ def _adam_step(opt):
 
 def parts(leaves: int, shape: tuple) -> dict:
     """name -> (function maker, arguments, donated argument numbers)."""
-    params = {f"w{i:04d}": jnp.ones(shape) for i in range(leaves)}
+    size = int(np.prod(shape))
+    params = {
+        f"w{i:04d}": jnp.arange(i * size, (i + 1) * size, dtype=jnp.float32).reshape(
+            shape
+        )
+        for i in range(leaves)
+    }
     grads = jax.tree_util.tree_map(lambda p: p * 1e-2, params)
     layout = pp._plan(params, lrjax.transforms.packing.DEFAULT_MIN_SIZE)
     flat = pp._pack(layout, params, "parameter")
