@@ -95,6 +95,34 @@ def _compile(opt, params, x, packed_params):
     return compiled, state, time.perf_counter() - start
 
 
+def temp_mib(compiled) -> float | None:
+    """XLA's temporary buffers of one step, MiB (None where not reported).
+
+    On Linux CPUs this matters beyond its size: glibc serves blocks above its
+    mmap threshold (at most 32 MiB by default) with fresh pages that fault in
+    on every step, and a step's temporaries are allocated per call.
+    """
+    analysis = compiled.memory_analysis()
+    size = getattr(analysis, "temp_size_in_bytes", None)
+    return None if size is None else size / 2**20
+
+
+# glibc's allocator settings, recorded with the results when set.
+ALLOCATOR_VARIABLES = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "GLIBC_TUNABLES",
+    "LD_PRELOAD",
+)
+
+
+def allocator_settings() -> str:
+    return " ".join(
+        f"{k}={os.environ[k]}" for k in ALLOCATOR_VARIABLES if k in os.environ
+    )
+
+
 def _run(compiled, params, state, x, steps: int) -> float:
     params = jax.tree_util.tree_map(jnp.copy, params)
     state = jax.tree_util.tree_map(jnp.copy, state)
@@ -132,8 +160,9 @@ def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
             "step": statistics.median(step_t),
             "compile": statistics.median(comp_t),
             "bytes": state_bytes(state) / n,
+            "temp": temp_mib(compiled),
         }
-        for k, (_, _, state, comp_t, step_t) in made.items()
+        for k, (compiled, _, state, comp_t, step_t) in made.items()
     }
 
 
@@ -141,6 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_tree_arguments(parser, compiles=2)
     parser.add_argument("--write", help="Markdown file to add the section to")
+    parser.add_argument(
+        "--note", default="", help="added to the section's heading (a setting)"
+    )
     args = parser.parse_args()
     label = machine_label()
     load_start = os.getloadavg()[0]
@@ -155,7 +187,7 @@ def main() -> None:
                 f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
                 f"({v['step'] / base['step']:.2f}x optax)  compile "
                 f"{v['compile']:6.2f} s ({v['compile'] / base['compile']:.2f}x)  "
-                f"{v['bytes']:.3f} B/param",
+                f"{v['bytes']:.3f} B/param  temp {_mib(v['temp'])} MiB",
                 flush=True,
             )
     load_end = os.getloadavg()[0]
@@ -164,21 +196,31 @@ def main() -> None:
         write(args, label, results, load_start, load_end)
 
 
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def write(args, label, results, load_start, load_end) -> None:
+    title = "## Training steps on many-leaf trees (`benchmarks/train_step.py`)"
+    title += f", {args.note}" if args.note else ""
+    env = allocator_settings()
+    note = f" --note '{args.note}'" if args.note else ""
     lines = [
-        f"## Training steps on many-leaf trees (`benchmarks/train_step.py`): {label}",
+        f"{title}: {label}",
         "",
-        f"Command: `python benchmarks/train_step.py --rounds {args.rounds} "
-        f"--steps {args.steps} --compiles {args.compiles}`. One jitted step: "
+        f"Command: `{env + ' ' if env else ''}python benchmarks/train_step.py "
+        f"--rounds {args.rounds} --steps {args.steps} --compiles {args.compiles}"
+        f"{note}`. One jitted step: "
         "`jax.grad` of a loss that reads every leaf through a matrix product, "
         "Adam (lr 1e-3) `update`, `apply_updates`; params and state donated. "
         f"`min_size={args.min_size}`. Medians of alternating rounds in one "
         f"process. Load average {load_start:.1f} at the start, {load_end:.1f} "
-        f"at the end, on {os.cpu_count()} cores.",
+        f"at the end, on {os.cpu_count()} cores. Temp: XLA's temporary buffers "
+        "per step.",
         "",
         "| tree | params | leaves | step | ms/step | x optax | compile s | x optax "
-        "| state B/param |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| state B/param | temp MiB |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, (n, leaves, res) in results.items():
         base = res["optax"]
@@ -186,11 +228,11 @@ def write(args, label, results, load_start, load_end) -> None:
             lines.append(
                 f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
                 f"| {v['step'] / base['step']:.2f} | {v['compile']:.2f} "
-                f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} |"
+                f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} "
+                f"| {_mib(v['temp'])} |"
             )
     section = "\n".join(lines) + "\n"
-    head = "## Training steps on many-leaf trees (`benchmarks/train_step.py`): "
-    head += label.split(" (")[0]
+    head = f"{title}: {label.split(' (')[0]}"
     replace_section(args.write, head, section)
     print(f"wrote {args.write}")
 
