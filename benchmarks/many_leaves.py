@@ -31,13 +31,24 @@ import optax
 import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from step_time import machine_label, n_params, replace_section, state_bytes
-except ImportError:  # imported as benchmarks.many_leaves
-    from benchmarks.step_time import (
+    from step_time import (
+        allocator_settings,
         machine_label,
+        mib_text,
         n_params,
         replace_section,
         state_bytes,
+        temp_mib,
+    )
+except ImportError:  # imported as benchmarks.many_leaves
+    from benchmarks.step_time import (
+        allocator_settings,
+        machine_label,
+        mib_text,
+        n_params,
+        replace_section,
+        state_bytes,
+        temp_mib,
     )
 
 
@@ -215,6 +226,7 @@ def compare(makers: dict, params, grads, rounds: int, steps: int, compiles: int)
             "compile": statistics.median(comp_t[k]) if k in comp_t else None,
             "bytes": (state_bytes(states[k]) if k in states else opts[k].state_bytes())
             / n,
+            "temp": temp_mib(compiled[k]) if k in compiled else None,
         }
         for k in opts
     }
@@ -354,7 +366,8 @@ def main() -> None:
             print(
                 f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
                 f"({v['step'] / res['optax']['step']:.2f}x optax)  compile "
-                f"{compile_text}  {v['bytes']:.2f} B/param",
+                f"{compile_text}  {v['bytes']:.2f} B/param  "
+                f"temp {mib_text(v['temp'])} MiB",
                 flush=True,
             )
     params = _tree(TREES["1000 x 64x64"]())
@@ -377,10 +390,12 @@ def main() -> None:
 
 
 def write(args, label, results, loops) -> None:
+    env = allocator_settings()
     lines = [
         f"## Many-leaf trees (`benchmarks/many_leaves.py`): {label}",
         "",
-        f"Command: `python benchmarks/many_leaves.py --rounds {args.rounds} "
+        f"Command: `{env + ' ' if env else ''}python benchmarks/many_leaves.py "
+        f"--rounds {args.rounds} "
         f"--steps {args.steps} --compiles {args.compiles}"
         f"{' --constant-offsets' if args.constant_offsets else ''}"
         f"{' --torch' if args.torch else ''}`; Adam (lr 1e-3), "
@@ -389,11 +404,12 @@ def write(args, label, results, loops) -> None:
         "median of alternating `lower().compile()`. Load average "
         f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
         f"on {os.cpu_count()} cores: read ratios, not absolute times. State "
-        "B/param counts every state leaf.",
+        "B/param counts every state leaf; temp is XLA's temporary buffers per "
+        "step.",
         "",
         "| tree | params | leaves | optimizer | ms/step | x optax | compile s "
-        "| x optax | state B/param |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| x optax | state B/param | temp MiB |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, (n, leaves, res) in results.items():
         base = res["optax"]
@@ -405,7 +421,7 @@ def write(args, label, results, loops) -> None:
             lines.append(
                 f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
                 f"| {v['step'] / base['step']:.2f} | {seconds} | {ratio} "
-                f"| {v['bytes']:.3f} |"
+                f"| {v['bytes']:.3f} | {mib_text(v['temp'])} |"
             )
     lines += (
         []

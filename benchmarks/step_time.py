@@ -236,6 +236,41 @@ def main() -> None:
         )
 
 
+def temp_mib(compiled) -> float | None:
+    """XLA's temporary buffers of one step, MiB (None where not reported).
+
+    On Linux CPUs this matters beyond its size: glibc serves blocks above its
+    mmap threshold (at most 32 MiB by default) with fresh pages that fault in
+    on every step, and a step's temporaries are allocated per call.
+    """
+    try:
+        analysis = compiled.memory_analysis()
+    except (NotImplementedError, RuntimeError):  # backends without the analysis
+        return None
+    size = getattr(analysis, "temp_size_in_bytes", None)
+    return None if size is None else size / 2**20
+
+
+# glibc's allocator settings, recorded with the results when set.
+ALLOCATOR_VARIABLES = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "GLIBC_TUNABLES",
+    "LD_PRELOAD",
+)
+
+
+def allocator_settings() -> str:
+    return " ".join(
+        f"{k}={os.environ[k]}" for k in ALLOCATOR_VARIABLES if k in os.environ
+    )
+
+
+def mib_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
+
+
 def replace_section(path: str, head: str, section: str, header: str = "") -> None:
     """Writes ``section`` into the Markdown file ``path`` in place of the
     section whose heading starts with ``head`` (up to the next ``## ``), or

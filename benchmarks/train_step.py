@@ -37,14 +37,25 @@ import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
     from many_leaves import _tree, add_tree_arguments, selected_trees
-    from step_time import machine_label, n_params, replace_section, state_bytes
-except ImportError:  # imported as benchmarks.train_step
-    from benchmarks.many_leaves import _tree, add_tree_arguments, selected_trees
-    from benchmarks.step_time import (
+    from step_time import (
+        allocator_settings,
         machine_label,
+        mib_text,
         n_params,
         replace_section,
         state_bytes,
+        temp_mib,
+    )
+except ImportError:  # imported as benchmarks.train_step
+    from benchmarks.many_leaves import _tree, add_tree_arguments, selected_trees
+    from benchmarks.step_time import (
+        allocator_settings,
+        machine_label,
+        mib_text,
+        n_params,
+        replace_section,
+        state_bytes,
+        temp_mib,
     )
 
 
@@ -93,34 +104,6 @@ def _compile(opt, params, x, packed_params):
         .compile()
     )
     return compiled, state, time.perf_counter() - start
-
-
-def temp_mib(compiled) -> float | None:
-    """XLA's temporary buffers of one step, MiB (None where not reported).
-
-    On Linux CPUs this matters beyond its size: glibc serves blocks above its
-    mmap threshold (at most 32 MiB by default) with fresh pages that fault in
-    on every step, and a step's temporaries are allocated per call.
-    """
-    analysis = compiled.memory_analysis()
-    size = getattr(analysis, "temp_size_in_bytes", None)
-    return None if size is None else size / 2**20
-
-
-# glibc's allocator settings, recorded with the results when set.
-ALLOCATOR_VARIABLES = (
-    "MALLOC_MMAP_THRESHOLD_",
-    "MALLOC_TRIM_THRESHOLD_",
-    "MALLOC_TOP_PAD_",
-    "GLIBC_TUNABLES",
-    "LD_PRELOAD",
-)
-
-
-def allocator_settings() -> str:
-    return " ".join(
-        f"{k}={os.environ[k]}" for k in ALLOCATOR_VARIABLES if k in os.environ
-    )
 
 
 def _run(compiled, params, state, x, steps: int) -> float:
@@ -187,17 +170,13 @@ def main() -> None:
                 f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
                 f"({v['step'] / base['step']:.2f}x optax)  compile "
                 f"{v['compile']:6.2f} s ({v['compile'] / base['compile']:.2f}x)  "
-                f"{v['bytes']:.3f} B/param  temp {_mib(v['temp'])} MiB",
+                f"{v['bytes']:.3f} B/param  temp {mib_text(v['temp'])} MiB",
                 flush=True,
             )
     load_end = os.getloadavg()[0]
     print(f"load average at the end {load_end:.1f}")
     if args.write:
         write(args, label, results, load_start, load_end)
-
-
-def _mib(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}"
 
 
 def write(args, label, results, load_start, load_end) -> None:
@@ -229,7 +208,7 @@ def write(args, label, results, load_start, load_end) -> None:
                 f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
                 f"| {v['step'] / base['step']:.2f} | {v['compile']:.2f} "
                 f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} "
-                f"| {_mib(v['temp'])} |"
+                f"| {mib_text(v['temp'])} |"
             )
     section = "\n".join(lines) + "\n"
     head = f"{title}: {label.split(' (')[0]}"
