@@ -36,7 +36,7 @@ import optax
 import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from many_leaves import _tree, add_tree_arguments, selected_trees
+    from many_leaves import _tree, add_tree_arguments, run_steps, selected_trees
     from step_time import (
         allocator_settings,
         machine_label,
@@ -47,7 +47,12 @@ try:  # run as a script: benchmarks/ is on sys.path
         temp_mib,
     )
 except ImportError:  # imported as benchmarks.train_step
-    from benchmarks.many_leaves import _tree, add_tree_arguments, selected_trees
+    from benchmarks.many_leaves import (
+        _tree,
+        add_tree_arguments,
+        run_steps,
+        selected_trees,
+    )
     from benchmarks.step_time import (
         allocator_settings,
         machine_label,
@@ -106,18 +111,6 @@ def _compile(opt, params, x, packed_params):
     return compiled, state, time.perf_counter() - start
 
 
-def _run(compiled, params, state, x, steps: int) -> float:
-    params = jax.tree_util.tree_map(jnp.copy, params)
-    state = jax.tree_util.tree_map(jnp.copy, state)
-    params, state = compiled(params, state, x)  # warm
-    jax.block_until_ready((params, state))
-    start = time.perf_counter()
-    for _ in range(steps):
-        params, state = compiled(params, state, x)
-    jax.block_until_ready((params, state))
-    return (time.perf_counter() - start) / steps
-
-
 def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
     """Medians of alternating rounds: step s, compile s, state B/param."""
     rows = int(max(np.prod(s[:-1]) if len(s) > 1 else 1 for s in tree.values()))
@@ -133,7 +126,7 @@ def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
         for k in list(made) if r % 2 == 0 else list(made)[::-1]:
             compiled, p, state, comp_t, step_t = made[k]
             if r < rounds:
-                step_t.append(_run(compiled, p, state, x, steps))
+                step_t.append(run_steps(compiled, p, state, x, steps))
             if r < compiles - 1:
                 make, packed_params = variants(min_size)[k]
                 comp_t.append(_compile(make(), p, x, packed_params)[2])
