@@ -161,3 +161,16 @@ def test_complex_gradient_through_unpack_params_equals_the_tree_gradient():
     np.testing.assert_allclose(np.asarray(buffer), np.asarray(expected), rtol=1e-5)
     # And the tree read back is the tree that went in.
     chex.assert_trees_all_equal(lrjax.unpack_params(flat), params)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.complex64])
+def test_eager_steps_match_jitted_steps(dtype):
+    """No jit anywhere: the cuts' branch and the packing run op by op."""
+    params = tree_of(dtype, seed=6)
+    opt = lrjax.packed(lrjax.adam(1e-2), MIN_SIZE)
+    jitted, _ = run(opt, params)
+    state, eager = opt.init(params), params
+    for step in range(4):
+        updates, state = opt.update(grads_at(eager, step), state, eager)
+        eager = optax.apply_updates(eager, updates)
+    assert_tree_close(eager, jitted, dtype)
