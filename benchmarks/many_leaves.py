@@ -31,25 +31,9 @@ import optax
 import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from step_time import (
-        allocator_settings,
-        machine_label,
-        mib_text,
-        n_params,
-        replace_section,
-        state_bytes,
-        temp_mib,
-    )
+    import step_time
 except ImportError:  # imported as benchmarks.many_leaves
-    from benchmarks.step_time import (
-        allocator_settings,
-        machine_label,
-        mib_text,
-        n_params,
-        replace_section,
-        state_bytes,
-        temp_mib,
-    )
+    from benchmarks import step_time
 
 
 def _tree(shapes: dict, seed: int = 0) -> dict:
@@ -219,14 +203,18 @@ def compare(makers: dict, params, grads, rounds: int, steps: int, compiles: int)
                 step_t[k].append(t)
             if r < compiles - 1 and k in comp_t:
                 comp_t[k].append(compile_s(makers[k](), params, grads))
-    n = n_params(params)
+    n = step_time.n_params(params)
     return {
         k: {
             "step": statistics.median(step_t[k]),
             "compile": statistics.median(comp_t[k]) if k in comp_t else None,
-            "bytes": (state_bytes(states[k]) if k in states else opts[k].state_bytes())
+            "bytes": (
+                step_time.state_bytes(states[k])
+                if k in states
+                else opts[k].state_bytes()
+            )
             / n,
-            "temp": temp_mib(compiled[k]) if k in compiled else None,
+            "temp": step_time.temp_mib(compiled[k]) if k in compiled else None,
         }
         for k in opts
     }
@@ -340,7 +328,7 @@ def main() -> None:
     parser.add_argument("--write", help="Markdown file to add the section to")
     parser.add_argument("--label", default="")
     args = parser.parse_args()
-    label = args.label or machine_label()
+    label = args.label or step_time.machine_label()
     args.load_start = os.getloadavg()[0]
     print(label, f"load average {args.load_start:.1f}", flush=True)
     results = {}
@@ -355,7 +343,7 @@ def main() -> None:
             )
             makers["floor: per-leaf sgd"] = lambda: optax.sgd(1e-3)
         res = compare(makers, params, grads, args.rounds, args.steps, args.compiles)
-        results[name] = (n_params(params), len(params), res)
+        results[name] = (step_time.n_params(params), len(params), res)
         for k, v in res.items():
             compile_text = (
                 "n/a"
@@ -367,7 +355,7 @@ def main() -> None:
                 f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
                 f"({v['step'] / res['optax']['step']:.2f}x optax)  compile "
                 f"{compile_text}  {v['bytes']:.2f} B/param  "
-                f"temp {mib_text(v['temp'])} MiB",
+                f"temp {step_time.mib_text(v['temp'])} MiB",
                 flush=True,
             )
     params = _tree(TREES["1000 x 64x64"]())
@@ -390,7 +378,7 @@ def main() -> None:
 
 
 def write(args, label, results, loops) -> None:
-    env = allocator_settings()
+    env = step_time.allocator_settings()
     lines = [
         f"## Many-leaf trees (`benchmarks/many_leaves.py`): {label}",
         "",
@@ -421,7 +409,7 @@ def write(args, label, results, loops) -> None:
             lines.append(
                 f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
                 f"| {v['step'] / base['step']:.2f} | {seconds} | {ratio} "
-                f"| {v['bytes']:.3f} | {mib_text(v['temp'])} |"
+                f"| {v['bytes']:.3f} | {step_time.mib_text(v['temp'])} |"
             )
     lines += (
         []
@@ -443,7 +431,7 @@ def write(args, label, results, loops) -> None:
         )
     section = "\n".join(lines) + "\n"
     head = "## Many-leaf trees (`benchmarks/many_leaves.py`): " + label.split(" (")[0]
-    replace_section(args.write, head, section)
+    step_time.replace_section(args.write, head, section)
     print(f"wrote {args.write}")
 
 

@@ -27,9 +27,9 @@ import lrjax
 from lrjax.transforms import packed_params as pp
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from step_time import machine_label, replace_section
+    import step_time
 except ImportError:  # imported as benchmarks.packed_compile
-    from benchmarks.step_time import machine_label, replace_section
+    from benchmarks import step_time
 
 
 def _adam_step(opt):
@@ -145,7 +145,7 @@ def write(args, load: float, rows: list) -> None:
     tree = f"{args.leaves} x {args.side}x{args.side}"
     lines = [
         f"## Compile time of a packed step, part by part "
-        f"(`benchmarks/packed_compile.py`): {machine_label()}",
+        f"(`benchmarks/packed_compile.py`): {step_time.machine_label()}",
         "",
         f"Command: `python benchmarks/packed_compile.py --leaves {args.leaves} "
         f"--side {args.side} --rounds {args.rounds}`. Tree {tree}; medians of "
@@ -158,7 +158,7 @@ def write(args, load: float, rows: list) -> None:
     ]
     for name, low, xla, ratio in rows:
         lines.append(f"| {name} | {low:.2f} | {xla:.2f} | {ratio:.2f} |")
-    replace_section(
+    step_time.replace_section(
         args.write, "## Compile time of a packed step", "\n".join(lines) + "\n"
     )
     print(f"wrote {args.write}")

@@ -36,32 +36,10 @@ import optax
 import lrjax
 
 try:  # run as a script: benchmarks/ is on sys.path
-    from many_leaves import _tree, add_tree_arguments, run_steps, selected_trees
-    from step_time import (
-        allocator_settings,
-        machine_label,
-        mib_text,
-        n_params,
-        replace_section,
-        state_bytes,
-        temp_mib,
-    )
+    import many_leaves
+    import step_time
 except ImportError:  # imported as benchmarks.train_step
-    from benchmarks.many_leaves import (
-        _tree,
-        add_tree_arguments,
-        run_steps,
-        selected_trees,
-    )
-    from benchmarks.step_time import (
-        allocator_settings,
-        machine_label,
-        mib_text,
-        n_params,
-        replace_section,
-        state_bytes,
-        temp_mib,
-    )
+    from benchmarks import many_leaves, step_time
 
 
 def loss(tree, x):
@@ -114,7 +92,7 @@ def _compile(opt, params, x, packed_params):
 def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
     """Medians of alternating rounds: step s, compile s, state B/param."""
     rows = int(max(np.prod(s[:-1]) if len(s) > 1 else 1 for s in tree.values()))
-    params = _tree(tree)
+    params = many_leaves._tree(tree)
     x = jnp.asarray(np.random.RandomState(1).randn(8, rows), jnp.float32)
     packed = lrjax.pack_params(params, min_size)
     made = {}
@@ -126,17 +104,17 @@ def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
         for k in list(made) if r % 2 == 0 else list(made)[::-1]:
             compiled, p, state, comp_t, step_t = made[k]
             if r < rounds:
-                step_t.append(run_steps(compiled, p, state, x, steps))
+                step_t.append(many_leaves.run_steps(compiled, p, state, x, steps))
             if r < compiles - 1:
                 make, packed_params = variants(min_size)[k]
                 comp_t.append(_compile(make(), p, x, packed_params)[2])
-    n = n_params(params)
+    n = step_time.n_params(params)
     return n, {
         k: {
             "step": statistics.median(step_t),
             "compile": statistics.median(comp_t),
-            "bytes": state_bytes(state) / n,
-            "temp": temp_mib(compiled),
+            "bytes": step_time.state_bytes(state) / n,
+            "temp": step_time.temp_mib(compiled),
         }
         for k, (compiled, _, state, comp_t, step_t) in made.items()
     }
@@ -144,17 +122,17 @@ def compare(tree: dict, min_size: int, rounds: int, steps: int, compiles: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_tree_arguments(parser, compiles=2)
+    many_leaves.add_tree_arguments(parser, compiles=2)
     parser.add_argument("--write", help="Markdown file to add the section to")
     parser.add_argument(
         "--note", default="", help="added to the section's heading (a setting)"
     )
     args = parser.parse_args()
-    label = machine_label()
+    label = step_time.machine_label()
     load_start = os.getloadavg()[0]
     print(label, f"load average {load_start:.1f}", flush=True)
     results = {}
-    for name, tree in selected_trees(args):
+    for name, tree in many_leaves.selected_trees(args):
         n, res = compare(tree, args.min_size, args.rounds, args.steps, args.compiles)
         results[name] = (n, len(tree), res)
         base = res["optax"]
@@ -163,7 +141,7 @@ def main() -> None:
                 f"{name:30s} {k:28s} step {v['step'] * 1e3:8.3f} ms "
                 f"({v['step'] / base['step']:.2f}x optax)  compile "
                 f"{v['compile']:6.2f} s ({v['compile'] / base['compile']:.2f}x)  "
-                f"{v['bytes']:.3f} B/param  temp {mib_text(v['temp'])} MiB",
+                f"{v['bytes']:.3f} B/param  temp {step_time.mib_text(v['temp'])} MiB",
                 flush=True,
             )
     load_end = os.getloadavg()[0]
@@ -175,7 +153,7 @@ def main() -> None:
 def write(args, label, results, load_start, load_end) -> None:
     title = "## Training steps on many-leaf trees (`benchmarks/train_step.py`)"
     title += f", {args.note}" if args.note else ""
-    env = allocator_settings()
+    env = step_time.allocator_settings()
     note = f" --note '{args.note}'" if args.note else ""
     lines = [
         f"{title}: {label}",
@@ -201,11 +179,11 @@ def write(args, label, results, load_start, load_end) -> None:
                 f"| {name} | {n / 1e6:.2f}M | {leaves} | {k} | {v['step'] * 1e3:.3f} "
                 f"| {v['step'] / base['step']:.2f} | {v['compile']:.2f} "
                 f"| {v['compile'] / base['compile']:.2f} | {v['bytes']:.3f} "
-                f"| {mib_text(v['temp'])} |"
+                f"| {step_time.mib_text(v['temp'])} |"
             )
     section = "\n".join(lines) + "\n"
     head = f"{title}: {label.split(' (')[0]}"
-    replace_section(args.write, head, section)
+    step_time.replace_section(args.write, head, section)
     print(f"wrote {args.write}")
 
 
