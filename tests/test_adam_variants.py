@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,14 +54,8 @@ def close(got, want, rtol=1e-5):
 
 
 def amsgrad_reference(lr, b1, b2, eps, debias_mu, debias_nu, eps_root=0.0):
-    w, m, v, v_max = W0.copy(), np.zeros(3), np.zeros(3), np.zeros(3)
-    for t, g in enumerate(GRADS, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g**2
-        v_max = np.maximum(v_max, v / (1 - b2**t) if debias_nu else v)
-        m_hat = m / (1 - b1**t) if debias_mu else m
-        w = w - lr * m_hat / (np.sqrt(v_max + eps_root) + eps)
-    return w, v_max
+    ref = references.AMSGrad(lr, b1, b2, eps, eps_root, debias_mu, debias_nu)
+    return references.run(ref, GRADS, W0)[0], ref.v_max
 
 
 @pytest.mark.parametrize("debias_mu", [True, False])
@@ -111,12 +106,7 @@ def _amsgrad_v_max_trajectory(grads, b2):
 
 
 def adamax_reference(lr, b1, b2, eps, wd=0.0):
-    w, m, u = W0.copy(), np.zeros(3), np.zeros(3)
-    for t, g in enumerate(GRADS, start=1):
-        m = b1 * m + (1 - b1) * g
-        u = np.maximum(b2 * u, np.abs(g) + eps)  # optax/PyTorch: eps in the max
-        w = w - lr * (m / ((1 - b1**t) * u) + wd * w)
-    return w
+    return references.run(references.Adamax(lr, b1, b2, eps, wd), GRADS, W0)[0]
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.5])
@@ -142,16 +132,8 @@ def test_adamax_zero_gradients_give_zero_updates():
 
 
 def nadam_reference(lr, b1, b2, eps, wd=0.0, nesterov=True):
-    w, m, v = W0.copy(), np.zeros(3), np.zeros(3)
-    for t, g in enumerate(GRADS, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g**2
-        if nesterov:
-            m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
-        else:
-            m_hat = m / (1 - b1**t)
-        w = w - lr * (m_hat / (np.sqrt(v / (1 - b2**t)) + eps) + wd * w)
-    return w
+    ref = references.Adam(lr, b1, b2, eps, weight_decay=wd, nesterov=nesterov)
+    return references.run(ref, GRADS, W0)[0]
 
 
 def test_nadam():
@@ -174,25 +156,9 @@ def test_nadamw():
 
 
 def radam_reference_steps(lr, b1, b2, eps, threshold, nesterov=False):
-    """Per-step updates (negated steps) of the paper's Algorithm 2."""
-    m, v, out = np.zeros(3), np.zeros(3), []
-    rho_inf = 2 / (1 - b2) - 1
-    for t, g in enumerate(LONG_GRADS, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g**2
-        if nesterov:
-            m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
-        else:
-            m_hat = m / (1 - b1**t)
-        rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
-        if rho >= threshold:
-            r = np.sqrt(
-                (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
-            )
-            out.append(-lr * r * m_hat / (np.sqrt(v / (1 - b2**t)) + eps))
-        else:
-            out.append(-lr * m_hat)
-    return out
+    """Per-step updates of the paper's Algorithm 2."""
+    ref = references.RAdam(lr, b1, b2, eps, threshold, nesterov=nesterov)
+    return references.run(ref, LONG_GRADS, W0)[1]
 
 
 @pytest.mark.parametrize(

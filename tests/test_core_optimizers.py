@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references
 
 import lrjax
 
@@ -74,17 +75,8 @@ def test_sgd_nesterov_without_momentum_is_rejected():
 
 
 def adam_reference(lr, b1, b2, eps, eps_root=0.0, wd=0.0, nesterov=False):
-    w, m, v = W0.copy(), np.zeros(3), np.zeros(3)
-    for t, g in enumerate(GRADS, start=1):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g**2
-        if nesterov:
-            m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
-        else:
-            m_hat = m / (1 - b1**t)
-        v_hat = v / (1 - b2**t)
-        w = w - lr * (m_hat / (np.sqrt(v_hat + eps_root) + eps) + wd * w)
-    return w
+    ref = references.Adam(lr, b1, b2, eps, eps_root, wd, nesterov)
+    return references.run(ref, GRADS, W0)[0]
 
 
 @pytest.mark.parametrize("nesterov", [False, True])

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import references
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -138,18 +139,14 @@ def test_lamb_three_steps():
     opt = lrjax.lamb(lr, b1, b2, eps, weight_decay=wd)
     params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), w)
     state = opt.init(params)
-    m = {k: np.zeros_like(v) for k, v in w.items()}
-    v = {k: np.zeros_like(x) for k, x in w.items()}
+    adam = {k: references.Adam(1.0, b1, b2, eps) for k in w}
     ga, gb = _grads((3,), seed=3), _grads((2, 2), seed=4, scale=5.0)
     for t in range(1, 4):
         g = {"a": ga[t - 1], "b": gb[t - 1]}
         u, state = opt.update(jax.tree_util.tree_map(jnp.asarray, g), state, params)
         params = lrjax.apply_updates(params, u)
         for k in w:
-            m[k] = b1 * m[k] + (1 - b1) * g[k]
-            v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
-            r = (m[k] / (1 - b1**t)) / (np.sqrt(v[k] / (1 - b2**t)) + eps)
-            r = r + wd * w[k]
+            r = adam[k].direction(g[k]) + wd * w[k]
             w[k] = w[k] - lr * np.linalg.norm(w[k]) / np.linalg.norm(r) * r
         chex.assert_trees_all_close(params, w, rtol=RTOL)
 

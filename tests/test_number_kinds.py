@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references
 from cases_distance import ldog_complex_reference
 from cases_polyak import polyak_complex_reference
 from cases_sign import rprop_complex_reference
@@ -113,40 +114,22 @@ def _sgd_ema_reference(case, steps=20):
 
 
 def _radam_reference(case, steps=20):
-    """NumPy complex RAdam in float64: ``v`` the EMA of ``|g|**2``."""
+    """``references.RAdam`` per leaf in complex128: ``v`` the EMA of ``|g|**2``."""
     kw = {**case.kwargs, **case.lrjax_kwargs}
-    b1, b2 = kw.get("b1", 0.9), kw.get("b2", 0.999)
-    eps, eps_root = kw.get("eps", 1e-8), kw.get("eps_root", 0.0)
-    threshold, nesterov = kw.get("threshold", 5.0), kw.get("nesterov", False)
-    lr = case.learning_rate
-    rho_inf = 2 / (1 - b2) - 1
+    names = ("b1", "b2", "eps", "threshold", "eps_root", "nesterov")
     params, _, grads = complex_problem()
+    ref = references.PerLeaf(
+        lambda: references.RAdam(
+            case.learning_rate, **{k: kw[k] for k in names if k in kw}
+        ),
+        sorted(params),
+    )
     p = {k: np.asarray(v, np.complex128) for k, v in params.items()}
-    m = {k: np.zeros_like(x) for k, x in p.items()}
-    v = {k: np.zeros(x.shape) for k, x in p.items()}
     out = []
-    for t in range(1, steps + 1):
+    for _ in range(steps):
         g = {k: np.asarray(x, np.complex128) for k, x in grads(p).items()}
-        u = {}
-        rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
-        for k in p:
-            m[k] = b1 * m[k] + (1 - b1) * g[k]
-            v[k] = b2 * v[k] + (1 - b2) * np.abs(g[k]) ** 2
-            m_hat = m[k] / (1 - b1**t)
-            if nesterov:
-                m_hat = b1 * m[k] / (1 - b1 ** (t + 1)) + (1 - b1) * g[k] / (1 - b1**t)
-            if rho >= threshold:
-                r = np.sqrt(
-                    (rho - 4)
-                    * (rho - 2)
-                    * rho_inf
-                    / ((rho_inf - 4) * (rho_inf - 2) * rho)
-                )
-                v_hat = v[k] / (1 - b2**t)
-                u[k] = -lr * r * m_hat / (np.sqrt(v_hat + eps_root) + eps)
-            else:
-                u[k] = -lr * m_hat
-        out.append((u, [m["m"], m["w"], v["m"], v["w"]]))
+        u = ref(g, p)
+        out.append((u, [ref["m"].m, ref["w"].m, ref["m"].v, ref["w"].v]))
         p = {k: p[k] + u[k] for k in p}
     return out
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import references
 
 import lrjax
 
@@ -38,16 +39,6 @@ def test_optimistic_gradient_descent_three_steps(alpha, beta):
     np.testing.assert_allclose(lrjax.get_learning_rate(state), lr, rtol=1e-6)
 
 
-def _adam_direction(m, v, g, t, b1, b2, eps, nesterov):
-    m = b1 * m + (1 - b1) * g
-    v = b2 * v + (1 - b2) * g**2
-    if nesterov:  # NAdam's look-ahead, in optax's form
-        m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
-    else:
-        m_hat = m / (1 - b1**t)
-    return m, v, m_hat / (np.sqrt(v / (1 - b2**t)) + eps)
-
-
 @pytest.mark.parametrize("optimism, nesterov", [(None, True), (0.05, False)])
 def test_optimistic_adam_three_steps(optimism, nesterov):
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
@@ -56,11 +47,12 @@ def test_optimistic_adam_three_steps(optimism, nesterov):
     opt = lrjax.optimistic_adam(lr, optimism, nesterov=nesterov)
     params = jnp.asarray(w, jnp.float32)
     state = opt.init(params)
-    m, v, r_prev = np.zeros(4), np.zeros(4), None
-    for t, g in enumerate(_grads(w.shape, seed=2), start=1):
+    # NAdam's look-ahead (nesterov) in optax's form.
+    adam, r_prev = references.Adam(1.0, b1, b2, eps, nesterov=nesterov), None
+    for g in _grads(w.shape, seed=2):
         u, state = opt.update(jnp.asarray(g), state, params)
         params = lrjax.apply_updates(params, u)
-        m, v, r = _adam_direction(m, v, g, t, b1, b2, eps, nesterov)
+        r = adam.direction(g)
         r_prev = r if r_prev is None else r_prev
         w = w - lr * r - o * (r - r_prev)
         r_prev = r
@@ -76,11 +68,11 @@ def test_optimistic_adam_v2_three_steps():
     opt = lrjax.optimistic_adam_v2(lr, alpha=alpha, beta=beta, b1=b1, b2=b2)
     params = jnp.asarray(w, jnp.float32)
     state = opt.init(params)
-    m, v, r_prev = np.zeros(3), np.zeros(3), None
-    for t, g in enumerate(_grads(w.shape, seed=3), start=1):
+    adam, r_prev = references.Adam(1.0, b1, b2, eps, nesterov=True), None
+    for g in _grads(w.shape, seed=3):
         u, state = opt.update(jnp.asarray(g), state, params)
         params = lrjax.apply_updates(params, u)
-        m, v, r = _adam_direction(m, v, g, t, b1, b2, eps, True)
+        r = adam.direction(g)
         r_prev = r if r_prev is None else r_prev
         w = w - lr * ((alpha + beta) * r - beta * r_prev)
         r_prev = r

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references
 
 import lrjax
 
 
 def _torch_radam_updates(grad_fn, x0, lr, b1, b2, eps, steps):
     """PyTorch's RAdam (torch.optim.RAdam docs, no weight decay) in float64."""
-    x = np.array(x0, np.float64)
-    m = np.zeros_like(x)
-    v = np.zeros_like(x)
-    rho_inf = 2 / (1 - b2) - 1
-    out, rhos = [], []
-    for t in range(1, steps + 1):
-        g = grad_fn(x)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_hat = m / (1 - b1**t)
-        rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
-        rhos.append(rho)
-        if rho > 5:
-            l_t = math.sqrt(1 - b2**t) / (np.sqrt(v) + eps)
-            r_t = math.sqrt(
-                (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
-            )
-            step = -lr * m_hat * l_t * r_t
-        else:
-            step = -lr * m_hat
-        out.append(step)
-        x = x + step
-    return np.array(out), np.array(rhos)
+    ref = references.RAdam(lr, b1, b2, eps, pytorch=True)
+    _, updates = references.train(ref, grad_fn, x0, steps)
+    return np.array(updates), np.array(ref.rhos)
 
 
 @pytest.mark.parametrize("b2", [0.9999, 0.999])

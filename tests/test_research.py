@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references
 
 import lrjax
 
@@ -204,16 +205,15 @@ def test_muon_three_steps():
     lr, beta, wd, adam_wd = 0.1, 0.9, 0.05, 0.01
     b1, b2, eps = 0.8, 0.95, 1e-8
     w, m = MAT0.copy(), np.zeros((2, 3))
-    v, mv, nv = W0.copy(), np.zeros(3), np.zeros(3)
+    # Vector leaves: NAdamW (references.Adam with the look-ahead).
+    v = W0.copy()
+    nadamw = references.Adam(lr, b1, b2, eps, weight_decay=adam_wd, nesterov=True)
     for t, (g, gv) in enumerate(zip(MAT_GRADS, GRADS, strict=True), start=1):
         m = beta * m + (1 - beta) * g
         m_hat = beta * m / (1 - beta ** (t + 1)) + (1 - beta) * g / (1 - beta**t)
         scale = np.sqrt(max(1.0, 3 / 2))  # fan_out / fan_in = 3 / 2
         w = w - lr * (scale * newton_schulz(m_hat) + wd * w)
-        mv = b1 * mv + (1 - b1) * gv
-        nv = b2 * nv + (1 - b2) * gv**2
-        mv_hat = b1 * mv / (1 - b1 ** (t + 1)) + (1 - b1) * gv / (1 - b1**t)
-        v = v - lr * (mv_hat / (np.sqrt(nv / (1 - b2**t)) + eps) + adam_wd * v)
+        v = v + nadamw(gv, v)
     opt = lrjax.muon(
         lr,
         beta=beta,

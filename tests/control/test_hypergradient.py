@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import references
 from absl.testing import parameterized
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -49,10 +50,9 @@ def reference(
     alpha = alpha0
     d_prev = np.zeros_like(theta)
     v = np.zeros_like(theta)
-    m = np.zeros_like(theta)
-    s = np.zeros_like(theta)
+    adam = references.Adam(1.0, b1, b2, eps)
     thetas, alphas = [], []
-    for t in range(1, steps + 1):
+    for _ in range(steps):
         g = A * (theta - C)
         h = -np.dot(g, d_prev)  # dloss(theta_{t-1}) / dalpha_{t-1}
         alpha = alpha - beta * h
@@ -61,10 +61,8 @@ def reference(
         elif kind == "sgdn":
             v = momentum * v + g
             d = g + momentum * v if nesterov else v
-        else:  # adam
-            m = b1 * m + (1 - b1) * g
-            s = b2 * s + (1 - b2) * g * g
-            d = (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+        else:  # adam's direction
+            d = adam.direction(g)
         theta = theta - alpha * d
         d_prev = d
         thetas.append(theta.copy())

@@ -30,6 +30,7 @@ from number_kinds import (  # noqa: E402
     run_complex,
     to_float32,
 )
+from references import Adam  # noqa: E402
 
 import lrjax  # noqa: E402
 
@@ -65,17 +66,14 @@ def _sgd_hd_reference(steps=20, lr=1e-3, beta=1e-10):
 
 def _adam_hd_reference(steps=20, lr=1e-2, beta=1e-5, b1=0.9, b2=0.999, eps=1e-8):
     p, grads = _complex_grads_and_params()
-    m = {k: np.zeros_like(x) for k, x in p.items()}
-    v = {k: np.zeros(x.shape) for k, x in p.items()}
+    # The previous step's Adam direction (tests/references.py, complex128).
+    adam = {k: Adam(1.0, b1, b2, eps) for k in p}
     d = {k: np.zeros_like(x) for k, x in p.items()}
     alpha, out = lr, []
-    for t in range(1, steps + 1):
+    for _ in range(steps):
         g = grads(p)
         alpha = alpha + beta * sum(np.sum(np.real(np.conj(g[k]) * d[k])) for k in p)
-        for k in p:
-            m[k] = b1 * m[k] + (1 - b1) * g[k]
-            v[k] = b2 * v[k] + (1 - b2) * np.abs(g[k]) ** 2
-            d[k] = (m[k] / (1 - b1**t)) / (np.sqrt(v[k] / (1 - b2**t)) + eps)
+        d = {k: adam[k].direction(g[k]) for k in p}
         u = {k: -alpha * d[k] for k in p}
         out.append(u)
         p = {k: p[k] + u[k] for k in p}
