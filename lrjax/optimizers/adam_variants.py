@@ -68,7 +68,7 @@ def amsgrad(
     ``|g|`` only, not on signs), PyTorch's step is up to 25% larger for
     ``|g| = 1 + 0.5 sin t``, 27% for ``|g|`` alternating 1 and 0.5, 41% for
     1 and 0.1, 2.6x for standard-normal gradients, and 8.3x after a first
-    gradient 10x the others (``tests/test_readme_optimizers.py``).
+    gradient 10x the others (``tests/test_optax_pytorch_differences.py``).
 
     Args:
       learning_rate: a number ``>= 0`` or a schedule. Required.

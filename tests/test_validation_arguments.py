@@ -1,4 +1,4 @@
-"""Validation without gaps (issue 7, item 6).
+"""Constructor arguments are validated by every public constructor.
 
 * ``None`` is refused wherever it is not a documented option, by every public
   constructor (enumerated from ``lrjax``'s namespace, so a new constructor is

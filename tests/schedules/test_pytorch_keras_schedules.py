@@ -1,4 +1,4 @@
-"""Tests for the schedules optax lacks (lrjax.schedules: step, cyclic, ...).
+"""The schedules optax lacks (step, cyclic, one-cycle, ...) against PyTorch and Keras.
 
 Every expected value comes from a reference written here in plain Python /
 NumPy (float64) that follows PyTorch's or Keras's documented recurrence or
