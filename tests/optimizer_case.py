@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import optax
+import pytest
 
 import lrjax
 
@@ -169,3 +170,32 @@ def all_cases() -> list[OptimizerCase]:
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), f"duplicate case ids: {ids}"
     return cases
+
+
+# Cases that stand for all optimizers where a test checks a property of the
+# shared blocks (the rate entry, counters, jit/pmap, tracing): one of each
+# kind of state (none, moments, a monitored value, a rate of its own, a
+# parameter copy, flat buffers, memory buffers, a rate kept in the state).
+# The default run checks these; the ``slow`` marker adds every other case.
+REPRESENTATIVE_IDS = (
+    "sgd_momentum",
+    "adam",
+    "adamw_reduce_on_plateau",
+    "prodigy",
+    "schedule_free_adamw",
+    "packed_adam",
+    "lbfgs_no_linesearch",
+    "sgd_hd",
+)
+
+
+def representatives_first(cases: list[OptimizerCase]) -> list[Any]:
+    """``cases`` as pytest params: representatives by default, the rest slow."""
+    return [
+        pytest.param(
+            c,
+            id=c.id,
+            marks=() if c.id in REPRESENTATIVE_IDS else pytest.mark.slow,
+        )
+        for c in cases
+    ]

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from optimizer_case import all_cases
+from optimizer_case import REPRESENTATIVE_IDS, all_cases, representatives_first
 
 import lrjax
 
@@ -27,6 +27,13 @@ RATE_CASES = [c for c in CASES if c.reports_learning_rate]
 # A schedule's rate is observable only where a schedule is taken.
 SCHEDULE_RATE_CASES = [c for c in RATE_CASES if c.takes_schedule]
 by_id = pytest.mark.parametrize("case", CASES, ids=str)
+# Properties of the shared blocks (tests/test_shared_blocks.py owns them):
+# representative optimizers by default, every other one under ``slow``.
+shared_property = pytest.mark.parametrize("case", representatives_first(CASES))
+
+
+def test_representatives_are_cases():
+    assert set(REPRESENTATIVE_IDS) <= {c.id for c in CASES}
 
 
 def mixed_params(dtype=jnp.float32):
@@ -66,10 +73,8 @@ def test_is_an_optax_gradient_transformation(case):
 # jit / no-jit / pmap.
 
 
-class VariantsTest(chex.TestCase):
-    @chex.variants(with_jit=True, without_jit=True, with_pmap=True)
-    @parameterized.named_parameters((c.id, c) for c in CASES)
-    def test_init_and_update(self, case):
+class _Variants(chex.TestCase):
+    def init_and_update(self, case):
         make_params = case.params_for_variants or mixed_params
         params = make_params()
         grads = grads_like(params)
@@ -89,6 +94,28 @@ class VariantsTest(chex.TestCase):
         chex.assert_trees_all_equal_shapes_and_dtypes(updates, params)
         chex.assert_tree_all_finite(updates)
         chex.assert_tree_all_finite(state)
+
+
+_VARIANTS = dict(with_jit=True, without_jit=True, with_pmap=True)
+
+
+class VariantsTest(_Variants):
+    @chex.variants(**_VARIANTS)
+    @parameterized.named_parameters(
+        (c.id, c) for c in CASES if c.id in REPRESENTATIVE_IDS
+    )
+    def test_init_and_update(self, case):
+        self.init_and_update(case)
+
+
+@pytest.mark.slow
+class VariantsEveryOptimizerTest(_Variants):
+    @chex.variants(**_VARIANTS)
+    @parameterized.named_parameters(
+        (c.id, c) for c in CASES if c.id not in REPRESENTATIVE_IDS
+    )
+    def test_init_and_update(self, case):
+        self.init_and_update(case)
 
 
 # --------------------------------------------------------------------------
@@ -183,13 +210,18 @@ def _lr_forms(lr):
 
 
 def _case_forms():
-    # A case that takes no schedule gets the schedule's step-0 value instead.
+    # Every case in bf16 with a float rate; the other rate forms are the rate
+    # block's property (test_shared_blocks.py): representatives by default,
+    # the rest slow. A case that takes no schedule gets the schedule's step-0
+    # value instead.
     for case in CASES:
         for form in _lr_forms(0.0):
             label = form
             if form == "schedule" and not case.takes_schedule:
                 label = "schedule-as-constant(takes_schedule=False)"
-            yield pytest.param(case, form, id=f"{case.id}-{label}")
+            shared = form != "float" and case.id not in REPRESENTATIVE_IDS
+            marks = pytest.mark.slow if shared else ()
+            yield pytest.param(case, form, id=f"{case.id}-{label}", marks=marks)
 
 
 @pytest.mark.parametrize("case,form", list(_case_forms()))
@@ -255,8 +287,7 @@ def _counts(state):
     return [leaf for path, leaf in leaves if getattr(path[-1], "name", None) == "count"]
 
 
-@pytest.mark.slow
-@by_id
+@shared_property
 def test_counters_saturate_instead_of_wrapping(case):
     params = mixed_params()
     opt = case.make(case.rate(lambda step: 0.01 * jnp.ones([]) + 0.0 * step))
@@ -274,8 +305,7 @@ def test_counters_saturate_instead_of_wrapping(case):
     assert values == want, values
 
 
-@pytest.mark.slow
-@by_id
+@shared_property
 def test_second_jitted_update_does_not_recompile(case):
     params = mixed_params()
     opt = case.make(case.rate(lambda step: 0.01 / (1.0 + step)))
@@ -333,8 +363,7 @@ def test_rejects_invalid_hyperparameters(case):
             case.make(**overrides)
 
 
-@pytest.mark.slow
-@by_id
+@shared_property
 def test_traced_hyperparameters_pass_validation(case):
     params = mixed_params()
     numeric = {
@@ -400,8 +429,7 @@ def _sharded_params():
     return params
 
 
-@pytest.mark.slow
-@by_id
+@shared_property
 def test_jitted_init_and_update_keep_parameter_sharding(case):
     params = _sharded_params()
     by_shape = {p.shape: p.sharding for p in params.values()}
