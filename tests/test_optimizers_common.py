@@ -242,7 +242,7 @@ def test_bf16_updates_stay_bf16(case, form):
 # The learning rate is observable.
 
 
-@pytest.mark.parametrize("case", SCHEDULE_RATE_CASES, ids=str)
+@pytest.mark.parametrize("case", representatives_first(SCHEDULE_RATE_CASES))
 def test_get_learning_rate_follows_the_schedule(case):
     def schedule(step):
         return 0.1 / (1.0 + step)
