@@ -52,6 +52,7 @@ from lrjax.control import (
     EmaParamsState,
     HypergradientState,
     InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
     LossAdaptiveScaleState,
     MechanicState,
     PolyakAveragingState,

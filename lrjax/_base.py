@@ -16,8 +16,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import optax
 
+from lrjax import _validation as val
 from lrjax._learning_rate import (  # noqa: F401 (the field names are re-exported)
     LEARNING_RATE_FIELD,
     LEARNING_RATE_SCALE_FIELD,
@@ -53,6 +55,95 @@ def mark_elementwise(tx: GradientTransformation, why_not: str | None = None):
     return tx
 
 
+# Errors a block raises when handed a state it did not make ('ScaleByAdamState'
+# object has no attribute 'trace', chain's length check, ...).
+_FOREIGN_STATE_ERRORS = (AttributeError, TypeError, ValueError, IndexError, KeyError)
+# States of this many kinds remembered per optimizer (one per model, usually).
+_MAX_KNOWN_STATES = 16
+
+
+def _expected_state(init: Callable[..., Any], params: Any) -> Any:
+    """``init``'s state for ``params``, abstractly; None when it cannot say."""
+    try:
+        return jax.eval_shape(init, params)
+    except Exception:  # an init that needs concrete values: no check
+        return None
+
+
+def guard_state(tx: GradientTransformation, name: str) -> GradientTransformation:
+    """``tx`` whose ``update`` refuses a state its ``init`` did not make.
+
+    Another optimizer's state otherwise fails deep inside a block
+    (``'ScaleByAdamState' object has no attribute 'trace'``) or, worse, is
+    used. States are compared by their state classes
+    (:func:`lrjax._validation.state_skeleton`), not their per-parameter
+    trees. Once this ``tx``'s ``init`` has run, ``update`` compares the
+    state's classes with those it made, a Python-level check that runs once
+    per trace under ``jit``; a state of other classes is compared with
+    ``jax.eval_shape(init, params)`` (the same optimizer may serve several
+    models) and refused if it differs. A ``tx`` whose ``init`` never ran (the
+    state came from an equal optimizer built elsewhere) checks only when its
+    update fails, to replace the failure with a clear ``TypeError``.
+    """
+    inner_init, inner_update = tx.init, tx.update
+    known: set[Any] = set()
+
+    def init_fn(params):
+        state = inner_init(params)
+        if len(known) < _MAX_KNOWN_STATES:
+            known.add(val.state_skeleton(state))
+        return state
+
+    def check(state: Any, updates: Any, params: Any) -> None:
+        expected = _expected_state(inner_init, updates if params is None else params)
+        if expected is not None:
+            val.check_state_skeleton(f"{name}.update", state, expected)
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if known:
+            skeleton = val.state_skeleton(state)
+            if skeleton not in known:
+                check(state, updates, params)
+                if len(known) < _MAX_KNOWN_STATES:
+                    known.add(skeleton)
+        try:
+            return inner_update(updates, state, params, **extra_args)
+        except _FOREIGN_STATE_ERRORS as err:
+            if not known:
+                try:
+                    check(state, updates, params)
+                except TypeError as foreign:
+                    raise foreign from err
+            raise
+
+    if isinstance(tx, GradientTransformationExtraArgs):
+        guarded = GradientTransformationExtraArgs(init_fn, update_fn)
+    else:
+
+        def plain_update_fn(updates, state, params=None):
+            return update_fn(updates, state, params)
+
+        guarded = GradientTransformation(init_fn, plain_update_fn)
+    verdict = elementwise_verdict(tx)
+    if verdict is not None:
+        setattr(guarded.update, PACKING_ATTR, verdict)
+    return guarded
+
+
+def checks_state(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorates an optimizer constructor: what it returns is :func:`guard_state`-ed.
+
+    :func:`elementwise_constructor` does this too; this is for constructors
+    that leave their element-wise verdict to their parts.
+    """
+
+    @functools.wraps(fn)
+    def constructor(*args: Any, **kwargs: Any) -> Any:
+        return guard_state(fn(*args, **kwargs), fn.__name__)
+
+    return constructor
+
+
 def elementwise_constructor(
     why_not: str | None = None, *, mask_args: tuple[str, ...] = ()
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -61,6 +152,7 @@ def elementwise_constructor(
     ``why_not``: as in :func:`mark_elementwise`. ``mask_args``: arguments that
     select leaves by their place in the tree (weight-decay masks); when one is
     given the result is marked not element-wise, since packing moves leaves.
+    The result is also :func:`guard_state`-ed.
     """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -68,7 +160,7 @@ def elementwise_constructor(
 
         @functools.wraps(fn)
         def constructor(*args: Any, **kwargs: Any) -> Any:
-            tx = fn(*args, **kwargs)
+            tx = guard_state(fn(*args, **kwargs), fn.__name__)
             reason = why_not
             if reason is None and mask_args:
                 given = signature.bind(*args, **kwargs).arguments
@@ -119,6 +211,8 @@ __all__ = [
     "get_learning_rate",
     "mark_elementwise",
     "elementwise_constructor",
+    "guard_state",
+    "checks_state",
     "elementwise_verdict",
     "inherit_elementwise",
 ]

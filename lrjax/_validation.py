@@ -11,6 +11,11 @@ every JAX transformation. Elsewhere a callable is a ``TypeError``.
 construction and fail deep inside JAX at the first update. Constructors skip
 the check for the arguments whose docs give ``None`` a meaning
 (``check_learning_rate(..., allow_none=True)``, ``if x is not None``).
+
+The number checks take scalars: a concrete array (``adam(jnp.array([1e-3,
+1e-2]))``) is a ``TypeError`` giving its shape, since it too would fail only
+at the first update, as a broadcasting error. A batch of values belongs under
+``jax.vmap``, where the constructor sees a tracer and lets it through.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ __all__ = [
     "check_axis_name",
     "check_tree_structure",
     "check_params",
+    "state_skeleton",
+    "check_state_skeleton",
 ]
 
 
@@ -103,7 +110,24 @@ def _as_float_array(name: str, value: Any) -> np.ndarray:
         )
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be a real number, got the complex {value!r}.")
+    if arr.ndim != 0:
+        # An array here would only fail at the first update, as a broadcasting
+        # error deep inside JAX. Batched values come as tracers (vmap) and are
+        # not checked.
+        raise TypeError(
+            f"{name} must be a scalar (a number or a 0-d array), got an array "
+            f"of shape {arr.shape} with values {_describe_array(arr)}. To try "
+            "several values at once, build the optimizer inside jax.vmap."
+        )
     return arr.astype(np.float64)
+
+
+def _describe_array(arr: np.ndarray) -> str:
+    """The first few values, flattened: a large array is not printed whole."""
+    flat = arr.ravel()
+    # str of NumPy scalars: the shortest repr in the array's own precision.
+    head = ", ".join(str(x) for x in flat[:4])
+    return f"[{head}{', ...' if flat.size > 4 else ''}]"
 
 
 def _describe(value: Any) -> str:
@@ -112,7 +136,7 @@ def _describe(value: Any) -> str:
 
 
 def check_number(name: str, value: Any) -> None:
-    """Requires a real, non-NaN number (a scalar or array of them)."""
+    """Requires a real, non-NaN scalar."""
     if not _concrete(name, value, "a real number"):
         return
     arr = _as_float_array(name, value)
@@ -332,3 +356,78 @@ def check_params(name: str, updates: Any, params: Any) -> None:
     if params is None:
         raise ValueError(f"{name} needs params: call update(updates, state, params).")
     _check_same_tree(name, updates, params, "the params", None, True)
+
+
+# What an optimizer state is made of, above its per-parameter trees: the state
+# classes (NamedTuples) and the tuples and dicts that hold them. Two states of
+# one optimizer for different parameters share it; another optimizer's state
+# has other classes. Per-parameter trees (of arrays, Flax variables, or
+# optax.MaskedNode) all read as `_ARRAYS`, so the skeleton does not depend on
+# how the parameters are wrapped.
+_ARRAYS = "*"
+
+
+def _is_state_node(node: Any) -> bool:
+    return (
+        isinstance(node, tuple)
+        and hasattr(type(node), "_fields")
+        and type(node).__name__ != "MaskedNode"  # optax's placeholder leaf
+    )
+
+
+def state_skeleton(state: Any) -> Any:
+    """A hashable summary of ``state``'s state classes (see ``_ARRAYS``).
+
+    Descends only through state classes and through the tuples, lists and
+    dicts that hold one directly, so a per-parameter dict of arrays costs one
+    look at its values, not a walk of the whole tree.
+    """
+    if _is_state_node(state):
+        t = type(state)
+        return ((t.__module__, t.__qualname__), tuple(map(state_skeleton, state)))
+    if isinstance(state, (tuple, list)) and any(map(_is_state_node, state)):
+        return (type(state).__name__, tuple(map(state_skeleton, state)))
+    if isinstance(state, dict) and any(map(_is_state_node, state.values())):
+        items = tuple((repr(k), state_skeleton(v)) for k, v in state.items())
+        return ("dict", items)
+    return _ARRAYS
+
+
+def _render(skeleton: Any) -> str:
+    if skeleton == _ARRAYS:
+        return "arrays"
+    kind, children = skeleton
+    if isinstance(kind, tuple):  # a state class: (module, qualname)
+        if all(c == _ARRAYS for c in children):
+            return kind[1]
+        return f"{kind[1]}({', '.join(map(_render, children))})"
+    if kind == "dict":
+        return "{" + ", ".join(f"{k}: {_render(v)}" for k, v in children) + "}"
+    inner = ", ".join(map(_render, children))
+    return f"[{inner}]" if kind == "list" else f"({inner})"
+
+
+def check_state_skeleton(name: str, state: Any, expected: Any) -> None:
+    """Raises ``TypeError`` when ``state`` is not shaped like ``expected``.
+
+    ``expected`` is a state (or its ``jax.eval_shape``) that the optimizer's
+    ``init`` made; only the state classes are compared (``state_skeleton``),
+    so this catches another optimizer's state, not other parameters.
+    """
+    got, want = state_skeleton(state), state_skeleton(expected)
+    if got != want:
+        given = _render(got)
+        if got == _ARRAYS:  # None, a bare array, a dict of arrays, ...
+            kind = type(state).__name__
+            if state is None:
+                given = "None"
+            elif isinstance(state, (tuple, list, dict)) and not state:
+                given = f"an empty {kind}"
+            else:
+                given = f"a {kind} of arrays"
+        raise TypeError(
+            f"{name}: the state passed to update was not made by this "
+            f"optimizer's init: expected a state of {_render(want)}, got "
+            f"{given}. Pass the state returned by this optimizer's init "
+            "(or by its previous update)."
+        )

@@ -29,6 +29,7 @@ from lrjax.control.hypergradient import (
 )
 from lrjax.control.inject import (
     InjectHyperparamsState,
+    InjectStatefulHyperparamsState,
     inject_hyperparams,
 )
 from lrjax.control.layerwise_dog import (
@@ -79,6 +80,7 @@ __all__ = [
     "EmaParamsState",
     "HypergradientState",
     "InjectHyperparamsState",
+    "InjectStatefulHyperparamsState",
     "LossAdaptiveScaleState",
     "MechanicState",
     "PolyakAveragingState",

@@ -26,6 +26,7 @@ from lrjax import _validation as val
 from lrjax._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
+    checks_state,
     inherit_elementwise,
 )
 
@@ -55,6 +56,7 @@ class StaleGradientsState(NamedTuple):
     inner_state: Any
 
 
+@checks_state
 def stale_gradients(
     inner: GradientTransformation, max_delay: int, *, key: jax.Array | None = None
 ) -> GradientTransformationExtraArgs:
@@ -152,6 +154,7 @@ class StalenessAwareState(NamedTuple):
     inner_state: Any
 
 
+@checks_state
 def staleness_aware(inner: GradientTransformation) -> GradientTransformationExtraArgs:
     """Divides the inner optimizer's step by the staleness of its gradient.
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.adam_like import scale_by_adan, scale_by_yogi
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
@@ -13,6 +18,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["adan", "yogi"]
 
 
+@checks_state
 def yogi(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -48,6 +54,7 @@ def yogi(
     )
 
 
+@checks_state
 def adan(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.98,

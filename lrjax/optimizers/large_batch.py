@@ -13,6 +13,7 @@ from lrjax._base import (
     GradientTransformationExtraArgs,
     ScalarOrSchedule,
     chain,
+    checks_state,
     elementwise_constructor,
 )
 from lrjax._numerics import AxisName
@@ -150,6 +151,7 @@ def lars(
     )
 
 
+@checks_state
 def fromage(
     learning_rate: ScalarOrSchedule, min_norm: float = 1e-6
 ) -> GradientTransformationExtraArgs:

@@ -8,6 +8,7 @@ from lrjax._base import (
     GradientTransformationExtraArgs,
     ScalarOrSchedule,
     chain,
+    checks_state,
 )
 from lrjax.transforms.lbfgs import scale_by_lbfgs
 from lrjax.transforms.linesearch import scale_by_zoom_linesearch
@@ -20,6 +21,7 @@ __all__ = ["lbfgs"]
 _ZOOM = scale_by_zoom_linesearch(max_linesearch_steps=20, initial_guess_strategy="one")
 
 
+@checks_state
 def lbfgs(
     learning_rate: ScalarOrSchedule | None = None,
     memory_size: int = 10,

@@ -9,7 +9,12 @@ import jax.numpy as jnp
 import optax
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.adam import scale_by_adam
 from lrjax.transforms.muon import (
     DEFAULT_NS_COEFFS,
@@ -41,6 +46,7 @@ def _is_spec_leaf(x: Any) -> bool:
     return x is None or _is_dim_nums(x) or isinstance(x, optax.MaskedNode)
 
 
+@checks_state
 def muon(
     learning_rate: ScalarOrSchedule,
     ns_coeffs: tuple | str = DEFAULT_NS_COEFFS,

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.novograd import scale_by_novograd
 from lrjax.transforms.scaling import scale_by_learning_rate
 
 __all__ = ["novograd"]
 
 
+@checks_state
 def novograd(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,

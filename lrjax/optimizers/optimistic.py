@@ -7,7 +7,12 @@ from typing import Any
 import jax
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.optimistic import (
     scale_by_optimistic_adam,
     scale_by_optimistic_gradient,
@@ -17,6 +22,7 @@ from lrjax.transforms.scaling import scale_by_learning_rate
 __all__ = ["optimistic_adam", "optimistic_adam_v2", "optimistic_gradient_descent"]
 
 
+@checks_state
 def optimistic_gradient_descent(
     learning_rate: ScalarOrSchedule,
     alpha: float | jax.Array = 1.0,
@@ -49,6 +55,7 @@ def optimistic_gradient_descent(
     )
 
 
+@checks_state
 def optimistic_adam(
     learning_rate: float | jax.Array,
     optimism: float | jax.Array | None = None,
@@ -115,6 +122,7 @@ def optimistic_adam(
     )
 
 
+@checks_state
 def optimistic_adam_v2(
     learning_rate: ScalarOrSchedule,
     *,

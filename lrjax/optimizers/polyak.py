@@ -7,13 +7,19 @@ from typing import Literal
 import jax
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.polyak import scale_by_polyak
 from lrjax.transforms.scaling import scale_by_learning_rate
 
 __all__ = ["polyak_sgd"]
 
 
+@checks_state
 def polyak_sgd(
     max_learning_rate: float | jax.Array = 1.0,
     scaling: ScalarOrSchedule = 1.0,

@@ -13,6 +13,7 @@ from lrjax._base import (
     GradientTransformationExtraArgs,
     ScalarOrSchedule,
     chain,
+    checks_state,
 )
 from lrjax.transforms.ademamix import scale_by_ademamix, scale_by_simplified_ademamix
 from lrjax.transforms.adopt import _default_clip, scale_by_adopt
@@ -24,6 +25,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["ademamix", "adopt", "madgrad", "simplified_ademamix", "sophia"]
 
 
+@checks_state
 def adopt(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -82,6 +84,7 @@ def adopt(
     )
 
 
+@checks_state
 def ademamix(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
@@ -136,6 +139,7 @@ def ademamix(
     )
 
 
+@checks_state
 def simplified_ademamix(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.99,
@@ -184,6 +188,7 @@ def simplified_ademamix(
     )
 
 
+@checks_state
 def madgrad(
     learning_rate: ScalarOrSchedule,
     momentum: float = 0.9,
@@ -227,6 +232,7 @@ def madgrad(
     )
 
 
+@checks_state
 def sophia(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.965,

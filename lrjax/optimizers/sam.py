@@ -15,6 +15,7 @@ from lrjax._base import (
     EmptyState,
     GradientTransformation,
     GradientTransformationExtraArgs,
+    checks_state,
 )
 
 __all__ = ["NormalizeState", "SAMState", "normalize", "sam"]
@@ -68,6 +69,7 @@ class SAMState(NamedTuple):
     rate_fields = ("opt_state",)
 
 
+@checks_state
 def sam(
     optimizer: GradientTransformation,
     adv_optimizer: GradientTransformation,

@@ -7,7 +7,12 @@ from typing import Any
 import jax
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.adahessian import scale_by_adahessian
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
@@ -15,6 +20,7 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["adahessian"]
 
 
+@checks_state
 def adahessian(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,

@@ -12,6 +12,7 @@ from lrjax._base import (
     GradientTransformationExtraArgs,
     ScalarOrSchedule,
     chain,
+    checks_state,
     elementwise_constructor,
 )
 from lrjax.transforms.momentum import trace
@@ -70,6 +71,7 @@ def sgd(
     return chain(first, scale_by_learning_rate(learning_rate))
 
 
+@checks_state
 def noisy_sgd(
     learning_rate: ScalarOrSchedule,
     eta: float | jax.Array = 0.01,

@@ -7,7 +7,12 @@ from typing import Any
 import jax
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.rprop import scale_by_rprop
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.sign import scale_by_lion, scale_by_sign
@@ -15,6 +20,7 @@ from lrjax.transforms.sign import scale_by_lion, scale_by_sign
 __all__ = ["rprop", "sign_sgd", "signum"]
 
 
+@checks_state
 def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs:
     """signSGD (Bernstein et al., 2018, "signSGD: Compressed Optimisation for
     Non-Convex Problems")::
@@ -35,6 +41,7 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs
     return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
 
 
+@checks_state
 def signum(
     learning_rate: ScalarOrSchedule,
     beta: float = 0.9,
@@ -75,6 +82,7 @@ def signum(
     )
 
 
+@checks_state
 def rprop(
     learning_rate: float | jax.Array,
     eta_minus: float | jax.Array = 0.5,

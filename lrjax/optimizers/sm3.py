@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from lrjax import _validation as val
-from lrjax._base import GradientTransformationExtraArgs, ScalarOrSchedule, chain
+from lrjax._base import (
+    GradientTransformationExtraArgs,
+    ScalarOrSchedule,
+    chain,
+    checks_state,
+)
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.sm3 import scale_by_sm3
 
 __all__ = ["sm3"]
 
 
+@checks_state
 def sm3(
     learning_rate: ScalarOrSchedule,
     momentum: float | None = 0.9,

@@ -2,7 +2,9 @@
 
 A schedule accepts Python ints, NumPy and JAX integer or float scalars and
 arrays of steps (element-wise), under ``jit`` and ``vmap``. Negative steps
-count as step 0. Steps up to ``2**31 - 1`` must give finite values, so
+count as step 0. Other steps (a string, a bool, an integer outside int32,
+which JAX would reject with an ``OverflowError`` or NumPy would silently wrap)
+are refused by :func:`as_step`, naming ``step``. Steps up to ``2**31 - 1`` must give finite values, so
 integer arithmetic (floor divisions, boundaries) is done in int32 and only
 the fractional position inside a phase is taken to float32.
 
@@ -27,6 +29,7 @@ from lrjax import _validation as val
 
 __all__ = [
     "F32_MAX",
+    "as_step",
     "int_step",
     "float_step",
     "as_value",
@@ -45,9 +48,70 @@ __all__ = [
 F32_MAX = float(np.finfo(np.float32).max)
 
 
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
+_STEP_RANGE = (
+    "an integer in [0, 2**31 - 1] (int32; negative steps down to -2**31 count "
+    "as step 0)"
+)
+
+
+def _is_step_dtype(dtype: Any) -> bool:
+    return jnp.issubdtype(dtype, jnp.integer) or jnp.issubdtype(dtype, jnp.floating)
+
+
+def as_step(step: Any) -> jax.Array:
+    """``step`` as a JAX array, once checked to be a step a schedule can take.
+
+    Integers must fit int32: JAX raises an ``OverflowError`` for a Python int
+    of ``2**31`` and NumPy int64 arrays would wrap to negative steps. Tracers
+    are checked by dtype only (their values are unknown); concrete arrays of
+    a dtype wider than int32 are checked by value, the others cost nothing.
+    """
+    if isinstance(step, (bool, np.bool_)):
+        raise TypeError(
+            f"step must be {_STEP_RANGE} or a float, got the bool {step!r}."
+        )
+    if isinstance(step, int):
+        if not _INT32_MIN <= step <= _INT32_MAX:
+            raise ValueError(f"step must be {_STEP_RANGE}, got {step!r}.")
+        return jnp.asarray(step)
+    dtype = getattr(step, "dtype", None)
+    arr = step
+    if dtype is None and not isinstance(step, (str, bytes)) and step is not None:
+        try:
+            arr = np.asarray(step)  # lists of steps
+            dtype = arr.dtype
+        except (TypeError, ValueError):
+            dtype = None
+    if dtype is None or not _is_step_dtype(dtype):
+        raise TypeError(
+            f"step must be {_STEP_RANGE}, a float, or an array or tracer of "
+            f"integer or float steps, got {step!r} of type {type(step).__name__}"
+            + (f" with dtype {dtype}." if dtype is not None else ".")
+        )
+    if (
+        jnp.issubdtype(dtype, jnp.integer)
+        and not isinstance(step, jax.core.Tracer)
+        and (np.iinfo(dtype).max > _INT32_MAX or np.iinfo(dtype).min < _INT32_MIN)
+        and np.size(arr) > 0
+    ):
+        values = np.asarray(arr)
+        low, high = int(values.min()), int(values.max())
+        if low < _INT32_MIN or high > _INT32_MAX:
+            bad = low if low < _INT32_MIN else high
+            where = (
+                ""
+                if values.ndim == 0
+                else f" (an array of {values.dtype} holding {bad})"
+            )
+            raise ValueError(f"step must be {_STEP_RANGE}, got {bad!r}{where}.")
+    return jnp.asarray(arr)
+
+
 def int_step(step: Any) -> jax.Array:
     """The step as int32, floored, with negatives clamped to 0."""
-    step = jnp.asarray(step)
+    step = as_step(step)
     if jnp.issubdtype(step.dtype, jnp.floating):
         big = jnp.asarray(2**31 - 1, jnp.float32)
         step = jnp.floor(jnp.clip(step.astype(jnp.float32), 0.0, big))
@@ -57,7 +121,7 @@ def int_step(step: Any) -> jax.Array:
 
 def float_step(step: Any) -> jax.Array:
     """The step as float32, with negatives clamped to 0 (fractions kept)."""
-    return jnp.maximum(jnp.asarray(step).astype(jnp.float32), 0.0)
+    return jnp.maximum(as_step(step).astype(jnp.float32), 0.0)
 
 
 def as_value(value: Any) -> jax.Array:
@@ -72,7 +136,7 @@ def split_step(step: Any) -> tuple[jax.Array, jax.Array]:
     (zero for integer steps) only shifts the position inside a phase, so
     fractional steps, such as epochs from ``per_epoch_schedule``, interpolate.
     """
-    step = jnp.asarray(step)
+    step = as_step(step)
     whole = int_step(step)
     if not jnp.issubdtype(step.dtype, jnp.floating):
         return whole, jnp.zeros(whole.shape, jnp.float32)

@@ -40,6 +40,7 @@ from lrjax._validation import (
     check_type,
 )
 from lrjax.schedules._common import (
+    as_step,
     as_value,
     check_factor,
     geometric,
@@ -205,7 +206,7 @@ def constant_schedule(value: Any) -> Schedule:
     _check_finite("value", value)
 
     def schedule(step: Any) -> jax.Array:
-        return _shaped(value, step)
+        return _shaped(value, as_step(step))
 
     return schedule
 

@@ -25,6 +25,7 @@ from lrjax._validation import (
     check_type,
 )
 from lrjax.schedules._common import (
+    as_step,
     as_value,
     check_factor,
     cosine_weight,
@@ -216,7 +217,7 @@ def join_schedules(
     check_increasing("boundaries", boundaries)
 
     def schedule(step: Any) -> jax.Array:
-        step = jnp.asarray(step)
+        step = as_step(step)
         whole, frac = split_step(step)
         value = as_value(schedules[0](_local_step(step, whole, frac, 0)))
         for boundary, fn in zip(boundaries, schedules[1:], strict=True):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, check_one_of
 from lrjax.schedules._common import (
+    as_step,
     as_value,
     cosine_weight,
     float_step,
@@ -152,7 +153,7 @@ def warmup_schedule(
     check_one_of("warmup_type", warmup_type, ("linear", "cosine"))
 
     def warmed(step: chex.Numeric) -> jax.Array:
-        step = jnp.asarray(step)
+        step = as_step(step)
         if jnp.issubdtype(step.dtype, jnp.floating):
             t = float_step(step)
             shifted = jnp.maximum(t - warmup_steps, 0.0)

@@ -10,7 +10,13 @@ import jax.numpy as jnp
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, check_type
-from lrjax.schedules._common import as_value, check_not_above, split_step, step_arg
+from lrjax.schedules._common import (
+    as_step,
+    as_value,
+    check_not_above,
+    split_step,
+    step_arg,
+)
 
 __all__ = ["clip_schedule", "per_epoch_schedule"]
 
@@ -22,7 +28,7 @@ def _as_schedule(
         return schedule
     check_non_negative(name, schedule)
     constant = schedule
-    return lambda step: jnp.full(jnp.shape(step), constant, jnp.float32)
+    return lambda step: jnp.full(jnp.shape(as_step(step)), constant, jnp.float32)
 
 
 def clip_schedule(

@@ -24,6 +24,7 @@ from lrjax import _validation as val
 from lrjax._base import (
     GradientTransformation,
     GradientTransformationExtraArgs,
+    checks_state,
     elementwise_verdict,
 )
 from lrjax.transforms.packed_params import (
@@ -61,6 +62,7 @@ def _check_layout(layout: PackingLayout, tree: Any, what: str) -> None:
         )
 
 
+@checks_state
 def packed(
     optimizer: GradientTransformation,
     min_size: int = DEFAULT_MIN_SIZE,

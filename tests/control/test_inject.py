@@ -286,16 +286,24 @@ def test_unknown_keyword_is_rejected():
         lrjax.inject_hyperparams(lrjax.adam)(learning_rate=0.1, b3=0.5)
 
 
-def test_stateful_schedules_are_rejected():
+def test_stateful_schedules_keep_their_state():
+    # optax's StatefulSchedule protocol; its state rides in the inject state.
     class Stateful:
         def init(self):
-            return None
+            return jnp.zeros([], jnp.float32)
 
         def update(self, state, **extra):
-            return state
+            return state + extra["value"]
 
         def __call__(self, state, **extra):
-            return 0.1
+            return 0.1 + state
 
-    with pytest.raises(TypeError, match="stateful"):
-        lrjax.inject_hyperparams(lrjax.sgd)(learning_rate=Stateful())
+    opt = lrjax.inject_hyperparams(lrjax.sgd)(learning_rate=Stateful())
+    state = opt.init(PARAMS)
+    assert isinstance(state, lrjax.InjectStatefulHyperparamsState)
+    u, state = opt.update(grads_at(0), state, PARAMS, value=0.5)
+    np.testing.assert_allclose(u["w"], -0.1 * grads_at(0)["w"], rtol=1e-6)
+    u, state = opt.update(grads_at(0), state, PARAMS, value=0.5)
+    np.testing.assert_allclose(u["w"], -0.6 * grads_at(0)["w"], rtol=1e-6)
+    assert float(state.hyperparams_states["learning_rate"]) == pytest.approx(1.0)
+    assert float(lrjax.get_learning_rate(state)) == pytest.approx(0.6)
