@@ -23,6 +23,37 @@ import gc  # noqa: E402
 
 import pytest  # noqa: E402
 
+# Deep checks the default run leaves to ``-m slow`` (CI runs both): whole
+# training runs, subprocesses, hypothesis properties and second examples of
+# a feature the default run already checks. Parametrized subsets are marked
+# in their own files.
+DEEP_CHECKS = {
+    "compare/test_command.py::test_same_command_twice_gives_the_same_results",
+    "compare/test_training.py::test_loss_driven_rates_change_only_at_epoch_boundaries",
+    "compare/test_training.py::test_averaging_rows_evaluate_the_averaged_weights",
+    "compare/test_training.py::test_cnn_patch_convolution_equals_lax_conv",
+    "schedules/test_pytorch_keras_schedules.py::test_fractional_steps_interpolate",
+    "schedules/test_pytorch_keras_schedules.py::test_restart_cycles_decrease_between_restarts",
+    "schedules/test_pytorch_keras_schedules.py::test_warmup_then_decay_are_unimodal",
+    "test_data_parallel.py::test_pmap_example_runs_as_a_script_on_8_simulated_devices",
+    "test_axis_name.py::test_shard_map_example_matches_unsharded_training",
+    "test_examples.py::test_linear_regression_every_strategy_converges_with_defaults",
+    "test_packed_params.py::test_forward_mode_and_hessian_vector_products_pass_through",
+    "test_packed_params.py::test_big_leaves_keep_their_sharding_on_a_mesh",
+    "test_packed_params.py::test_per_example_gradients_under_vmap",
+    "test_cli.py::test_python_dash_m_entry_point",
+    "test_combinators.py::test_skip_not_finite_inside_multi_steps",
+    "control/test_lr_free.py::test_mechanize_takes_x0_at_the_first_update",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = os.path.dirname(__file__)
+    for item in items:
+        path = os.path.relpath(str(item.path), tests).replace(os.sep, "/")
+        if f"{path}::{item.originalname}" in DEEP_CHECKS:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _free_compiled_code():

@@ -174,8 +174,8 @@ def all_cases() -> list[OptimizerCase]:
 
 # Cases that stand for all optimizers where a test checks a property of the
 # shared blocks (the rate entry, counters, jit/pmap, tracing): one of each
-# kind of state (none, moments, a monitored value, a rate of its own, a
-# parameter copy, flat buffers, memory buffers, a rate kept in the state).
+# kind of state (a trace, moments, a monitored value, a rate of its own, a
+# parameter copy, flat buffers).
 # The default run checks these; the ``slow`` marker adds every other case.
 REPRESENTATIVE_IDS = (
     "sgd_momentum",
@@ -184,8 +184,6 @@ REPRESENTATIVE_IDS = (
     "prodigy",
     "schedule_free_adamw",
     "packed_adam",
-    "lbfgs_no_linesearch",
-    "sgd_hd",
 )
 
 
@@ -197,5 +195,28 @@ def representatives_first(cases: list[OptimizerCase]) -> list[Any]:
             id=c.id,
             marks=() if c.id in REPRESENTATIVE_IDS else pytest.mark.slow,
         )
+        for c in cases
+    ]
+
+
+def _optimizer_key(case: OptimizerCase) -> tuple[str, str | None]:
+    """Cases with the same function (or wrapper) are one optimizer's variants."""
+    return case.name, getattr(case.factory, "__qualname__", None)
+
+
+def first_of_each_optimizer(cases: list[OptimizerCase]) -> set[str]:
+    """The ids of each optimizer's first case (its other cases set flags)."""
+    firsts: dict[tuple[str, str | None], str] = {}
+    for case in cases:
+        firsts.setdefault(_optimizer_key(case), case.id)
+    return set(firsts.values()) | set(REPRESENTATIVE_IDS)
+
+
+def one_per_optimizer(cases: list[OptimizerCase]) -> list[Any]:
+    """``cases`` as pytest params: each optimizer's first case by default,
+    its flag variants (``rmsprop_centered``, ``radam_nesterov``, ...) slow."""
+    firsts = first_of_each_optimizer(all_cases())
+    return [
+        pytest.param(c, id=c.id, marks=() if c.id in firsts else pytest.mark.slow)
         for c in cases
     ]

@@ -142,7 +142,20 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# One block of each kind of sharded reduction by default (a global norm, a
+# trust ratio, a distance estimate, factored moments, a wrapper); the others
+# under slow.
+_DEFAULT_MODEL_PARALLEL = {"clip_by_global_norm", "lamb", "prodigy", "dog"}
+_DEFAULT_MODEL_PARALLEL |= {"adafactor", "mechanize"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=() if n in _DEFAULT_MODEL_PARALLEL else pytest.mark.slow)
+        for n in sorted(CASES)
+    ],
+)
 def test_model_parallel_update_equals_unsharded(mesh, name):
     make = CASES[name]
     expected = _reference(name)

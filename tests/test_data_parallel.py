@@ -41,13 +41,9 @@ BY_ID = {c.id: c for c in CASES}
 FAST_IDS = (
     "sgd_momentum",
     "adamw",
-    "lion",
-    "lamb",
     "adafactor_factored",
     "adamw_reduce_on_plateau",
-    "sgd_hd",
     "prodigy",
-    "schedule_free_adamw",
 )
 # Prodigy, D-Adaptation and DoWG grow their distance estimate geometrically
 # until it reaches the distance to the optimum, whatever its scale: at their

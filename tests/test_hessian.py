@@ -372,6 +372,7 @@ def test_shape_setting_integers_must_be_static_under_inject_hyperparams():
     np.testing.assert_allclose(updates["x"], -0.1 / (1 + 1e-4), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_plugs_into_optax_sophia_as_its_hessian_diagonal_fn():
     # optax.contrib.sophia hands obj_fn= to its hessian_diagonal_fn; on a
     # diagonal quadratic every estimator is exact, so ours and optax's own

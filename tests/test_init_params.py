@@ -14,7 +14,7 @@ import optax
 import pytest
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from optimizer_case import all_cases
+from optimizer_case import REPRESENTATIVE_IDS, all_cases, representatives_first
 
 import lrjax
 
@@ -91,8 +91,21 @@ def test_abstract_init_places_buffers_on_the_declared_sharding():
 # Integer and boolean parameters are rejected, by path, at init.
 
 
-@by_id
-@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_, jnp.uint8])
+def _non_float_cases():
+    # Every optimizer with int32 leaves; bool and uint8 are the shared init
+    # check's property: representatives by default, the rest slow.
+    for case in CASES:
+        for dtype in (jnp.int32, jnp.bool_, jnp.uint8):
+            shared = dtype != jnp.int32 and case.id not in REPRESENTATIVE_IDS
+            yield pytest.param(
+                case,
+                dtype,
+                id=f"{case.id}-{jnp.dtype(dtype).name}",
+                marks=pytest.mark.slow if shared else (),
+            )
+
+
+@pytest.mark.parametrize("case, dtype", list(_non_float_cases()))
 def test_non_float_parameters_are_rejected_at_init(case, dtype):
     params = {"layer": {"w": jnp.ones((2, 3))}, "step": jnp.zeros((2,), dtype)}
     with pytest.raises(TypeError) as info:
@@ -109,7 +122,7 @@ def test_abstract_integer_parameters_are_rejected_too(case):
         case.make().init(params)
 
 
-@by_id
+@pytest.mark.parametrize("case", representatives_first(CASES))
 def test_integer_leaves_excluded_with_multi_transform_train(case):
     params = {"w": jnp.full((3,), 2.0), "step": jnp.asarray(7, jnp.int32)}
     labels = {"w": "train", "step": "frozen"}

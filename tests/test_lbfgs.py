@@ -52,7 +52,7 @@ def run(opt, fn, x0, steps):
     ],
     ids=["quadratic", "rosenbrock"],
 )
-@pytest.mark.parametrize("memory_size", [10, 2])
+@pytest.mark.parametrize("memory_size", [10, pytest.param(2, marks=pytest.mark.slow)])
 def test_matches_optax(fn, x0, steps, memory_size):
     # Same trials, same accepted steps: measured identical to the last bit on
     # CPU; rtol 1e-5 leaves room for a different XLA fusion order.
@@ -208,11 +208,16 @@ def test_lbfgs_rejects_a_non_transformation_linesearch():
     "kwargs",
     [
         {},
-        {"initial_guess_strategy": "one"},
-        {"max_learning_rate": 5e-4},
+        pytest.param({"initial_guess_strategy": "one"}, marks=pytest.mark.slow),
+        pytest.param({"max_learning_rate": 5e-4}, marks=pytest.mark.slow),
         {"approx_dec_rtol": None, "increase_factor": 3.0},
-        {"curv_rtol": float("inf"), "slope_rtol": 0.3},
-        {"max_linesearch_steps": 3, "stepsize_precision": 1e-2},
+        pytest.param(
+            {"curv_rtol": float("inf"), "slope_rtol": 0.3}, marks=pytest.mark.slow
+        ),
+        pytest.param(
+            {"max_linesearch_steps": 3, "stepsize_precision": 1e-2},
+            marks=pytest.mark.slow,
+        ),
     ],
     ids=["default", "one", "max_lr", "armijo_only", "no_curvature", "few_steps"],
 )

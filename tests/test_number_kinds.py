@@ -39,7 +39,13 @@ from number_kinds_lr_free import (
     dadapt_adamw_reference,
     prodigy_reference,
 )
-from optimizer_case import all_cases
+from optimizer_case import (
+    REPRESENTATIVE_IDS,
+    all_cases,
+    first_of_each_optimizer,
+    one_per_optimizer,
+    representatives_first,
+)
 
 import lrjax
 
@@ -183,15 +189,16 @@ COMPLEX_REFERENCES = {
 
 @pytest.mark.parametrize(
     "case",
-    [
-        c
-        for c in PARITY_CASES
-        if not _real_first_moment_arg(c)
-        and c.id not in COMPLEX_REFERENCES
-        and c.name not in ADAPTIVE_NAMES
-        and c.complex_checked
-    ],
-    ids=str,
+    one_per_optimizer(
+        [
+            c
+            for c in PARITY_CASES
+            if not _real_first_moment_arg(c)
+            and c.id not in COMPLEX_REFERENCES
+            and c.name not in ADAPTIVE_NAMES
+            and c.complex_checked
+        ]
+    ),
 )
 def test_complex_parameters_match_optax(case):
     ours_final, loss, ours = run_complex(case.make(), extra=case.extra())
@@ -347,14 +354,31 @@ _LOW_PRECISION = [
 ]
 
 
-@pytest.mark.parametrize(
-    "case", [c for c in CASES if c.name not in ADAPTIVE_NAMES], ids=str
-)
-@pytest.mark.parametrize(
-    "dtype,scale",
-    _LOW_PRECISION,
-    ids=[f"{d.__name__}-{s:g}" for d, s in _LOW_PRECISION],
-)
+# Each optimizer's first case at the two hardest points by default (float16
+# subnormal gradients, large bf16 ones); the other scales for
+# representatives; the rest (flag variants, other scales) under slow.
+_LOW_PRECISION_DEFAULT = {(jnp.float16, 1e-6), (jnp.bfloat16, 1e2)}
+
+
+def _low_precision_cases():
+    for case in CASES:
+        if case.name in ADAPTIVE_NAMES:
+            continue
+        for dtype, scale in _LOW_PRECISION:
+            default = (dtype, scale) in _LOW_PRECISION_DEFAULT
+            default = default and case.id in first_of_each_optimizer(CASES)
+            yield pytest.param(
+                case,
+                dtype,
+                scale,
+                id=f"{case.id}-{dtype.__name__}-{scale:g}",
+                marks=()
+                if default or case.id in REPRESENTATIVE_IDS
+                else pytest.mark.slow,
+            )
+
+
+@pytest.mark.parametrize("case, dtype, scale", list(_low_precision_cases()))
 def test_low_precision_steps_equal_float32_steps(case, dtype, scale):
     # Each step: our update and new state must be the float32 step on the
     # float32-cast gradient, state and params, rounded once to the declared
@@ -463,7 +487,9 @@ def _zero_d_as_vectors(opt):
     return optax.GradientTransformationExtraArgs(lambda p: opt.init(lift(p)), update)
 
 
-@by_id
+# optax's dtype rule for Python-scalar leaves is the numerics helpers'
+# (update_dtype, keep_weak): representatives by default, the rest slow.
+@pytest.mark.parametrize("case", representatives_first(CASES))
 def test_python_scalar_update_leaves(case):
     # Values: optax's (for a case without an optax twin, the case's own
     # steps), run on float32 parameters with the leaves given as float32

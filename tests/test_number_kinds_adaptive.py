@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from optimizer_case import one_per_optimizer
 
 import lrjax
 
@@ -80,7 +81,7 @@ def _optax_twin(case):
 
 
 @pytest.mark.parametrize(
-    "case", [c for c in CASES if c.id not in _NUMPY_COMPLEX], ids=str
+    "case", one_per_optimizer([c for c in CASES if c.id not in _NUMPY_COMPLEX])
 )
 def test_complex_params_match_optax_for_20_steps(case):
     params, loss, grads = _complex_problem()

@@ -17,7 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
-from optimizer_case import REPRESENTATIVE_IDS, all_cases, representatives_first
+from optimizer_case import (
+    REPRESENTATIVE_IDS,
+    all_cases,
+    first_of_each_optimizer,
+    one_per_optimizer,
+    representatives_first,
+)
 
 import lrjax
 
@@ -30,6 +36,10 @@ by_id = pytest.mark.parametrize("case", CASES, ids=str)
 # Properties of the shared blocks (tests/test_shared_blocks.py owns them):
 # representative optimizers by default, every other one under ``slow``.
 shared_property = pytest.mark.parametrize("case", representatives_first(CASES))
+# Per-optimizer checks: each optimizer's first case by default, the cases
+# that only set flags under ``slow``.
+per_optimizer = pytest.mark.parametrize("case", one_per_optimizer(CASES))
+FIRSTS = first_of_each_optimizer(CASES)
 
 
 def test_representatives_are_cases():
@@ -58,7 +68,7 @@ def grads_like(params, seed=1, scale=1.0):
 # Types and composition.
 
 
-@by_id
+@shared_property
 def test_is_an_optax_gradient_transformation(case):
     opt = case.make()
     assert isinstance(opt, optax.GradientTransformation)
@@ -178,7 +188,7 @@ def test_matches_optax_for_200_steps(case):
 # Convergence on a convex quadratic.
 
 
-@by_id
+@per_optimizer
 def test_reduces_quadratic_loss_100x(case):
     r = np.random.RandomState(4)
     target = {"w": jnp.asarray(1.0 + r.rand(8, 3), jnp.float32)}
@@ -210,17 +220,16 @@ def _lr_forms(lr):
 
 
 def _case_forms():
-    # Every case in bf16 with a float rate; the other rate forms are the rate
-    # block's property (test_shared_blocks.py): representatives by default,
-    # the rest slow. A case that takes no schedule gets the schedule's step-0
-    # value instead.
+    # The rate forms are the rate block's property (test_shared_blocks.py) and
+    # every optimizer's bf16 steps are checked against float32 steps
+    # (test_number_kinds.py): representatives by default, the rest slow. A
+    # case that takes no schedule gets the schedule's step-0 value instead.
     for case in CASES:
         for form in _lr_forms(0.0):
             label = form
             if form == "schedule" and not case.takes_schedule:
                 label = "schedule-as-constant(takes_schedule=False)"
-            shared = form != "float" and case.id not in REPRESENTATIVE_IDS
-            marks = pytest.mark.slow if shared else ()
+            marks = () if case.id in REPRESENTATIVE_IDS else pytest.mark.slow
             yield pytest.param(case, form, id=f"{case.id}-{label}", marks=marks)
 
 
@@ -259,7 +268,7 @@ def test_get_learning_rate_follows_the_schedule(case):
         assert got.dtype == jnp.float32 and got.shape == ()
 
 
-@pytest.mark.parametrize("case", RATE_CASES, ids=str)
+@pytest.mark.parametrize("case", representatives_first(RATE_CASES))
 def test_get_learning_rate_with_constant_rate(case):
     params = mixed_params()
     opt = case.make(0.03)
@@ -321,7 +330,7 @@ def test_second_jitted_update_does_not_recompile(case):
         _, state = step(grads_like(params, seed=k), state, params)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.leaf_local], ids=str)
+@pytest.mark.parametrize("case", one_per_optimizer([c for c in CASES if c.leaf_local]))
 def test_nan_gradient_propagates_to_its_leaf_only(case):
     params = mixed_params()
     grads = grads_like(params)

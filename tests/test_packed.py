@@ -117,6 +117,9 @@ def _exactness_subprocess(trees):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# Every case at once: the cross-product; the default run checks packed
+# optimizers case by case (test_optimizers_common.py, the tests above).
+@pytest.mark.slow
 def test_every_elementwise_case_is_bit_exact_on_the_mixed_tree():
     """All element-wise cases, ``==``, where XLA emits no FMA (see the script)."""
     _exactness_subprocess(["mixed"])
@@ -140,7 +143,13 @@ def assert_close_to_rounding(a, b):
 
 @pytest.mark.parametrize("tree", list(TREES))
 @pytest.mark.parametrize(
-    "name", ["adam", "sgd_ema_momentum", "lion_mu_float16", "rmsprop_centered"]
+    "name",
+    [
+        "adam",
+        pytest.param("sgd_ema_momentum", marks=pytest.mark.slow),
+        pytest.param("lion_mu_float16", marks=pytest.mark.slow),
+        pytest.param("rmsprop_centered", marks=pytest.mark.slow),
+    ],
 )
 def test_with_fma_results_agree_to_rounding(name, tree):
     """With this machine's FMA: identical but for XLA's contraction choices."""

@@ -51,6 +51,12 @@ IDS = (
     "schedule_free_adamw",
     "adamw_reduce_on_plateau",
 )
+# The default run trains these three (moments, factored moments, a parameter
+# copy); the others under slow.
+DEFAULT_IDS = ("adam", "adafactor_factored", "schedule_free_adamw")
+FSDP_IDS = [
+    pytest.param(i, marks=() if i in DEFAULT_IDS else pytest.mark.slow) for i in IDS
+]
 STEPS = 10
 N_DEV = 8
 
@@ -190,7 +196,7 @@ def check_fsdp_run(case, sharded, initial, got, state):
         )
 
 
-@pytest.mark.parametrize("case_id", IDS)
+@pytest.mark.parametrize("case_id", FSDP_IDS)
 def test_fsdp_training_keeps_state_sharded_and_equals_unsharded(case_id):
     case = BY_ID[case_id]
     params, x, y, loss = problem()
@@ -202,7 +208,7 @@ def test_fsdp_training_keeps_state_sharded_and_equals_unsharded(case_id):
     check_fsdp_run(case, sharded, initial, got, state)
 
 
-@pytest.mark.parametrize("case_id", IDS)
+@pytest.mark.parametrize("case_id", FSDP_IDS)
 def test_fsdp_training_on_a_mesh_with_explicit_axes(case_id):
     """The same under explicit sharding (``jax.make_mesh``'s default axes):
     the forward pass gathers each weight with ``reshard``, as FSDP does, and

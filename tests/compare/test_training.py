@@ -114,7 +114,14 @@ def test_run_equals_a_plain_python_loop_with_optax_sgd():
     )
 
 
-@pytest.mark.parametrize("name", ["adam", "reduce-on-plateau", "schedule-free-adamw"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "adam",
+        pytest.param("reduce-on-plateau", marks=pytest.mark.slow),
+        pytest.param("schedule-free-adamw", marks=pytest.mark.slow),
+    ],
+)
 def test_vmapped_seeds_equal_separate_single_seed_runs(name):
     strategy = _strategy(name)
     plan = Plan(epochs=3, batch_size=128, steps_per_epoch=10)
