@@ -44,6 +44,8 @@ DEEP_CHECKS = {
     "test_cli.py::test_python_dash_m_entry_point",
     "test_combinators.py::test_skip_not_finite_inside_multi_steps",
     "control/test_lr_free.py::test_mechanize_takes_x0_at_the_first_update",
+    "test_optimistic.py::test_optimistic_descent_converges_on_a_bilinear_game",
+    "test_sharded_training.py::test_sharded_example_holds_an_eighth_per_device_and_matches",
 }
 
 

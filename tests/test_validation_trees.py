@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from optimizer_case import all_cases
+from optimizer_case import all_cases, representatives_first
 
 import lrjax
 from lrjax import _validation as val
@@ -109,7 +109,9 @@ def _mixed_params():
     }
 
 
-@pytest.mark.parametrize("case", STATEFUL, ids=str)
+# The shape check is the shared validation's (check_tree_structure):
+# representatives by default, every stateful optimizer under slow.
+@pytest.mark.parametrize("case", representatives_first(STATEFUL))
 @pytest.mark.parametrize("jit", [False, True])
 def test_gradient_shape_unlike_the_state_is_rejected(case, jit):
     params = _mixed_params()

@@ -227,7 +227,14 @@ RATE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("lr", [1.0, 0.5, decaying], ids=["1", "0.5", "schedule"])
+@pytest.mark.parametrize(
+    "lr",
+    [
+        pytest.param(1.0, id="1", marks=pytest.mark.slow),
+        pytest.param(0.5, id="0.5", marks=pytest.mark.slow),
+        pytest.param(decaying, id="schedule"),
+    ],
+)
 @pytest.mark.parametrize(
     "make", [c[1] for c in RATE_CASES], ids=[c[0] for c in RATE_CASES]
 )

@@ -235,7 +235,14 @@ def test_inverse_time_equals_keras(staircase):
     check(sched, ref, probe_steps([10, 20], 100))
 
 
-@pytest.mark.parametrize("t_mult", [1, 2, 3])
+@pytest.mark.parametrize(
+    "t_mult",
+    [
+        pytest.param(1, marks=pytest.mark.slow),
+        2,
+        pytest.param(3, marks=pytest.mark.slow),
+    ],
+)
 def test_cosine_restarts_equals_torch(t_mult):
     sched = lrjax.cosine_restarts_schedule(0.5, 7, t_mult, min_value=0.01)
     close(sched(np.arange(501)), torch_warm_restarts(0.5, 7, t_mult, 0.01, 501))
