@@ -50,18 +50,18 @@ def parts(leaves: int, shape: tuple) -> dict:
         for i in range(leaves)
     }
     grads = jax.tree_util.tree_map(lambda p: p * 1e-2, params)
-    layout = pp._plan(params, lrjax.transforms.packing.DEFAULT_MIN_SIZE)
-    flat = pp._pack(layout, params, "parameter")
+    layout = pp.plan_layout(params, lrjax.transforms.packing.DEFAULT_MIN_SIZE)
+    flat = pp.pack_tree(layout, params, "parameter")
     offsets = tuple(jnp.asarray(np.int32(s[1])) for s in layout.slots if s)
 
     def cut_add(p, b):
-        return jax.tree_util.tree_map(jnp.add, p, pp._cut(b))
+        return jax.tree_util.tree_map(jnp.add, p, pp.cut_leaves(b))
 
     def cut_add_given(p, b, o):
         saved = pp._opaque_offsets
         pp._opaque_offsets = lambda layout, probe: o
         try:
-            return jax.tree_util.tree_map(jnp.add, p, pp._cut(b))
+            return jax.tree_util.tree_map(jnp.add, p, pp.cut_leaves(b))
         finally:
             pp._opaque_offsets = saved
 
@@ -82,7 +82,7 @@ def parts(leaves: int, shape: tuple) -> dict:
         ),
         "floor: per-leaf SGD step": (lambda: sgd, (params, grads), (0,)),
         "part: gather the gradients (one concatenate)": (
-            lambda: lambda g: pp._pack(layout, g, "gradient").buffers,
+            lambda: lambda g: pp.pack_tree(layout, g, "gradient").buffers,
             (grads,),
             (),
         ),

@@ -36,7 +36,7 @@ def available_schedules() -> dict[str, Callable[..., Any]]:
     return found
 
 
-def _lookup(name: str) -> Callable[..., Any]:
+def lookup(name: str) -> Callable[..., Any]:
     registry = available_schedules()
     if name not in registry:
         hint = " (see `lrjax schedule --list`)"
@@ -47,7 +47,7 @@ def _lookup(name: str) -> Callable[..., Any]:
     return registry[name]
 
 
-def _short_signature(fn: Callable[..., Any]) -> str:
+def short_signature(fn: Callable[..., Any]) -> str:
     sig = inspect.signature(fn)
     params = [p.replace(annotation=_EMPTY) for p in sig.parameters.values()]
     return str(sig.replace(parameters=params, return_annotation=_EMPTY))
@@ -63,7 +63,7 @@ def _annotation_text(param: inspect.Parameter) -> str:
     return ann if isinstance(ann, str) else inspect.formatannotation(ann)
 
 
-def _kind(param: inspect.Parameter) -> str:
+def parse_kind(param: inspect.Parameter) -> str:
     """How to read a command-line string for ``param``."""
     name, text, default = param.name, _annotation_text(param), param.default
     if name == "key" or re.search(r"PRNGKey|KeyArray", text):
@@ -112,7 +112,7 @@ def _split_items(text: str) -> list[str]:
     return [item for item in (s.strip() for s in text.split(",")) if item]
 
 
-def _read(kind: str, flag: str, texts: list[str]) -> Any:
+def read_value(kind: str, flag: str, texts: list[str]) -> Any:
     """Converts the strings given to ``flag`` into a value of ``kind``."""
     if kind in ("schedules", "kwargs_list"):
         read_one = _inner_schedule if kind == "schedules" else _kwargs_group
@@ -192,25 +192,25 @@ def _kwargs_group(flag: str, text: str) -> dict[str, Any]:
 def _inner_schedule(flag: str, text: str) -> Callable[..., Any]:
     spec = text.strip()
     if "(" in spec:
-        return _from_call_syntax(spec)
+        return from_call_syntax(spec)
     name, _, arg_text = spec.partition(":")
-    fn = _lookup(name.strip())
+    fn = lookup(name.strip())
     params = inspect.signature(fn).parameters
     kwargs = {}
     for key, value in _pairs(flag, arg_text):
         if key not in params:
-            raise _unknown_argument(name, key, fn)
-        kind = _kind(params[key])
+            raise unknown_argument(name, key, fn)
+        kind = parse_kind(params[key])
         if kind in ("schedule", "schedules"):
             raise CliError(
                 f"{flag}: a schedule inside a schedule needs the call syntax, "
                 f"e.g. {name}({key}=...)"
             )
-        kwargs[key] = _read(kind, f"{name}:{key}", [value])
-    return _construct(name.strip(), fn, (), kwargs)
+        kwargs[key] = read_value(kind, f"{name}:{key}", [value])
+    return construct(name.strip(), fn, (), kwargs)
 
 
-def _from_call_syntax(spec: str) -> Any:
+def from_call_syntax(spec: str) -> Any:
     try:
         tree = ast.parse(spec, mode="eval").body
     except SyntaxError as e:
@@ -224,14 +224,14 @@ def _evaluate_node(node: ast.AST, spec: str) -> Any:
         if not isinstance(node.func, ast.Name):
             raise CliError(f"cannot read {ast.unparse(node.func)!r} in {spec!r}")
         name = node.func.id
-        fn = _lookup(name)
+        fn = lookup(name)
         args = tuple(_evaluate_node(a, spec) for a in node.args)
         kwargs = {}
         for keyword in node.keywords:
             if keyword.arg is None:
                 raise CliError(f"cannot read ** arguments in {spec!r}")
             kwargs[keyword.arg] = _evaluate_node(keyword.value, spec)
-        return _construct(name, fn, args, kwargs)
+        return construct(name, fn, args, kwargs)
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_evaluate_node(item, spec) for item in node.elts]
     if isinstance(node, ast.Dict):
@@ -245,13 +245,13 @@ def _evaluate_node(node: ast.AST, spec: str) -> Any:
         raise CliError(f"cannot read {ast.unparse(node)!r} in {spec!r}") from None
 
 
-def _unknown_argument(name: str, key: str, fn: Callable[..., Any]) -> CliError:
+def unknown_argument(name: str, key: str, fn: Callable[..., Any]) -> CliError:
     return CliError(
-        f"{name} has no argument {key!r}; it takes {name}{_short_signature(fn)}"
+        f"{name} has no argument {key!r}; it takes {name}{short_signature(fn)}"
     )
 
 
-def _construct(
+def construct(
     name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Callable[..., Any]:
     sig = inspect.signature(fn)
@@ -267,20 +267,20 @@ def _construct(
         and p.name not in bound.arguments
     ]
     for key, value in bound.arguments.items():  # a seed in the call syntax
-        if _kind(sig.parameters[key]) == "key" and isinstance(value, int):
-            bound.arguments[key] = _read("key", key, [str(value)])
+        if parse_kind(sig.parameters[key]) == "key" and isinstance(value, int):
+            bound.arguments[key] = read_value("key", key, [str(value)])
     if missing:
         names = ", ".join(f"--{m}" for m in missing)
         raise CliError(
             f"{name}: missing required argument {names}; "
-            f"it takes {name}{_short_signature(fn)}"
+            f"it takes {name}{short_signature(fn)}"
         )
     try:
         return fn(*bound.args, **bound.kwargs)
     except Exception as e:  # ValueError/TypeError from validation, mostly
-        raise CliError(f"{name}: {_first_line(e)}") from None
+        raise CliError(f"{name}: {first_line(e)}") from None
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__

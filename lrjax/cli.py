@@ -50,15 +50,15 @@ import numpy as np
 
 from lrjax._cli_args import (
     CliError,
-    _construct,
-    _first_line,
-    _from_call_syntax,
-    _kind,
-    _lookup,
-    _read,
-    _short_signature,
-    _unknown_argument,
     available_schedules,
+    construct,
+    first_line,
+    from_call_syntax,
+    lookup,
+    parse_kind,
+    read_value,
+    short_signature,
+    unknown_argument,
 )
 from lrjax.plotting import (
     DENSE_LIMIT,
@@ -96,7 +96,7 @@ def _format_table(
         rows = sorted(set(even.tolist()) | set(shown))
         values = schedule_values_at(schedule, np.asarray(rows))
     except Exception as e:
-        raise CliError(f"evaluating the schedule failed: {_first_line(e)}") from None
+        raise CliError(f"evaluating the schedule failed: {first_line(e)}") from None
     note = ""
     if num_steps > DENSE_LIMIT:
         note = f" (turning points searched on a grid of {DENSE_LIMIT} steps)"
@@ -148,7 +148,7 @@ def _argument_docs(fn: Callable[..., Any]) -> dict[str, str]:
 
 def _default_text(param: inspect.Parameter) -> str:
     if param.default is _EMPTY:
-        return "required" if _kind(param) != "key" else "--seed"
+        return "required" if parse_kind(param) != "key" else "--seed"
     value = param.default
     if value is None or isinstance(value, bool):
         return str(value).lower()
@@ -170,14 +170,14 @@ def _schedule_help(name: str, fn: Callable[..., Any]) -> str:
         "",
         textwrap.fill(" ".join(summary.split()), width),
         "",
-        f"lrjax.{name}{_short_signature(fn)}",
+        f"lrjax.{name}{short_signature(fn)}",
         "",
         f"arguments of {name} (flag, default, description):",
     ]
     indent = " " * (2 + flag_width + default_width)
     for p in params:
         text = docs.get(p.name, "")
-        form = _FORMS.get(_kind(p))
+        form = _FORMS.get(parse_kind(p))
         if form:
             text = f"{text} [{form}]".strip()
         head = f"  {flags[p.name]:<{flag_width}}{_default_text(p):<{default_width}}"
@@ -210,7 +210,7 @@ def _run_compare(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     try:
         return run(opts)
     except (UsageError, ImportError) as e:
-        raise CliError(_first_line(e)) from None
+        raise CliError(first_line(e)) from None
 
 
 def _build_parsers() -> tuple[
@@ -293,13 +293,13 @@ def _run_schedule(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         if opts.name is None or "(" in opts.name:
             parser.print_help()
         else:
-            print(_schedule_help(opts.name, _lookup(opts.name)))
+            print(_schedule_help(opts.name, lookup(opts.name)))
         return 0
     opts = parser.parse_args(own)
     if opts.list:
         for name, fn in available_schedules().items():
             summary = (inspect.getdoc(fn) or "").split("\n", 1)[0]
-            print(f"{name}{_short_signature(fn)}")
+            print(f"{name}{short_signature(fn)}")
             if summary:
                 print(f"    {summary}")
         return 0
@@ -315,7 +315,7 @@ def _run_schedule(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     if "(" in opts.name:
         if schedule_args:
             raise CliError("give the arguments inside the call, not as --ARG")
-        schedule, title = _from_call_syntax(opts.name), opts.name
+        schedule, title = from_call_syntax(opts.name), opts.name
     else:
         schedule, title = _schedule_from_flags(opts.name, schedule_args, opts.seed)
 
@@ -331,27 +331,30 @@ def _run_schedule(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 def _schedule_from_flags(
     name: str, schedule_args: list[tuple[str, list[str]]], seed: int | None
 ) -> tuple[Callable[..., Any], str]:
-    fn = _lookup(name)
+    fn = lookup(name)
     params = inspect.signature(fn).parameters
     texts: dict[str, list[str]] = {}
     flags: dict[str, str] = {}
     for flag, values in schedule_args:
         key = flag[2:].replace("-", "_")
         if key not in params:
-            raise _unknown_argument(name, key, fn)
-        if key in texts and _kind(params[key]) not in ("schedules", "kwargs_list"):
+            raise unknown_argument(name, key, fn)
+        if key in texts and parse_kind(params[key]) not in ("schedules", "kwargs_list"):
             raise CliError(f"{flag} given twice")
         texts.setdefault(key, []).extend(values)
         flags[key] = flag
-    kwargs = {key: _read(_kind(params[key]), flags[key], v) for key, v in texts.items()}
+    kwargs = {
+        key: read_value(parse_kind(params[key]), flags[key], v)
+        for key, v in texts.items()
+    }
     shown = [f"{key}={' '.join(v) if v else 'true'}" for key, v in texts.items()]
     for key, param in params.items():
-        if _kind(param) == "key" and key not in kwargs:
-            kwargs[key] = _read("key", "--seed", [str(seed or 0)])
+        if parse_kind(param) == "key" and key not in kwargs:
+            kwargs[key] = read_value("key", "--seed", [str(seed or 0)])
             shown.append(f"{key}=PRNGKey({seed or 0})")
-        elif _kind(param) == "key" and seed is not None:
+        elif parse_kind(param) == "key" and seed is not None:
             raise CliError(f"give either --seed or --{key}, not both")
-    return _construct(name, fn, (), kwargs), f"{name}({', '.join(shown)})"
+    return construct(name, fn, (), kwargs), f"{name}({', '.join(shown)})"
 
 
 def _plot(schedule: Callable[..., Any], n: int, title: str, path: str) -> None:
@@ -373,7 +376,7 @@ def _plot(schedule: Callable[..., Any], n: int, title: str, path: str) -> None:
     try:
         figure.savefig(path, dpi=120)
     except (OSError, ValueError) as e:
-        raise CliError(f"--plot {path}: {_first_line(e)}") from None
+        raise CliError(f"--plot {path}: {first_line(e)}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

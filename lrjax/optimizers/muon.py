@@ -19,7 +19,7 @@ from lrjax.transforms.adam import scale_by_adam
 from lrjax.transforms.muon import (
     DEFAULT_NS_COEFFS,
     MuonDimensionNumbers,
-    _is_dim_nums,
+    is_dim_nums,
     scale_by_muon,
     scale_by_shape,
 )
@@ -43,7 +43,7 @@ NS_COEFFS_PRESETS = {
 
 
 def _is_spec_leaf(x: Any) -> bool:
-    return x is None or _is_dim_nums(x) or isinstance(x, optax.MaskedNode)
+    return x is None or is_dim_nums(x) or isinstance(x, optax.MaskedNode)
 
 
 @checks_state

@@ -16,7 +16,7 @@ from lrjax._base import (
     checks_state,
 )
 from lrjax.transforms.ademamix import scale_by_ademamix, scale_by_simplified_ademamix
-from lrjax.transforms.adopt import _default_clip, scale_by_adopt
+from lrjax.transforms.adopt import default_clip, scale_by_adopt
 from lrjax.transforms.dual_averaging import scale_by_madgrad
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.sophia import scale_by_sophia
@@ -35,7 +35,7 @@ def adopt(
     *,
     nesterov: bool = False,
     use_clipping: bool = True,
-    clip_value_fn: Callable[[jax.Array], jax.Array] | float = _default_clip,
+    clip_value_fn: Callable[[jax.Array], jax.Array] | float = default_clip,
 ) -> GradientTransformationExtraArgs:
     """ADOPT (Taniguchi et al., NeurIPS 2024), as ``optax.contrib.adopt``.
 

@@ -27,8 +27,8 @@ from lrjax.schedules._common import (
     split_step,
     step_arg,
 )
-from lrjax.schedules.decay import _check_finite, _polynomial_phase, _shaped
-from lrjax.schedules.decay import _shift as _shift_step
+from lrjax.schedules.decay import check_finite, polynomial_phase, shaped
+from lrjax.schedules.decay import shift as _shift_step
 from lrjax.schedules.piecewise import join_schedules
 
 __all__ = [
@@ -82,7 +82,7 @@ def cosine_decay_schedule(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("init_value", init_value)
+    check_finite("init_value", init_value)
     decay_steps = step_arg("decay_steps", decay_steps, minimum=1)
     check_non_negative("alpha", alpha)
     check_non_negative("exponent", exponent)
@@ -90,7 +90,7 @@ def cosine_decay_schedule(
     def schedule(step: Any) -> jax.Array:
         whole, frac = split_step(step)
         value = _cosine_phase(whole, frac, init_value, decay_steps, alpha, exponent)
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule
 
@@ -141,9 +141,9 @@ def warmup_cosine_decay_schedule(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("init_value", init_value)
-    _check_finite("peak_value", peak_value)
-    _check_finite("end_value", end_value)
+    check_finite("init_value", init_value)
+    check_finite("peak_value", peak_value)
+    check_finite("end_value", end_value)
     check_non_negative("exponent", exponent)
     warmup_steps = step_arg("warmup_steps", warmup_steps)
     decay_steps = step_arg("decay_steps", decay_steps, minimum=1)
@@ -162,11 +162,11 @@ def warmup_cosine_decay_schedule(
             local, local_frac, peak_value, cosine_steps, alpha, exponent
         )
         if warmup_steps > 0:
-            warm = _polynomial_phase(
+            warm = polynomial_phase(
                 whole, frac, init_value, peak_value, 1, warmup_steps
             )
             value = jnp.where(whole < warmup_steps, warm, value)
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule
 

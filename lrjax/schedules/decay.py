@@ -61,14 +61,14 @@ __all__ = [
 ]
 
 
-def _check_finite(name: str, value: Any) -> None:
+def check_finite(name: str, value: Any) -> None:
     """A schedule value (init, peak, end): any finite real number."""
     check_in_range(
         name, value, -math.inf, math.inf, low_inclusive=False, high_inclusive=False
     )
 
 
-def _shift(whole: jax.Array, frac: jax.Array, offset: int) -> tuple[jax.Array, ...]:
+def shift(whole: jax.Array, frac: jax.Array, offset: int) -> tuple[jax.Array, ...]:
     """The split step seen from ``offset``: ``(step - offset)``, clamped at 0."""
     started = whole >= offset
     return jnp.maximum(whole - offset, 0), jnp.where(started, frac, 0.0)
@@ -89,7 +89,7 @@ def _power_weights(left: jax.Array, power: Any) -> tuple[jax.Array, jax.Array]:
     return jnp.exp(log_w), -jnp.expm1(log_w)
 
 
-def _polynomial_phase(
+def polynomial_phase(
     whole: jax.Array,
     frac: jax.Array,
     init_value: Any,
@@ -130,7 +130,7 @@ def _polynomial_cycle_phase(
     """
     if transition_steps == 0:
         return jnp.broadcast_to(as_value(init_value), whole.shape)
-    whole, frac = _shift(whole, frac, transition_begin)
+    whole, frac = shift(whole, frac, transition_begin)
     period = transition_steps
     rem = whole % period
     partial = (rem > 0) | (frac > 0)
@@ -147,7 +147,7 @@ def _polynomial_cycle_phase(
     return init_value * w + end_value * rest
 
 
-def _exponential_phase(
+def exponential_phase(
     whole: jax.Array,
     frac: jax.Array,
     init_value: Any,
@@ -165,7 +165,7 @@ def _exponential_phase(
     count (or period count), so ``decay_rate ** t`` is accurate to
     ``|t log(decay_rate)| + 2`` float32 ulps.
     """
-    whole, frac = _shift(whole, frac, transition_begin)
+    whole, frac = shift(whole, frac, transition_begin)
     if staircase:
         # Exact int32 floor division: float32 floors go wrong past 2**24.
         exponent = (whole // transition_steps).astype(jnp.float32)
@@ -182,7 +182,7 @@ def _exponential_phase(
     return value
 
 
-def _shaped(value: Any, step: Any) -> jax.Array:
+def shaped(value: Any, step: Any) -> jax.Array:
     """float32 ``value`` broadcast to the shape of ``step``."""
     value = as_value(value)
     shape = jnp.broadcast_shapes(jnp.shape(value), jnp.shape(step))
@@ -203,10 +203,10 @@ def constant_schedule(value: Any) -> Schedule:
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("value", value)
+    check_finite("value", value)
 
     def schedule(step: Any) -> jax.Array:
-        return _shaped(value, as_step(step))
+        return shaped(value, as_step(step))
 
     return schedule
 
@@ -252,13 +252,13 @@ def polynomial_schedule(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("init_value", init_value)
-    _check_finite("end_value", end_value)
+    check_finite("init_value", init_value)
+    check_finite("end_value", end_value)
     check_non_negative("power", power)
     transition_steps = step_arg("transition_steps", transition_steps)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("cycle", cycle, bool)
-    phase = _polynomial_cycle_phase if cycle else _polynomial_phase
+    phase = _polynomial_cycle_phase if cycle else polynomial_phase
 
     def schedule(step: Any) -> jax.Array:
         whole, frac = split_step(step)
@@ -271,7 +271,7 @@ def polynomial_schedule(
             transition_steps,
             transition_begin,
         )
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule
 
@@ -354,18 +354,18 @@ def exponential_decay(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("init_value", init_value)
+    check_finite("init_value", init_value)
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
     check_factor("decay_rate", decay_rate)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("staircase", staircase, bool)
     if end_value is not None:
-        _check_finite("end_value", end_value)
+        check_finite("end_value", end_value)
     log_rate = log_factor(decay_rate, 1 if staircase else transition_steps)
 
     def schedule(step: Any) -> jax.Array:
         whole, frac = split_step(step)
-        value = _exponential_phase(
+        value = exponential_phase(
             whole,
             frac,
             init_value,
@@ -376,6 +376,6 @@ def exponential_decay(
             staircase,
             end_value,
         )
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule

@@ -19,7 +19,7 @@ from typing import Any
 from lrjax._base import Schedule
 from lrjax._validation import check_in_range, check_positive
 from lrjax.schedules._common import step_arg
-from lrjax.schedules.decay import _check_finite
+from lrjax.schedules.decay import check_finite
 from lrjax.schedules.piecewise import piecewise_interpolate_schedule
 
 __all__ = ["cosine_onecycle_schedule", "linear_onecycle_schedule"]
@@ -62,7 +62,7 @@ def cosine_onecycle_schedule(
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
-    _check_finite("peak_value", peak_value)
+    check_finite("peak_value", peak_value)
     _check_pct("pct_start", pct_start)
     check_positive("div_factor", div_factor)
     check_positive("final_div_factor", final_div_factor)
@@ -112,7 +112,7 @@ def linear_onecycle_schedule(
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
-    _check_finite("peak_value", peak_value)
+    check_finite("peak_value", peak_value)
     _check_pct("pct_start", pct_start)
     _check_pct("pct_final", pct_final, low=pct_start)
     check_positive("div_factor", div_factor)

@@ -36,12 +36,12 @@ from lrjax.schedules._common import (
     step_arg,
 )
 from lrjax.schedules.decay import (
-    _check_finite,
-    _exponential_phase,
-    _polynomial_phase,
-    _shaped,
-    _shift,
+    check_finite,
+    exponential_phase,
     linear_schedule,
+    polynomial_phase,
+    shaped,
+    shift,
 )
 
 __all__ = [
@@ -92,7 +92,7 @@ def piecewise_constant_schedule(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("init_value", init_value)
+    check_finite("init_value", init_value)
     boundaries, scales = _sorted_scales(boundaries_and_scales)
 
     def schedule(step: Any) -> jax.Array:
@@ -100,7 +100,7 @@ def piecewise_constant_schedule(
         value = as_value(init_value)
         for boundary, scale in zip(boundaries, scales, strict=True):
             value = value * jnp.where(whole >= boundary, scale, 1.0)
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule
 
@@ -146,7 +146,7 @@ def piecewise_interpolate_schedule(
     """
     check_one_of("interpolate_type", interpolate_type, ("linear", "cosine"))
     shape = _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
-    _check_finite("init_value", init_value)
+    check_finite("init_value", init_value)
     boundaries, scales = _sorted_scales(boundaries_and_scales)
     bounds = [0, *boundaries]
 
@@ -162,7 +162,7 @@ def piecewise_interpolate_schedule(
             inside = (whole >= low) & (whole < high)
             piece = shape(values[k], values[k + 1], done, left)
             value = jnp.where(inside, piece, value)
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule
 
@@ -174,7 +174,7 @@ def _local_step(
 
     Integer steps stay int32; float steps stay float32, with their fraction.
     """
-    local, local_frac = _shift(whole, frac, offset)
+    local, local_frac = shift(whole, frac, offset)
     if jnp.issubdtype(step.dtype, jnp.floating):
         return local.astype(jnp.float32) + local_frac
     return local
@@ -223,7 +223,7 @@ def join_schedules(
         for boundary, fn in zip(boundaries, schedules[1:], strict=True):
             later = as_value(fn(_local_step(step, whole, frac, boundary)))
             value = jnp.where(whole < boundary, value, later)
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule
 
@@ -250,8 +250,8 @@ def warmup_constant_schedule(
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
     # linear_schedule names them init_value/end_value: check under our names.
-    _check_finite("init_value", init_value)
-    _check_finite("peak_value", peak_value)
+    check_finite("init_value", init_value)
+    check_finite("peak_value", peak_value)
     warmup_steps = step_arg("warmup_steps", warmup_steps, minimum=1)
     return linear_schedule(
         init_value=init_value, end_value=peak_value, transition_steps=warmup_steps
@@ -292,21 +292,21 @@ def warmup_exponential_decay_schedule(
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
     """
-    _check_finite("init_value", init_value)
-    _check_finite("peak_value", peak_value)
+    check_finite("init_value", init_value)
+    check_finite("peak_value", peak_value)
     warmup_steps = step_arg("warmup_steps", warmup_steps)
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
     check_factor("decay_rate", decay_rate)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("staircase", staircase, bool)
     if end_value is not None:
-        _check_finite("end_value", end_value)
+        check_finite("end_value", end_value)
     log_rate = log_factor(decay_rate, 1 if staircase else transition_steps)
 
     def schedule(step: Any) -> jax.Array:
         whole, frac = split_step(step)
-        local, local_frac = _shift(whole, frac, warmup_steps)
-        value = _exponential_phase(
+        local, local_frac = shift(whole, frac, warmup_steps)
+        value = exponential_phase(
             local,
             local_frac,
             peak_value,
@@ -318,10 +318,10 @@ def warmup_exponential_decay_schedule(
             end_value,
         )
         if warmup_steps > 0:
-            warm = _polynomial_phase(
+            warm = polynomial_phase(
                 whole, frac, init_value, peak_value, 1, warmup_steps
             )
             value = jnp.where(whole < warmup_steps, warm, value)
-        return _shaped(value, step)
+        return shaped(value, step)
 
     return schedule

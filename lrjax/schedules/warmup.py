@@ -19,7 +19,7 @@ from lrjax.schedules._common import (
     split_step,
     step_arg,
 )
-from lrjax.schedules.wrappers import _as_schedule
+from lrjax.schedules.wrappers import as_schedule
 
 __all__ = ["warmup_stable_decay_schedule", "warmup_schedule"]
 
@@ -147,7 +147,7 @@ def warmup_schedule(
     Returns:
       A schedule ``step -> float32 rate``.
     """
-    inner = _as_schedule("schedule", schedule)
+    inner = as_schedule("schedule", schedule)
     warmup_steps = step_arg("warmup_steps", warmup_steps)
     check_non_negative("init_value", init_value)
     check_one_of("warmup_type", warmup_type, ("linear", "cosine"))

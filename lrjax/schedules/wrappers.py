@@ -21,7 +21,7 @@ from lrjax.schedules._common import (
 __all__ = ["clip_schedule", "per_epoch_schedule"]
 
 
-def _as_schedule(
+def as_schedule(
     name: str, schedule: Schedule | chex.Numeric
 ) -> Callable[[chex.Numeric], chex.Numeric]:
     if callable(schedule):
@@ -56,7 +56,7 @@ def clip_schedule(
       A schedule ``step -> float32 rate``; ``step`` reaches ``schedule``
       unchanged.
     """
-    inner = _as_schedule("schedule", schedule)
+    inner = as_schedule("schedule", schedule)
     if min_value is not None:
         check_non_negative("min_value", min_value)
     if max_value is not None:
@@ -100,7 +100,7 @@ def per_epoch_schedule(
     Returns:
       A schedule ``step -> float32 rate``.
     """
-    inner = _as_schedule("schedule", schedule)
+    inner = as_schedule("schedule", schedule)
     steps_per_epoch = step_arg("steps_per_epoch", steps_per_epoch, minimum=1)
     check_type("staircase", staircase, bool)
 

@@ -38,7 +38,7 @@ def check_adam_args(b1, b2, eps, eps_root, mu_dtype=None, nu_dtype=None) -> None
     val.check_dtype("nu_dtype", nu_dtype)
 
 
-def _first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
+def first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
     """Scalars that turn ``(m, g)`` into Adam's (or NAdam's) ``m_hat``."""
     mu_corr = num.bias_correction(b1, count)
     if not nesterov:
@@ -46,7 +46,9 @@ def _first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
     return mu_corr, num.bias_correction(b1, num.safe_increment(count))
 
 
-def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array:
+def debiased_first_moment(
+    b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr
+) -> jax.Array:
     if mu_corr is None:  # no debiasing (AMSGrad's paper form)
         return m
     if next_corr is None:
@@ -55,7 +57,7 @@ def _m_hat(b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr) -> jax.Array
     return b1 * m * next_corr + (1 - b1) * g * mu_corr
 
 
-def _adam_moments(b1, b2, g, m, v, mu_corr, next_corr):
+def adam_moments(b1, b2, g, m, v, mu_corr, next_corr):
     """Adam's new ``(m, v, m_hat)`` in the compute dtype, not yet stored.
 
     ``m`` runs in the gradient's kind (complex for complex parameters), ``v``
@@ -65,7 +67,7 @@ def _adam_moments(b1, b2, g, m, v, mu_corr, next_corr):
     m = b1 * m + (1 - b1) * g
     v, g_sq = num.upcast(num.real_part(v), num.abs_sq(g))
     v = b2 * v + (1 - b2) * g_sq
-    return m, v, _m_hat(b1, m, g, mu_corr, next_corr)
+    return m, v, debiased_first_moment(b1, m, g, mu_corr, next_corr)
 
 
 def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any):
@@ -137,12 +139,12 @@ def scale_by_adam(
         del params
         val.check_tree_structure("scale_by_adam", updates, state.mu)
         count = num.safe_increment(state.count)
-        mu_corr, next_corr = _first_moment_corrections(b1, count, nesterov)
+        mu_corr, next_corr = first_moment_corrections(b1, count, nesterov)
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, v):
             g = jnp.asarray(g)
-            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
+            m_new, v_new, m_hat = adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
             u = m_hat / (jnp.sqrt(v_new * nu_corr + eps_root) + eps)
             out = num.cast(u, num.update_dtype(g, m.dtype))
             return out, m_new.astype(m.dtype), v_new.astype(v.dtype)

@@ -20,10 +20,10 @@ from lrjax import _validation as val
 from lrjax._base import GradientTransformation
 from lrjax.transforms.adam import (
     ScaleByAdamState,
-    _adam_moments,
-    _first_moment_corrections,
-    _m_hat,
+    adam_moments,
     check_adam_args,
+    debiased_first_moment,
+    first_moment_corrections,
     moments_init,
 )
 
@@ -128,7 +128,7 @@ def scale_by_amsgrad(
 
         def step(g, m, v, v_max):
             g = jnp.asarray(g)
-            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, None)
+            m_new, v_new, m_hat = adam_moments(b1, b2, g, m, v, mu_corr, None)
             v_seen = v_new * nu_corr if bias_correction_nu else v_new
             v_max_new = jnp.maximum(num.real_part(v_max), v_seen)
             u = m_hat / (jnp.sqrt(v_max_new + eps_root) + eps)
@@ -250,7 +250,7 @@ def scale_by_belief(
         del params
         val.check_tree_structure("scale_by_belief", updates, state.mu)
         count = num.safe_increment(state.count)
-        mu_corr, next_corr = _first_moment_corrections(b1, count, nesterov)
+        mu_corr, next_corr = first_moment_corrections(b1, count, nesterov)
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, s):
@@ -259,7 +259,7 @@ def scale_by_belief(
             m_new = b1 * m_new + (1 - b1) * gc
             s_new, err_sq = num.upcast(num.real_part(s), num.abs_sq(gc - m_new))
             s_new = b2 * s_new + (1 - b2) * err_sq + eps_root
-            m_hat = _m_hat(b1, m_new, gc, mu_corr, next_corr)
+            m_hat = debiased_first_moment(b1, m_new, gc, mu_corr, next_corr)
             u = m_hat / (jnp.sqrt(s_new * nu_corr) + eps)
             out = num.cast(u, num.update_dtype(g, m.dtype))
             return out, m_new.astype(m.dtype), s_new.astype(s.dtype)
@@ -386,14 +386,14 @@ def scale_by_radam(
         del params
         val.check_tree_structure("scale_by_radam", updates, state.mu)
         count = num.safe_increment(state.count)
-        mu_corr, next_corr = _first_moment_corrections(b1, count, nesterov)
+        mu_corr, next_corr = first_moment_corrections(b1, count, nesterov)
         # 1 / (1 - b2**t) from the same expm1 as rho_t: float32 ``b2**t``
         # is off by 2e-4 relative for b2 = 0.9999 at t = 1.
         rectify, r, nu_corr = _rectification(b2, count, threshold)
 
         def step(g, m, v):
             g = jnp.asarray(g)
-            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
+            m_new, v_new, m_hat = adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
             adaptive = r * m_hat / (jnp.sqrt(v_new * nu_corr + eps_root) + eps)
             u = jnp.where(rectify, adaptive, m_hat)
             out = num.cast(u, num.update_dtype(g, m.dtype))

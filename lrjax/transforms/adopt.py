@@ -29,7 +29,7 @@ class ScaleByAdoptState(NamedTuple):
     nu: Any
 
 
-def _default_clip(count: jax.Array) -> jax.Array:
+def default_clip(count: jax.Array) -> jax.Array:
     return count**0.25
 
 
@@ -41,7 +41,7 @@ def scale_by_adopt(
     *,
     nesterov: bool = False,
     use_clipping: bool = True,
-    clip_value_fn: Callable[[jax.Array], jax.Array] | float = _default_clip,
+    clip_value_fn: Callable[[jax.Array], jax.Array] | float = default_clip,
 ) -> GradientTransformation:
     """ADOPT's direction: momentum of gradients normalised by the *previous* v.
 

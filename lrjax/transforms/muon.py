@@ -44,7 +44,7 @@ class MuonDimensionNumbers(NamedTuple):
     output_axis: Sequence[int] | int = 1
 
 
-def _is_dim_nums(x: Any) -> bool:
+def is_dim_nums(x: Any) -> bool:
     # optax.contrib's own MuonDimensionNumbers work too (a switched codebase).
     return isinstance(x, (MuonDimensionNumbers, optax.contrib.MuonDimensionNumbers))
 
@@ -152,7 +152,7 @@ def orthogonalize_via_newton_schulz(
     Returns:
       An array shaped like ``x``.
     """
-    if x.ndim != 2 and not _is_dim_nums(dimension_numbers):
+    if x.ndim != 2 and not is_dim_nums(dimension_numbers):
         raise ValueError(
             f"orthogonalize_via_newton_schulz needs a matrix or dimension_numbers, "
             f"got shape {x.shape} and dimension_numbers={dimension_numbers!r}."
@@ -201,7 +201,7 @@ def _map_dims(fn: Callable, tree: Any, dims: Any) -> Any:
     """``fn(leaf, dims)`` per leaf; ``dims`` a tree of dimension numbers or None."""
     if dims is None:
         return jax.tree_util.tree_map(lambda x: fn(x, None), tree)
-    return jax.tree_util.tree_map(fn, tree, dims, is_leaf=_is_dim_nums)
+    return jax.tree_util.tree_map(fn, tree, dims, is_leaf=is_dim_nums)
 
 
 def scale_by_muon(

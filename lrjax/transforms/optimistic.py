@@ -11,9 +11,9 @@ from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation
 from lrjax.transforms.adam import (
-    _adam_moments,
-    _first_moment_corrections,
+    adam_moments,
     check_adam_args,
+    first_moment_corrections,
 )
 
 __all__ = [
@@ -164,12 +164,12 @@ def scale_by_optimistic_adam(
         val.check_tree_structure("scale_by_optimistic_adam", updates, state.mu)
         first = state.count == 0
         count = num.safe_increment(state.count)
-        mu_corr, next_corr = _first_moment_corrections(b1, count, nesterov)
+        mu_corr, next_corr = first_moment_corrections(b1, count, nesterov)
         nu_corr = num.bias_correction(b2, count)
 
         def step(g, m, v, r_prev):
             g = jnp.asarray(g)
-            m_new, v_new, m_hat = _adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
+            m_new, v_new, m_hat = adam_moments(b1, b2, g, m, v, mu_corr, next_corr)
             r = m_hat / (jnp.sqrt(v_new * nu_corr + eps_root) + eps)
             r, r_prev_c = num.upcast(r, r_prev)
             r_prev_c = jnp.where(first, r, r_prev_c)

@@ -90,7 +90,7 @@ class PackedParams(NamedTuple):
     layout: PackingLayout
 
 
-def _plan(params: Any, min_size: int) -> PackingLayout:
+def plan_layout(params: Any, min_size: int) -> PackingLayout:
     """Groups leaves below ``min_size`` by dtype, from shapes alone.
 
     Not by sharding: under ``jit`` and ``eval_shape`` (how checkpoint restore
@@ -127,7 +127,7 @@ def _plan(params: Any, min_size: int) -> PackingLayout:
     return PackingLayout(treedef, tuple(slots), group_info)
 
 
-def _pack(layout: PackingLayout, tree: Any, what: str) -> PackedParams:
+def pack_tree(layout: PackingLayout, tree: Any, what: str) -> PackedParams:
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     if treedef != layout.treedef and not _same_places(layout.treedef, tree):
         raise ValueError(
@@ -221,7 +221,7 @@ def _flat_buffer(leaves: list, size: int) -> Any:
     return jnp.concatenate(flat) if len(flat) > 1 else flat[0]
 
 
-def _register_with_flax() -> None:
+def register_with_flax() -> None:
     """Lets ``flax.serialization`` save a :class:`PackedState` or
     :class:`PackedParams`.
 
@@ -258,7 +258,7 @@ def _is_none(x: Any) -> bool:
     return x is None
 
 
-def _cut(packed: PackedParams) -> Any:
+def cut_leaves(packed: PackedParams) -> Any:
     """The tree, its packed leaves cut out of the buffers at opaque offsets."""
     layout = packed.layout
     kept, treedef = _kept(packed)
@@ -281,7 +281,7 @@ def _cut(packed: PackedParams) -> Any:
 
 
 def _split(packed: PackedParams) -> Any:
-    """:func:`_cut` with static slices: linear, and transposed by JAX into one
+    """:func:`cut_leaves` with static slices: linear, and transposed by JAX into one
     concatenate per buffer (the cuts' offsets never reach a gradient)."""
     layout = packed.layout
     kept, treedef = _kept(packed)
@@ -338,8 +338,8 @@ def pack_params(params: Any, min_size: int = DEFAULT_MIN_SIZE) -> PackedParams:
     val.check_positive_int("min_size", min_size)
     if isinstance(params, PackedParams):
         raise TypeError("lrjax.pack_params: params are already a PackedParams.")
-    _register_with_flax()
-    return _pack(_plan(params, int(min_size)), params, "parameter")
+    register_with_flax()
+    return pack_tree(plan_layout(params, int(min_size)), params, "parameter")
 
 
 @jax.custom_jvp
@@ -358,7 +358,7 @@ def unpack_params(packed: PackedParams) -> Any:
     Returns:
       A tree shaped like the one :func:`pack_params` was given.
     """
-    return _cut(packed)
+    return cut_leaves(packed)
 
 
 @unpack_params.defjvp

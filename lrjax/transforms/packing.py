@@ -31,10 +31,10 @@ from lrjax.transforms.packed_params import (
     DEFAULT_MIN_SIZE,
     PackedParams,
     PackingLayout,
-    _cut,
-    _pack,
-    _plan,
-    _register_with_flax,
+    cut_leaves,
+    pack_tree,
+    plan_layout,
+    register_with_flax,
 )
 
 __all__ = ["DEFAULT_MIN_SIZE", "PackedState", "packed"]
@@ -136,11 +136,11 @@ def packed(
     inner = optax.with_extra_args_support(optimizer)
 
     def init_fn(params: Any) -> PackedState:
-        _register_with_flax()
+        register_with_flax()
         if isinstance(params, PackedParams):
             return PackedState(inner.init(params), params.layout)
-        layout = _plan(params, int(min_size))
-        return PackedState(inner.init(_pack(layout, params, "parameter")), layout)
+        layout = plan_layout(params, int(min_size))
+        return PackedState(inner.init(pack_tree(layout, params, "parameter")), layout)
 
     def update_fn(updates, state, params=None, **extra_args):
         layout = state.layout
@@ -156,10 +156,12 @@ def packed(
                 "gradients are a tree; take the gradient with respect to the "
                 "packed parameters (through lrjax.unpack_params)."
             )
-        grads = _pack(layout, updates, "gradient")
-        packed_params = None if params is None else _pack(layout, params, "parameter")
+        grads = pack_tree(layout, updates, "gradient")
+        packed_params = (
+            None if params is None else pack_tree(layout, params, "parameter")
+        )
         out, state = _run_packed(grads, state, packed_params, **extra_args)
-        return _cut(out), state
+        return cut_leaves(out), state
 
     def _run_packed(grads, state, params, **extra_args):
         out, inner_state = inner.update(grads, state.inner, params, **extra_args)
