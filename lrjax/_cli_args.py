@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from lrjax._cli_aliases import ALIASES, NO_EQUIVALENT, alias_function
+
 _EMPTY = inspect.Parameter.empty
 
 
@@ -37,14 +39,19 @@ def available_schedules() -> dict[str, Callable[..., Any]]:
 
 
 def lookup(name: str) -> Callable[..., Any]:
+    """The lrjax schedule, or PyTorch/Keras alias, called ``name``."""
     registry = available_schedules()
-    if name not in registry:
-        hint = " (see `lrjax schedule --list`)"
-        close = [n for n in registry if name.lower() in n]
-        if close:
-            hint = f"; did you mean {', '.join(close[:3])}?"
-        raise CliError(f"unknown schedule {name!r}{hint}")
-    return registry[name]
+    if name in registry:
+        return registry[name]
+    if name in ALIASES:
+        return alias_function(name)
+    if name in NO_EQUIVALENT:
+        raise CliError(f"{name} has no lrjax schedule: {NO_EQUIVALENT[name]}")
+    hint = " (see `lrjax schedule --list`)"
+    close = [n for n in [*registry, *ALIASES] if name.lower() in n.lower()]
+    if close:
+        hint = f"; did you mean {', '.join(close[:3])}?"
+    raise CliError(f"unknown schedule {name!r}{hint}")
 
 
 def short_signature(fn: Callable[..., Any]) -> str:
@@ -199,7 +206,7 @@ def _inner_schedule(flag: str, text: str) -> Callable[..., Any]:
     kwargs = {}
     for key, value in _pairs(flag, arg_text):
         if key not in params:
-            raise unknown_argument(name, key, fn)
+            raise unknown_argument(name, repr(key), fn)
         kind = parse_kind(params[key])
         if kind in ("schedule", "schedules"):
             raise CliError(
@@ -245,15 +252,42 @@ def _evaluate_node(node: ast.AST, spec: str) -> Any:
         raise CliError(f"cannot read {ast.unparse(node)!r} in {spec!r}") from None
 
 
-def unknown_argument(name: str, key: str, fn: Callable[..., Any]) -> CliError:
-    return CliError(
-        f"{name} has no argument {key!r}; it takes {name}{short_signature(fn)}"
-    )
+def flag_of(name: str) -> str:
+    """The command-line flag of argument ``name``, as ``--help`` shows it."""
+    return "--" + name.replace("_", "-")
+
+
+def _takes(name: str, fn: Callable[..., Any], flags: bool) -> str:
+    if not flags:
+        return f"it takes {name}{short_signature(fn)}"
+    params = inspect.signature(fn).parameters.values()
+    shown = [
+        flag_of(p.name) if p.default is _EMPTY else f"[{flag_of(p.name)}]"
+        for p in params
+    ]
+    return f"it takes {' '.join(shown)}"
+
+
+def unknown_argument(
+    name: str, shown: str, fn: Callable[..., Any], *, flags: bool = False
+) -> CliError:
+    """``shown``: the argument as the user wrote it (a flag, or a quoted name)."""
+    return CliError(f"{name} has no argument {shown}; {_takes(name, fn, flags)}")
 
 
 def construct(
-    name: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    name: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    flags: bool = False,
 ) -> Callable[..., Any]:
+    """Calls ``fn``, turning its errors into one-line errors that name ``name``.
+
+    ``flags``: the arguments came as ``--ARG`` flags, and a missing one is
+    named by its flag (``--total-steps``), else by its name.
+    """
     sig = inspect.signature(fn)
     try:
         bound = sig.bind_partial(*args, **kwargs)
@@ -270,10 +304,11 @@ def construct(
         if parse_kind(sig.parameters[key]) == "key" and isinstance(value, int):
             bound.arguments[key] = read_value("key", key, [str(value)])
     if missing:
-        names = ", ".join(f"--{m}" for m in missing)
+        names = ", ".join(flag_of(m) if flags else m for m in missing)
+        plural = "s" if len(missing) > 1 else ""
         raise CliError(
-            f"{name}: missing required argument {names}; "
-            f"it takes {name}{short_signature(fn)}"
+            f"{name}: missing required argument{plural} {names}; "
+            f"{_takes(name, fn, flags)}"
         )
     try:
         return fn(*bound.args, **bound.kwargs)

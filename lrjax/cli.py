@@ -26,6 +26,13 @@ cycle the same way. For nesting, write calls instead:
 ``"warmup_schedule(schedule=clip_schedule(cosine_decay_schedule(0.1, 100),
 min_value=0.01), warmup_steps=10)"``, also accepted in place of ``NAME``.
 
+Aliases: a PyTorch ``torch.optim.lr_scheduler`` or Keras
+``keras.optimizers.schedules`` class name (``OneCycleLR``, ``CosineDecay``)
+is accepted wherever a schedule name is, with that class's own arguments and
+defaults (``--max-lr``, ``--T-max``; PyTorch's base rate, which it reads from
+the optimizer, as ``--lr``), and runs the equivalent lrjax schedule of the
+README's mapping; ``--list`` lists them, ``NAME --help`` shows the lrjax call.
+
 Turning points (jumps, extrema, kinks, plateau ends) are found from the
 values at every step of ``0 .. N-1`` (a grid of ``2**22`` steps when ``N`` is
 larger) by ``lrjax.plotting.turning_points``, which defines them.
@@ -48,11 +55,13 @@ from typing import Any
 
 import numpy as np
 
+from lrjax._cli_aliases import ALIASES, NO_EQUIVALENT
 from lrjax._cli_args import (
     CliError,
     available_schedules,
     construct,
     first_line,
+    flag_of,
     from_call_syntax,
     lookup,
     parse_kind,
@@ -73,6 +82,10 @@ _PLOT_LIMIT = 2**24
 _MAX_TURNING = 60
 _VALUED_OPTIONS = ("--steps", "--points", "--plot", "--seed")
 _EMPTY = inspect.Parameter.empty
+_ALIAS_HEADING = (
+    "\nPyTorch and Keras class names, with their own arguments "
+    "(`lrjax schedule NAME --help` shows the lrjax call):\n"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -170,7 +183,8 @@ def _schedule_help(name: str, fn: Callable[..., Any]) -> str:
         "",
         textwrap.fill(" ".join(summary.split()), width),
         "",
-        f"lrjax.{name}{short_signature(fn)}",
+        f"{ALIASES[name].module if name in ALIASES else 'lrjax'}.{name}"
+        f"{short_signature(fn)}",
         "",
         f"arguments of {name} (flag, default, description):",
     ]
@@ -297,14 +311,23 @@ def _run_schedule(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         return 0
     opts = parser.parse_args(own)
     if opts.list:
-        for name, fn in available_schedules().items():
-            summary = (inspect.getdoc(fn) or "").split("\n", 1)[0]
-            print(f"{name}{short_signature(fn)}")
-            if summary:
-                print(f"    {summary}")
+        aliases = {name: lookup(name) for name in ALIASES}
+        for heading, found in (("", available_schedules()), (_ALIAS_HEADING, aliases)):
+            print(heading, end="")
+            for name, fn in found.items():
+                summary = (inspect.getdoc(fn) or "").split("\n", 1)[0]
+                print(f"{name}{short_signature(fn)}")
+                if summary:
+                    print(f"    {summary}")
+        print(
+            f"\nNo lrjax schedule (`lrjax schedule NAME` says what to use "
+            f"instead): {', '.join(NO_EQUIVALENT)}"
+        )
         return 0
     if opts.name is None:
         raise CliError("missing schedule NAME (see `lrjax schedule --list`)")
+    if "(" not in opts.name:
+        lookup(opts.name)  # an unknown or unmappable NAME is the first error
     if opts.steps is None:
         raise CliError("missing --steps N (see `lrjax schedule --help`)")
     if not 1 <= opts.steps <= 2**31:
@@ -334,17 +357,17 @@ def _schedule_from_flags(
     fn = lookup(name)
     params = inspect.signature(fn).parameters
     texts: dict[str, list[str]] = {}
-    flags: dict[str, str] = {}
+    by_lower = {key.lower(): key for key in params}  # PyTorch's T_max: --t-max
     for flag, values in schedule_args:
         key = flag[2:].replace("-", "_")
+        key = by_lower.get(key.lower(), key)
         if key not in params:
-            raise unknown_argument(name, key, fn)
+            raise unknown_argument(name, flag_of(key), fn, flags=True)
         if key in texts and parse_kind(params[key]) not in ("schedules", "kwargs_list"):
-            raise CliError(f"{flag} given twice")
+            raise CliError(f"{flag_of(key)} given twice")
         texts.setdefault(key, []).extend(values)
-        flags[key] = flag
     kwargs = {
-        key: read_value(parse_kind(params[key]), flags[key], v)
+        key: read_value(parse_kind(params[key]), flag_of(key), v)
         for key, v in texts.items()
     }
     shown = [f"{key}={' '.join(v) if v else 'true'}" for key, v in texts.items()]
@@ -354,7 +377,8 @@ def _schedule_from_flags(
             shown.append(f"{key}=PRNGKey({seed or 0})")
         elif parse_kind(param) == "key" and seed is not None:
             raise CliError(f"give either --seed or --{key}, not both")
-    return construct(name, fn, (), kwargs), f"{name}({', '.join(shown)})"
+    schedule = construct(name, fn, (), kwargs, flags=True)
+    return schedule, f"{name}({', '.join(shown)})"
 
 
 def _plot(schedule: Callable[..., Any], n: int, title: str, path: str) -> None:
