@@ -78,6 +78,7 @@ from lrjax.control import (
     polyak_averaging,
     prodigy,
     reduce_on_plateau,
+    report_metric,
     scale_by_cocob,
     scale_by_distance_over_gradients,
     scale_by_dog,

@@ -24,6 +24,7 @@ Sources:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -249,3 +250,63 @@ def train(
         updates.append(u)
         w = {k: w[k] + u[k] for k in w} if isinstance(w, Mapping) else w + u
     return w, updates
+
+
+class TorchPlateau:
+    """PyTorch ``ReduceLROnPlateau`` as documented: one ``step(metric)`` a decision.
+
+    Per step, an improvement (``rel``: beyond ``best * (1 -+ threshold)``,
+    ``abs``: beyond ``best -+ threshold``) resets the bad-epoch count, else it
+    grows; during a cooldown it is held at 0; when it *exceeds* ``patience``
+    the rate becomes ``max(lr * factor, min_lr)`` (skipped when the change is
+    at most ``eps``) and a cooldown starts.
+    """
+
+    def __init__(
+        self,
+        mode,
+        factor,
+        patience,
+        threshold,
+        threshold_mode,
+        cooldown,
+        lr=1.0,
+        min_lr=0.0,
+        eps=1e-8,
+    ):
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown = (
+            threshold,
+            threshold_mode,
+            cooldown,
+        )
+        self.best = math.inf if mode == "min" else -math.inf
+        self.bad = 0
+        self.cooldown_counter = 0
+        self.lr, self.min_lr, self.eps = lr, min_lr, eps
+
+    def _better(self, a):
+        t = self.threshold
+        if self.mode == "min":
+            return a < (
+                self.best * (1 - t) if self.threshold_mode == "rel" else self.best - t
+            )
+        return a > (
+            self.best * (1 + t) if self.threshold_mode == "rel" else self.best + t
+        )
+
+    def step(self, a):
+        if self._better(a):
+            self.best, self.bad = a, 0
+        else:
+            self.bad += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.bad = 0
+        if self.bad > self.patience:
+            new_lr = max(self.lr * self.factor, self.min_lr)
+            if self.lr - new_lr > self.eps:
+                self.lr = new_lr
+            self.cooldown_counter = self.cooldown
+            self.bad = 0
+        return self.lr

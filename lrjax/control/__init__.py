@@ -44,6 +44,7 @@ from lrjax.control.mechanic import (
     MechanicState,
     mechanize,
 )
+from lrjax.control.metric import report_metric
 from lrjax.control.plateau import (
     ReduceOnPlateauState,
     reduce_on_plateau,
@@ -104,6 +105,7 @@ __all__ = [
     "polyak_averaging",
     "prodigy",
     "reduce_on_plateau",
+    "report_metric",
     "scale_by_cocob",
     "scale_by_distance_over_gradients",
     "scale_by_dog",

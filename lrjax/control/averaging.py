@@ -17,9 +17,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from lrjax import _containers as containers
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation, OptState, elementwise_constructor
+from lrjax.transforms.packed_params import PackedParams, unpack_params
 
 __all__ = [
     "EmaParamsState",
@@ -223,10 +225,14 @@ def averaged_params(opt_state: OptState) -> Any:
     """The averaged parameters kept by :func:`ema_params` or :func:`polyak_averaging`.
 
     Finds the state field ``averaged_params`` anywhere in ``opt_state``: an
-    ``optax.chain`` state, a dict of states, a Flax ``TrainState.opt_state``.
+    ``optax.chain`` state, a dict of states, a Flax ``TrainState`` (or its
+    ``opt_state``), an ``nnx.Optimizer`` (or its ``opt_state``: the result is
+    then an ``nnx.State`` of plain arrays that ``nnx.update(model, average)``
+    loads), or the state of :func:`lrjax.packed` (the average is unpacked).
 
     Args:
-      opt_state: an optimizer state tree holding exactly one average.
+      opt_state: an optimizer state tree holding exactly one average, or an
+        object holding one.
 
     Returns:
       The average, a tree shaped like the parameters.
@@ -235,7 +241,8 @@ def averaged_params(opt_state: OptState) -> Any:
       ValueError: when the state holds no average, or more than one (pass the
         sub-state you want instead).
     """
-    nodes = jax.tree_util.tree_leaves(opt_state, is_leaf=_is_average_holder)
+    tree = containers.opt_state_of(opt_state)
+    nodes = jax.tree_util.tree_leaves(tree, is_leaf=_is_average_holder)
     found = [n for n in nodes if _is_average_holder(n)]
     if not found:
         raise ValueError(
@@ -249,4 +256,7 @@ def averaged_params(opt_state: OptState) -> Any:
             f"averaged_params: this optimizer state holds {len(found)} parameter "
             "averages; pass the sub-state that holds the one you want."
         )
-    return getattr(found[0], AVERAGE_FIELD)
+    average = getattr(found[0], AVERAGE_FIELD)
+    if isinstance(average, PackedParams):
+        return unpack_params(average)
+    return average

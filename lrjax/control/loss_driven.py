@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +11,22 @@ from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, elementwise_constructor
 
-__all__ = ["LossAdaptiveScaleState", "loss_adaptive_scale"]
+__all__ = [
+    "LossAdaptiveRule",
+    "LossAdaptiveScaleState",
+    "loss_adaptive_decision",
+    "loss_adaptive_scale",
+]
+
+
+class LossAdaptiveRule(NamedTuple):
+    """The arguments of :func:`loss_adaptive_scale`, kept (float32) in its state."""
+
+    increase: jax.Array
+    decrease: jax.Array
+    min_scale: jax.Array
+    max_scale: jax.Array
+    tolerance: jax.Array
 
 
 class LossAdaptiveScaleState(NamedTuple):
@@ -22,11 +37,34 @@ class LossAdaptiveScaleState(NamedTuple):
       previous_value: float32 last finite value passed (NaN before the first).
       learning_rate_scale: float32 factor applied to the updates (starts at
         1); :func:`lrjax.get_learning_rate` multiplies it into the rate.
+      hyperparams: the constructor's arguments (:class:`LossAdaptiveRule`),
+        so that :func:`lrjax.report_metric` decides from the state alone.
     """
 
     count: jax.Array
     previous_value: jax.Array
     learning_rate_scale: jax.Array
+    hyperparams: LossAdaptiveRule
+
+
+def loss_adaptive_decision(
+    state: LossAdaptiveScaleState, value: Any
+) -> LossAdaptiveScaleState:
+    """One bold-driver decision on ``value`` (see :func:`loss_adaptive_scale`)."""
+    h = state.hyperparams
+    value = jnp.asarray(value, jnp.float32)
+    prev = state.previous_value
+    finite = jnp.isfinite(value)
+    seen = state.count > 0
+    fell = seen & finite & (value < prev)
+    rose = ~finite | (seen & (value > prev + h.tolerance * jnp.abs(prev)))
+    factor = jnp.where(fell, h.increase, jnp.where(rose, h.decrease, 1.0))
+    scale = jnp.clip(state.learning_rate_scale * factor, h.min_scale, h.max_scale)
+    return state._replace(
+        count=jnp.where(finite, num.safe_increment(state.count), state.count),
+        previous_value=jnp.where(finite, value, prev),
+        learning_rate_scale=scale.astype(jnp.float32),
+    )
 
 
 @elementwise_constructor()
@@ -40,9 +78,11 @@ def loss_adaptive_scale(
 ) -> GradientTransformationExtraArgs:
     """The "bold driver" rate (Battiti, 1989): reward progress, punish overshoot.
 
-    Chain it after an optimizer and pass the loss to every ``update`` as
-    ``value=``. With ``L`` the value passed now and ``L_prev`` the previous
-    one::
+    Chain it after an optimizer and report the loss with
+    :func:`lrjax.report_metric` (once per epoch, say), or pass it to
+    ``update`` as ``value=`` (a decision at every update; ``update`` without
+    ``value=`` decides nothing). With ``L`` the value reported now and
+    ``L_prev`` the previous one::
 
         L <  L_prev                           -> scale <- scale * increase
         L >  L_prev + tolerance * |L_prev|    -> scale <- scale * decrease
@@ -63,7 +103,8 @@ def loss_adaptive_scale(
 
     Returns:
       A ``GradientTransformationExtraArgs`` with
-      :class:`LossAdaptiveScaleState`; its ``update`` requires ``value=``.
+      :class:`LossAdaptiveScaleState`; its ``update`` takes an optional
+      ``value=``.
     """
     val.check_in_range("increase", increase, 1.0)
     val.check_in_range("decrease", decrease, 0.0, 1.0, low_inclusive=False)
@@ -80,31 +121,28 @@ def loss_adaptive_scale(
 
     def init_fn(params):
         del params
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         return LossAdaptiveScaleState(
             count=num.zero_count(),
             previous_value=jnp.full([], jnp.nan, jnp.float32),
             learning_rate_scale=jnp.ones([], jnp.float32),
+            hyperparams=LossAdaptiveRule(
+                f32(increase),
+                f32(decrease),
+                f32(min_scale),
+                f32(max_scale),
+                f32(tolerance),
+            ),
         )
 
-    def update_fn(updates, state, params=None, *, value, **extra_args):
+    def update_fn(updates, state, params=None, *, value=None, **extra_args):
         del params, extra_args
-        value = jnp.asarray(value, jnp.float32)
-        prev = state.previous_value
-        finite = jnp.isfinite(value)
-        seen = state.count > 0
-        fell = seen & finite & (value < prev)
-        rose = ~finite | (seen & (value > prev + tolerance * jnp.abs(prev)))
-        factor = jnp.where(fell, increase, jnp.where(rose, decrease, 1.0))
-        scale = jnp.clip(state.learning_rate_scale * factor, min_scale, max_scale)
-        scale = scale.astype(jnp.float32)
-        new_state = LossAdaptiveScaleState(
-            count=jnp.where(finite, num.safe_increment(state.count), state.count),
-            previous_value=jnp.where(finite, value, prev),
-            learning_rate_scale=scale,
-        )
+        if value is not None:
+            state = loss_adaptive_decision(state, value)
+        scale = state.learning_rate_scale
         updates = jax.tree_util.tree_map(
             lambda u: jnp.asarray(u) * scale.astype(jnp.asarray(u).dtype), updates
         )
-        return updates, new_state
+        return updates, state
 
     return GradientTransformationExtraArgs(init_fn, update_fn)

@@ -11,7 +11,30 @@ from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs, elementwise_constructor
 
-__all__ = ["ReduceOnPlateauState", "reduce_on_plateau", "improved"]
+__all__ = [
+    "PlateauRule",
+    "ReduceOnPlateauState",
+    "improved",
+    "plateau_decision",
+    "reduce_on_plateau",
+]
+
+
+class PlateauRule(NamedTuple):
+    """The decision arguments of :func:`reduce_on_plateau`, kept in its state.
+
+    Float32 ``factor``, ``rtol``, ``atol``, ``min_scale``; int32 ``patience``,
+    ``cooldown``, ``accumulation_size``; bool ``maximize`` (``mode="max"``).
+    """
+
+    factor: jax.Array
+    patience: jax.Array
+    rtol: jax.Array
+    atol: jax.Array
+    cooldown: jax.Array
+    accumulation_size: jax.Array
+    min_scale: jax.Array
+    maximize: jax.Array
 
 
 class ReduceOnPlateauState(NamedTuple):
@@ -26,6 +49,9 @@ class ReduceOnPlateauState(NamedTuple):
       avg_value: float32 running mean of the accumulated values.
       learning_rate_scale: float32 factor applied to the updates (starts at
         1); :func:`lrjax.get_learning_rate` multiplies it into the rate.
+      hyperparams: the constructor's decision arguments as arrays
+        (:class:`PlateauRule`), so that :func:`lrjax.report_metric` can make
+        a decision from the state alone.
     """
 
     best_value: jax.Array
@@ -34,10 +60,11 @@ class ReduceOnPlateauState(NamedTuple):
     count: jax.Array
     avg_value: jax.Array
     learning_rate_scale: jax.Array
+    hyperparams: PlateauRule
 
 
 def improved(
-    value: jax.Array, best: jax.Array, rtol: Any, atol: Any, mode: str
+    value: jax.Array, best: jax.Array, rtol: Any, atol: Any, mode: Any
 ) -> jax.Array:
     """Whether ``value`` beats ``best`` by more than the tolerance.
 
@@ -45,14 +72,57 @@ def improved(
     ``mode="max"``: ``value > best + rtol * |best| + atol``. Measuring the
     relative margin against ``|best|`` keeps it a margin for negative values
     too. An infinite ``best`` (nothing seen yet) is beaten by any finite value;
-    NaN never improves.
+    NaN never improves. ``mode`` may also be a boolean array, true for
+    ``"max"``.
     """
     margin = rtol * jnp.abs(best) + atol
-    if mode == "min":
-        beats = value < best - margin
+    if isinstance(mode, str):
+        maximize = mode == "max"
     else:
-        beats = value > best + margin
+        maximize = jnp.asarray(mode, bool)
+    beats = jnp.where(maximize, value > best + margin, value < best - margin)
     return jnp.where(jnp.isinf(best), jnp.isfinite(value), beats)
+
+
+def _decide(state: ReduceOnPlateauState) -> ReduceOnPlateauState:
+    """One decision on the accumulated mean ``state.avg_value``."""
+    h = state.hyperparams
+    value = state.avg_value
+    better = improved(value, state.best_value, h.rtol, h.atol, h.maximize)
+    best = jnp.where(better, value, state.best_value)
+    bad = jnp.where(better, 0, num.safe_increment(state.plateau_count))
+    cooling = state.cooldown_count > 0
+    bad = jnp.where(cooling, 0, bad)
+    cooldown_left = jnp.where(cooling, state.cooldown_count - 1, 0)
+    reduce = bad > h.patience
+    scale = jnp.where(
+        reduce,
+        jnp.maximum(state.learning_rate_scale * h.factor, h.min_scale),
+        state.learning_rate_scale,
+    )
+    return state._replace(
+        best_value=best.astype(jnp.float32),
+        plateau_count=jnp.where(reduce, 0, bad).astype(jnp.int32),
+        cooldown_count=jnp.where(reduce, h.cooldown, cooldown_left).astype(jnp.int32),
+        count=num.zero_count(),
+        avg_value=jnp.zeros([], jnp.float32),
+        learning_rate_scale=scale.astype(jnp.float32),
+    )
+
+
+def plateau_decision(state: ReduceOnPlateauState, value: Any) -> ReduceOnPlateauState:
+    """Adds ``value`` to the accumulated mean; decides once it holds enough.
+
+    With ``accumulation_size=1`` (the default) every call is one decision, as
+    one ``ReduceLROnPlateau.step(metric)`` in PyTorch.
+    """
+    value = jnp.asarray(value, jnp.float32)
+    count = num.safe_increment(state.count)
+    # Running mean of the values accumulated towards this decision.
+    avg = state.avg_value + (value - state.avg_value) / count
+    state = state._replace(count=count, avg_value=avg)
+    full = count >= state.hyperparams.accumulation_size
+    return jax.lax.cond(full, _decide, lambda s: s, state)
 
 
 @elementwise_constructor()
@@ -69,13 +139,19 @@ def reduce_on_plateau(
 ) -> GradientTransformationExtraArgs:
     """Scales the updates down by ``factor`` when a monitored value plateaus.
 
-    Chain it after an optimizer and pass the monitored quantity (a loss, an
-    accuracy) to every ``update`` as ``value=``::
+    Chain it after an optimizer and report the monitored quantity (a
+    validation loss, an accuracy) once per epoch with
+    :func:`lrjax.report_metric`, as PyTorch's ``scheduler.step(metric)``::
 
         opt = optax.chain(lrjax.adamw(1e-3), lrjax.reduce_on_plateau(patience=5))
-        updates, state = opt.update(grads, state, params, value=loss)
+        ...  # the epoch's updates: opt.update(grads, state, params)
+        state = lrjax.report_metric(state, val_loss)
 
-    Every ``accumulation_size`` calls the mean of the values passed is one
+    ``update`` makes no decision unless it is given ``value=``; then that call
+    reports ``value`` first, so with a value at every update, ``patience``
+    and ``cooldown`` count updates, not epochs.
+
+    Every ``accumulation_size`` reported values, their mean is one
     *decision*, as one ``ReduceLROnPlateau.step(metric)`` call in PyTorch:
 
     * the mean improves when it beats the best so far by more than
@@ -120,7 +196,7 @@ def reduce_on_plateau(
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`ReduceOnPlateauState`;
-      its ``update`` requires ``value=``.
+      its ``update`` takes an optional ``value=``.
     """
     val.check_in_range(
         "factor", factor, 0.0, 1.0, low_inclusive=False, high_inclusive=False
@@ -136,6 +212,16 @@ def reduce_on_plateau(
 
     def init_fn(params):
         del params
+        rule = PlateauRule(
+            factor=jnp.asarray(factor, jnp.float32),
+            patience=jnp.asarray(patience, jnp.int32),
+            rtol=jnp.asarray(rtol, jnp.float32),
+            atol=jnp.asarray(atol, jnp.float32),
+            cooldown=jnp.asarray(cooldown, jnp.int32),
+            accumulation_size=jnp.asarray(accumulation_size, jnp.int32),
+            min_scale=jnp.asarray(min_scale, jnp.float32),
+            maximize=jnp.asarray(mode == "max"),
+        )
         return ReduceOnPlateauState(
             best_value=jnp.asarray(worst, jnp.float32),
             plateau_count=num.zero_count(),
@@ -143,39 +229,13 @@ def reduce_on_plateau(
             count=num.zero_count(),
             avg_value=jnp.zeros([], jnp.float32),
             learning_rate_scale=jnp.ones([], jnp.float32),
+            hyperparams=rule,
         )
 
-    def decide(state: ReduceOnPlateauState) -> ReduceOnPlateauState:
-        value = state.avg_value
-        better = improved(value, state.best_value, rtol, atol, mode)
-        best = jnp.where(better, value, state.best_value)
-        bad = jnp.where(better, 0, num.safe_increment(state.plateau_count))
-        cooling = state.cooldown_count > 0
-        bad = jnp.where(cooling, 0, bad)
-        cooldown_left = jnp.where(cooling, state.cooldown_count - 1, 0)
-        reduce = bad > patience
-        scale = jnp.where(
-            reduce,
-            jnp.maximum(state.learning_rate_scale * factor, min_scale),
-            state.learning_rate_scale,
-        )
-        return ReduceOnPlateauState(
-            best_value=best.astype(jnp.float32),
-            plateau_count=jnp.where(reduce, 0, bad).astype(jnp.int32),
-            cooldown_count=jnp.where(reduce, cooldown, cooldown_left).astype(jnp.int32),
-            count=num.zero_count(),
-            avg_value=jnp.zeros([], jnp.float32),
-            learning_rate_scale=scale.astype(jnp.float32),
-        )
-
-    def update_fn(updates, state, params=None, *, value, **extra_args):
+    def update_fn(updates, state, params=None, *, value=None, **extra_args):
         del params, extra_args
-        value = jnp.asarray(value, jnp.float32)
-        count = num.safe_increment(state.count)
-        # Running mean of the values accumulated towards this decision.
-        avg = state.avg_value + (value - state.avg_value) / count
-        state = state._replace(count=count, avg_value=avg)
-        state = jax.lax.cond(count >= accumulation_size, decide, lambda s: s, state)
+        if value is not None:
+            state = plateau_decision(state, value)
         scale = state.learning_rate_scale
         updates = jax.tree_util.tree_map(
             lambda u: jnp.asarray(u) * scale.astype(jnp.asarray(u).dtype), updates

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from lrjax import _containers as containers
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import (
@@ -20,6 +21,7 @@ from lrjax._base import (
     get_learning_rate,
 )
 from lrjax.transforms.adaptive import scale_by_rms
+from lrjax.transforms.packed_params import PackedParams, unpack_params
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
 
@@ -217,23 +219,46 @@ def _find_state(opt_state: OptState) -> ScheduleFreeState:
 def schedule_free_eval_params(state: OptState, params: Params) -> Params:
     """The averaged parameters ``x = (y - (1 - b1) z) / b1`` to evaluate.
 
+    Works wherever the state and parameters live: with a bare state and a
+    parameter tree; with a Flax ``TrainState``; with an ``nnx.Optimizer`` (or
+    its ``opt_state``) and the model (or ``nnx.state(model, nnx.Param)``),
+    giving an ``nnx.State`` that ``nnx.update(model, x)`` loads; and with the
+    state of :func:`lrjax.packed` (the result is unpacked).
+
+    Example::
+
+        >>> import jax.numpy as jnp, lrjax
+        >>> opt = lrjax.schedule_free_sgd(0.1, b1=0.9)
+        >>> params = {"w": jnp.ones(2)}
+        >>> state = opt.init(params)
+        >>> updates, state = opt.update({"w": jnp.ones(2)}, state, params)
+        >>> params = lrjax.apply_updates(params, updates)
+        >>> x = lrjax.schedule_free_eval_params(state, params)
+
     Args:
       state: the state of :func:`schedule_free` (or of an optimizer built on
-        it), or any tree holding exactly one such state (an ``optax.chain``,
-        an ``inject_hyperparams`` state). lrjax extension: optax needs the
-        schedule-free state itself.
-      params: the current (training) parameters ``y``.
+        it), or anything holding exactly one such state (an ``optax.chain``,
+        an ``inject_hyperparams`` state, a ``TrainState``, an
+        ``nnx.Optimizer``). lrjax extension: optax needs the schedule-free
+        state itself.
+      params: the current (training) parameters ``y``: a tree, an
+        ``nnx.State`` or an ``nnx.Module`` (then the parameters the
+        ``nnx.Optimizer`` given as ``state`` trains, else its ``nnx.Param``).
 
     Returns:
-      A tree like ``params``, in its dtypes.
+      A tree like ``params`` (plain arrays, in their dtypes).
     """
-    sf = _find_state(state)
+    sf = _find_state(containers.opt_state_of(state))
+    y = containers.params_of(params, state)
+    z = sf.z
+    if isinstance(z, PackedParams) and not isinstance(y, PackedParams):
+        z = unpack_params(z)
 
     def leaf(y, z):
         yc, zc = num.upcast(y, z)
         return ((yc - (1 - sf.b1) * zc) / sf.b1).astype(jnp.asarray(y).dtype)
 
-    return jax.tree_util.tree_map(leaf, params, sf.z)
+    return jax.tree_util.tree_map(leaf, y, z)
 
 
 def _with_warmup(learning_rate: ScalarOrSchedule, warmup_steps: int | None):
