@@ -11,7 +11,8 @@ for the progress bar and the figure)::
 
 from lrjax.compare.command import run_comparison
 from lrjax.compare.data import Digits, load_digits
+from lrjax.compare.figure import plot_results
 from lrjax.compare.models import MODELS, Model, cnn, mlp
-from lrjax.compare.report import StrategyResult, format_table, plot_results, write_csv
+from lrjax.compare.report import StrategyResult, format_table, write_csv
 from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy, select
 from lrjax.compare.training import Curves, Plan, make_seed_run, seed_keys, train_seeds

@@ -21,8 +21,9 @@ import numpy as np
 import optax
 
 from lrjax.compare.data import Digits, load_digits
+from lrjax.compare.figure import plot_results
 from lrjax.compare.models import MODELS, Model
-from lrjax.compare.report import StrategyResult, format_table, plot_results, write_csv
+from lrjax.compare.report import TABLE_NOTE, StrategyResult, format_table, write_csv
 from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy, select
 from lrjax.compare.training import Plan, cross_entropy, train_seeds
 from lrjax.control.range_test import find_learning_rate
@@ -73,8 +74,9 @@ def _range_test(
             loss_fn, params, batches, make_optimizer, 1e-4, 10.0, RANGE_TEST_STEPS
         )
         notes.append(
-            f"range test: steepest descent of the loss at rate {result.suggestion:.4g}"
-            f" (valley {result.valley:.4g}, diverged: {result.diverged})"
+            f"range test: {result.rule} pick {result.suggestion:.4g} (steepest "
+            f"{result.steepest:.4g}, valley {result.valley:.4g}, diverged: "
+            f"{result.diverged})"
         )
         return result.suggestion
 
@@ -136,6 +138,7 @@ def run_comparison(
             trained.curves,
             built + trained.compile_seconds,
             trained.run_seconds,
+            trained.warmup_seconds,
         )
         results.append(result)
         if hasattr(bar, "set_postfix_str"):
@@ -263,6 +266,7 @@ def run(opts: argparse.Namespace) -> int:
     )  # fmt: skip
     print()
     print(format_table(results))
+    print(TABLE_NOTE)
     for note in notes:
         print(f"note: {note}")
     paths = write_csv(results, opts.out)

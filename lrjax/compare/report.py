@@ -1,4 +1,5 @@
-"""What ``lrjax compare`` shows: a ranked table, two CSV files and a figure."""
+"""What ``lrjax compare`` prints and writes: a ranked table and two CSV files
+(the figure is :mod:`lrjax.compare.figure`'s)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lrjax.compare.strategies import FAMILIES, Strategy
-from lrjax.compare.training import Curves
+from lrjax.compare.strategies import Strategy
+from lrjax.compare.training import RETIME_BELOW_SECONDS, Curves
 
-__all__ = ["StrategyResult", "format_table", "write_csv", "plot_results"]
+__all__ = [
+    "CURVE_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "TABLE_NOTE",
+    "StrategyResult",
+    "format_table",
+    "ranked",
+    "write_csv",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,13 +34,18 @@ class StrategyResult:
       curves: :class:`Curves` as NumPy arrays with a leading seed axis.
       compile_seconds: time to build, trace and compile its run (including a
         range test, if it used one).
-      run_seconds: time to train every seed.
+      run_seconds: time of the timed training call (every seed), after
+        compiling: :attr:`steps_per_second` comes from it alone.
+      warmup_seconds: time of an untimed first call before it (0 when the
+        training call was timed on its first run; see
+        :func:`lrjax.compare.train_seeds`).
     """
 
     strategy: Strategy
     curves: Curves
     compile_seconds: float
     run_seconds: float
+    warmup_seconds: float = 0.0
 
     @property
     def seeds(self) -> int:
@@ -52,12 +66,15 @@ class StrategyResult:
 
     @property
     def steps_per_second(self) -> float:
+        """Training steps (seeds x steps) per second of the timed call only:
+        compilation and warm-up left out, so rows compare like for like."""
         steps = self.seeds * self.curves.learning_rate.shape[1]
         return steps / self.run_seconds if self.run_seconds > 0 else math.inf
 
     @property
     def wall_seconds(self) -> float:
-        return self.compile_seconds + self.run_seconds
+        """All the strategy's time: build, compile, warm-up and timed run."""
+        return self.compile_seconds + self.warmup_seconds + self.run_seconds
 
 
 def _sort_key(result: StrategyResult) -> tuple[float, str]:
@@ -70,8 +87,17 @@ def ranked(results: Sequence[StrategyResult]) -> list[StrategyResult]:
     return sorted(results, key=_sort_key)
 
 
+TABLE_NOTE = (
+    "steps/s: seeds x steps per second of the timed training call alone, after "
+    "compiling\n         (and after an untimed warm-up call when training takes "
+    f"under {RETIME_BELOW_SECONDS:g} s)\nwall s:  the strategy's whole time: "
+    "optimizer (range test included), compiling, warm-up, training"
+)
+
+
 def format_table(results: Sequence[StrategyResult]) -> str:
-    """A fixed-width table, best mean test accuracy first."""
+    """A fixed-width table, best mean test accuracy first (:data:`TABLE_NOTE`
+    says what its two timing columns measure)."""
     head = (
         f"{'#':>3}  {'strategy':22}{'family':11}{'train loss':>11}"
         f"{'test accuracy (%)':>20}{'best epoch':>12}{'steps/s':>10}{'wall s':>8}"
@@ -161,114 +187,3 @@ def write_csv(results: Sequence[StrategyResult], out_dir: str) -> tuple[str, str
                         f"{c.learning_rate[seed, (e + 1) * steps - 1]:.6g}",
                     ])  # fmt: skip
     return summary_path, curves_path
-
-
-def _colours(results: Sequence[StrategyResult]) -> dict[str, tuple]:
-    """Each family its colour map; members spread over its darker part."""
-    from matplotlib import colormaps
-
-    colours = {}
-    for family, cmap_name in FAMILIES.items():
-        members = [r.strategy.name for r in results if r.strategy.family == family]
-        cmap = colormaps[cmap_name]
-        for i, name in enumerate(members):
-            shade = 0.9 if len(members) == 1 else 0.45 + 0.5 * i / (len(members) - 1)
-            colours[name] = cmap(shade)
-    return colours
-
-
-_STYLES = ("-", "--", "-.", ":")
-
-
-def plot_results(results: Sequence[StrategyResult], path: str, title: str = "") -> str:
-    """Draws the three panels and saves them to ``path``.
-
-    Training loss per epoch, the learning rate per step (on an epoch axis, so
-    the panels line up) and test accuracy per epoch, each the mean over seeds
-    with a band from the lowest to the highest seed. Families share a colour
-    map; the best strategy of each family (by mean final test accuracy) is
-    drawn thicker. The legend sits outside the axes.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    families = list(FAMILIES)
-    order = sorted(results, key=lambda r: families.index(r.strategy.family))
-    colours = _colours(order)
-    best = {}
-    for r in ranked(results):
-        best.setdefault(r.strategy.family, r.strategy.name)
-    figure = Figure(figsize=(17, 6.2), layout="constrained")
-    loss_ax, rate_ax, acc_ax = figure.subplots(1, 3)
-    handles = []
-    family_seen: dict[str, int] = {}
-    for r in order:
-        c, name, family = r.curves, r.strategy.name, r.strategy.family
-        index = family_seen.get(family, 0)
-        family_seen[family] = index + 1
-        leading = best[family] == name
-        style = {
-            "color": colours[name],
-            "linestyle": _STYLES[index % len(_STYLES)],
-            "lw": 2.2 if leading else 1.1,
-            "alpha": 1.0 if leading else 0.8,
-        }
-        epochs = np.arange(1, c.train_loss.shape[1] + 1)
-        steps_per_epoch = c.learning_rate.shape[1] // c.train_loss.shape[1]
-        step_epochs = np.arange(1, c.learning_rate.shape[1] + 1) / steps_per_epoch
-        for ax, x, values in (
-            (loss_ax, epochs, c.train_loss),
-            (rate_ax, step_epochs, c.learning_rate),
-            (acc_ax, epochs, c.test_accuracy),
-        ):
-            if ax is not acc_ax:  # log axes: leave non-positive values out
-                values = np.where(values > 0, values, np.nan)
-            ax.plot(x, values.mean(axis=0), **style)
-            low, high = values.min(axis=0), values.max(axis=0)
-            if r.seeds > 1 and np.any(high > low):
-                ax.fill_between(x, low, high, color=style["color"], alpha=0.1, lw=0)
-        if index == 0:
-            handles.append(Line2D([], [], ls="none", label=family.upper()))
-        handles.append(Line2D([], [], label=name, **style))
-
-    loss_ax.set(yscale="log", xlabel="epoch", title="training loss (epoch mean)")
-    rate_ax.set(
-        yscale="log", xlabel="epoch", title="learning rate per step (get_learning_rate)"
-    )
-    acc_ax.set(xlabel="epoch", title="test accuracy")
-    finals = np.array([r.final_accuracy.mean() for r in results])
-    finals = finals[np.isfinite(finals)]
-    bottom, _ = rate_ax.get_ylim()
-    rate_ax.set_ylim(bottom=max(bottom, 1e-5))  # schedules ending at ~0
-    if finals.size:
-        acc_ax.set_ylim(max(0.0, np.floor(20 * finals.min() - 1) / 20), 1.0)
-    for ax in (loss_ax, rate_ax, acc_ax):
-        ax.grid(alpha=0.3, which="both", lw=0.5)
-    legend = figure.legend(
-        handles=handles,
-        loc="outside right center",
-        fontsize=7.5,
-        frameon=False,
-        handlelength=2.6,
-    )
-    for text, handle in zip(legend.get_texts(), handles, strict=True):
-        if handle.get_linestyle() in ("None", "none", ""):
-            text.set_fontweight("bold")
-        elif best.get(_family_of(results, text.get_text())) == text.get_text():
-            text.set_fontweight("bold")
-    figure.suptitle(
-        (title + "\n" if title else "")
-        + "lines: mean over seeds; bands: lowest to highest seed; "
-        "thick: best of its family",
-        fontsize=10,
-    )
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    figure.savefig(path, dpi=110)
-    return path
-
-
-def _family_of(results: Sequence[StrategyResult], name: str) -> str | None:
-    for r in results:
-        if r.strategy.name == name:
-            return r.strategy.family
-    return None
