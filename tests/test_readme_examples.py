@@ -1,7 +1,7 @@
 """The README's examples of rates that react to training run as written.
 
-Each ``python`` block of the section "Rates that react to training" is
-executed in a namespace holding what the surrounding prose assumes (a model's
+The ``python`` blocks of each subsection of "Rates that react to training"
+are executed, in order, in a namespace holding what the surrounding prose assumes (a model's
 ``params``, ``grads``, a ``loss_fn`` with data ``x``, ``y``, a schedule); a
 block that defines its own names (the plateau example trains a model from
 scratch) overrides them. Claims a block prints are checked where it states a
@@ -28,14 +28,21 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 SECTION = "## Rates that react to training"
 
 
-def section_blocks() -> list[str]:
+def subsection_blocks() -> dict[str, str]:
+    """Each subsection's python blocks, joined: later blocks use earlier names."""
     text = README.read_text()
     start = text.index(SECTION)
     end = text.index("\n## ", start + len(SECTION))
-    return re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
+    blocks = {}
+    for part in text[start:end].split("\n### ")[1:]:
+        title = part.split("\n", 1)[0].strip()
+        code = re.findall(r"```python\n(.*?)```", part, flags=re.S)
+        if code:
+            blocks[title] = "\n".join(code)
+    return blocks
 
 
-BLOCKS = section_blocks()
+BLOCKS = subsection_blocks()
 
 
 def namespace() -> dict:
@@ -62,11 +69,11 @@ def test_the_section_has_examples():
     assert len(BLOCKS) >= 6
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_block_runs(index, capsys):
-    code = BLOCKS[index]
+@pytest.mark.parametrize("title", list(BLOCKS))
+def test_readme_examples_run(title, capsys):
+    code = BLOCKS[title]
     ns = namespace()
-    exec(compile(code, f"README.md block {index}", "exec"), ns)
+    exec(compile(code, f"README.md, {title}", "exec"), ns)
     if "report_metric" in code and "train_step" in code:
         # The plateau example: the rate is the base rate halved per reduction,
         # and the run made at least one reduction.
