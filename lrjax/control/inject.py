@@ -85,6 +85,20 @@ def _is_stateful_schedule(value: Any) -> bool:
     )
 
 
+def _rounded_by_cast(given: dict[str, Any], cast: dict[str, Any]) -> list[str]:
+    """``name=given -> cast`` for each concrete scalar the cast changed."""
+    out = []
+    for name, value in cast.items():
+        try:
+            before = float(given[name])
+            after = float(value)
+        except (TypeError, ValueError):  # traced or non-scalar
+            continue
+        if before != after:
+            out.append(f"{name}={before!r} to {after!r}")
+    return out
+
+
 def _check_hyperparam_dtype(value: Any) -> Any:
     """``None``, or ``value`` as a floating dtype that JAX can hold."""
     if value is None:
@@ -278,7 +292,21 @@ def inject_hyperparams(
         # Build once now, with concrete values, so that the factory's argument
         # checks reject bad hyperparameters here rather than inside a trace.
         first_states = {k: f.init() for k, f in stateful.items()}
-        build(values_at(num.zero_count(), numeric, first_states, {}))
+        try:
+            build(values_at(num.zero_count(), numeric, first_states, {}))
+        except ValueError as e:
+            rounded = _rounded_by_cast(bound.arguments, numeric)
+            # The argument the factory named, if the cast changed it.
+            named = [r for r in rounded if str(e).startswith(r.split("=")[0] + " ")]
+            rounded = named or rounded
+            if dtype is None or not rounded:
+                raise
+            raise ValueError(
+                f"{e} inject_hyperparams cast the float hyperparameters to "
+                f"hyperparam_dtype={jnp.dtype(dtype).name}, which rounded "
+                f"{', '.join(rounded)}; pass hyperparam_dtype=None (lrjax's "
+                "float32) to keep them."
+            ) from e
 
         def init_fn(params):
             count = num.zero_count()

@@ -414,3 +414,16 @@ def test_without_stateful_schedules_the_state_keeps_its_three_fields():
     state = tx.init(jnp.ones(2))
     assert type(state) is lrjax.InjectHyperparamsState
     assert state._fields == ("count", "hyperparams", "inner_state")
+
+
+def test_a_cast_that_makes_a_hyperparameter_invalid_is_named():
+    # bfloat16 rounds b2=0.999 to exactly 1.0, outside Adam's [0, 1).
+    with pytest.raises(ValueError, match=r"b2=0\.999 to 1\.0.*hyperparam_dtype=None"):
+        lrjax.inject_hyperparams(lrjax.adam, hyperparam_dtype=jnp.bfloat16)(
+            learning_rate=1e-3
+        )
+    # An invalid value the cast did not cause keeps the plain message.
+    with pytest.raises(ValueError, match=r"^b1 must be in"):
+        lrjax.inject_hyperparams(lrjax.adam, hyperparam_dtype=jnp.float32)(
+            learning_rate=1e-3, b1=1.5
+        )
