@@ -39,6 +39,8 @@ NOT_CONSTRUCTORS = {
     "per_example_layer_norm_clip",
     "orthogonalize_via_newton_schulz",
     "plot_schedule",
+    "report_metric",
+    "sweep",
     "value_and_grad_from_state",
 }
 
