@@ -271,4 +271,7 @@ from lrjax.transforms import (
     value_and_grad_from_state,
 )
 
+# Tuning rates: populations of rates x seeds x strategies.
+from lrjax.tune import StrategyRuns, SweepResult, sweep
+
 __version__ = "0.1.0"

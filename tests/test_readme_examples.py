@@ -1,7 +1,8 @@
-"""The README's examples of rates that react to training run as written.
+"""The README's examples of reacting rates and of ``lrjax.sweep`` run as written.
 
 The ``python`` blocks of each subsection of "Rates that react to training"
-are executed, in order, in a namespace holding what the surrounding prose assumes (a model's
+(and of the section "Tuning rates on your model") are executed, in order, in
+a namespace holding what the surrounding prose assumes (a model's
 ``params``, ``grads``, a ``loss_fn`` with data ``x``, ``y``, a schedule); a
 block that defines its own names (the plateau example trains a model from
 scratch) overrides them. Claims a block prints are checked where it states a
@@ -25,17 +26,27 @@ import lrjax
 matplotlib.use("Agg")
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
-SECTION = "## Rates that react to training"
+SECTIONS = ("## Rates that react to training", "## Tuning rates on your model")
 
 
 def subsection_blocks() -> dict[str, str]:
     """Each subsection's python blocks, joined: later blocks use earlier names."""
     text = README.read_text()
-    start = text.index(SECTION)
-    end = text.index("\n## ", start + len(SECTION))
     blocks = {}
-    for part in text[start:end].split("\n### ")[1:]:
-        title = part.split("\n", 1)[0].strip()
+    for section in SECTIONS:
+        start = text.index(section)
+        end = text.index("\n## ", start + len(section))
+        blocks.update(_blocks_of(text[start:end]))
+    return blocks
+
+
+def _blocks_of(section: str) -> dict[str, str]:
+    parts = section.split("\n### ")
+    if len(parts) > 1:
+        parts = parts[1:]  # the subsections; else the section as one
+    blocks = {}
+    for part in parts:
+        title = part.split("\n", 1)[0].strip("# ").strip()
         code = re.findall(r"```python\n(.*?)```", part, flags=re.S)
         if code:
             blocks[title] = "\n".join(code)
@@ -81,6 +92,12 @@ def test_readme_examples_run(title, capsys):
         reductions = np.log(0.05 / rate) / np.log(2.0)
         assert reductions == pytest.approx(round(reductions), abs=1e-4)
         assert round(reductions) >= 1
+    if "lrjax.sweep(" in code:
+        out = capsys.readouterr().out
+        assert "adam" in out and "sgd-cosine" in out and "best" in out
+        runs = ns["result"].strategies["adam"]
+        assert runs.final_metrics["loss"].shape == (2,)
+        assert np.all(np.isfinite(runs.train_loss))
     if "lrjax.prodigy()" in code:
         out = capsys.readouterr().out
         assert float(out.strip().split()[-1]) == pytest.approx(0.8248, rel=1e-3)

@@ -6,6 +6,12 @@ for strategies that pick their rate with it). Schedules are written as
 fractions of the run (``c.steps(0.3)``), so ``--epochs`` stretches them.
 Adding a strategy is adding a row to :data:`STRATEGIES`.
 
+Each row also has a tunable form, ``tune(context, rate)``, with its hand-set
+rate as the argument (a schedule's peak, an adaptive method's rate, a
+learning-rate-free method's multiplier): ``build(c)`` is ``tune(c, rate)``, and
+:func:`lrjax.sweep` tunes a row by name. ``range-test`` picks its own rate and
+is not tunable.
+
 Unless a row says otherwise, the schedules drive SGD with heavy-ball momentum
 0.9 (``v = 0.9 v + g``, PyTorch's ``SGD(momentum=0.9)``) and peak at 0.1.
 """
@@ -36,22 +42,40 @@ class Context:
       find_rate: ``find_rate(make_optimizer) -> rate``: the rate a learning
         rate range test (:func:`lrjax.find_learning_rate`) suggests for
         ``make_optimizer(rate)``, run on the first seed's network and batches.
+      budget: the run's length in steps when it is not a whole number of
+        epochs (:func:`lrjax.sweep`); default ``plan.total_steps``.
+      reports_per_epoch: values the run reports to rate controllers per
+        epoch; default ``plan.steps_per_epoch`` (``lrjax compare`` passes
+        ``value=`` at every update). :func:`lrjax.sweep` reports its metric
+        once per evaluation and sets 1.
     """
 
     plan: Plan
     find_rate: Callable[[OptimizerFactory], float]
+    budget: int | None = None
+    reports_per_epoch: int | None = None
 
     @property
     def total_steps(self) -> int:
-        return self.plan.total_steps
+        return self.plan.total_steps if self.budget is None else self.budget
 
     @property
     def steps_per_epoch(self) -> int:
         return self.plan.steps_per_epoch
 
+    @property
+    def reports(self) -> int:
+        """Reports per controller decision (one decision per epoch)."""
+        if self.reports_per_epoch is None:
+            return self.plan.steps_per_epoch
+        return self.reports_per_epoch
+
     def steps(self, fraction: float) -> int:
-        """``fraction`` of the run, in steps."""
-        return self.plan.steps(fraction)
+        """``fraction`` of the run, in steps (at least 1)."""
+        return max(1, round(fraction * self.total_steps))
+
+
+RateBuild = Callable[[Context, Any], optax.GradientTransformation]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,17 +85,32 @@ class Strategy:
     Attributes:
       name: short name, used on the command line and in the outputs.
       family: group of related strategies (one colour family in the plot).
-      build: ``Context -> GradientTransformation``.
+      rate: the row's hand-set rate (a schedule's peak, an adaptive method's
+        rate, a learning-rate-free method's multiplier); ``None`` when the
+        row picks its own (``range-test``).
+      tune: ``(Context, rate) -> GradientTransformation``: the row at another
+        rate (a traced scalar under :func:`lrjax.sweep`); ``None`` when the
+        row is not tunable.
       summary: one line saying what the row does.
       eval_params: ``(opt_state, params) -> params`` to evaluate, when the
         strategy evaluates other weights than the ones it trains.
+      fixed: ``Context -> GradientTransformation`` for a row without ``tune``.
     """
 
     name: str
     family: str
-    build: Callable[[Context], optax.GradientTransformation]
+    rate: float | None
+    tune: RateBuild | None
     summary: str
     eval_params: EvalParams | None = None
+    fixed: Callable[[Context], optax.GradientTransformation] | None = None
+
+    def build(self, c: Context) -> optax.GradientTransformation:
+        """The row as compared: ``tune(c, rate)`` at its hand-set rate."""
+        if self.tune is None:
+            assert self.fixed is not None, self.name
+            return self.fixed(c)
+        return self.tune(c, self.rate)
 
 
 def sgdm(learning_rate: Any) -> optax.GradientTransformation:
@@ -113,46 +152,47 @@ FAMILIES: dict[str, str] = {
     "averaging": "YlOrBr",
 }
 
+# One row per strategy: name, family, hand-set rate, tune(c, rate), summary.
 S = Strategy
 STRATEGIES: tuple[Strategy, ...] = (
     # fixed rates, and momentum in both forms
-    S("constant", "fixed", lambda c: sgdm(0.05), "SGD, heavy-ball momentum 0.9, rate 0.05"),
-    S("no-momentum", "fixed", lambda c: lrjax.sgd(0.05), "plain SGD, rate 0.05"),
-    S("ema-momentum", "fixed", lambda c: ema_momentum(0.5), "v = 0.9v + 0.1g, rate 0.5 = 0.05/(1-0.9)"),
-    S("nesterov", "fixed", lambda c: lrjax.sgd(0.05, 0.9, nesterov=True), "Nesterov momentum 0.9, rate 0.05"),
-    # decaying schedules
-    S("step", "decay", lambda c: sgdm(lrjax.step_decay_schedule(0.1, c.steps(0.3), 0.3)), "x0.3 every 30% of the run"),
-    S("multistep", "decay", lambda c: sgdm(lrjax.multistep_decay_schedule(0.1, [c.steps(0.5), c.steps(0.75)])), "x0.1 at 50% and 75%"),
-    S("exponential", "decay", lambda c: sgdm(lrjax.exponential_decay(0.1, c.total_steps, 0.02)), "0.1 * 0.02^(t/T)"),
-    S("polynomial", "decay", lambda c: sgdm(lrjax.polynomial_schedule(0.1, 0.0, 2.0, c.total_steps)), "0.1 * (1 - t/T)^2"),
-    S("inverse-time", "decay", lambda c: sgdm(lrjax.inverse_time_decay_schedule(0.1, c.steps_per_epoch, 0.5)), "0.1 / (1 + 0.5 epoch)"),
-    S("cosine", "decay", lambda c: sgdm(lrjax.cosine_decay_schedule(0.1, c.total_steps)), "cosine from 0.1 to 0"),
-    S("warmup-stable-decay", "decay", lambda c: wsd(c, 0.1), "warm up 5%, hold, linear to 0 over the last 20%"),
-    S("clipped", "decay", lambda c: sgdm(lrjax.clip_schedule(lrjax.linear_schedule(0.1, 0.0, c.total_steps), min_value=0.01)), '"redwood": max(0.01, 0.1 (1 - t/T))'),
-    # schedules that go up and down
-    S("cosine-restarts", "cyclic", lambda c: sgdm(lrjax.cosine_restarts_schedule(0.1, c.steps(1 / 7), period_mult=2.0)), "SGDR, periods 1/7, 2/7, 4/7 of the run"),
-    S("cyclic", "cyclic", lambda c: sgdm(lrjax.cyclic_schedule(0.005, 0.1, c.steps(0.1), mode="triangular2")), "triangular2 CLR 0.005..0.1, half-cycle 10%"),
-    S("one-cycle", "cyclic", lambda c: sgdm(lrjax.one_cycle_schedule(0.2, c.total_steps)), "PyTorch OneCycleLR, peak 0.2"),
-    S("random", "cyclic", lambda c: sgdm(lrjax.random_schedule(jax.random.PRNGKey(0), 0.005, 0.1, hold_steps=c.steps_per_epoch)), "log-uniform in [0.005, 0.1], redrawn each epoch"),
+    S("constant", "fixed", 0.05, lambda c, r: sgdm(r), "SGD, heavy-ball momentum 0.9, rate 0.05"),
+    S("no-momentum", "fixed", 0.05, lambda c, r: lrjax.sgd(r), "plain SGD, rate 0.05"),
+    S("ema-momentum", "fixed", 0.5, lambda c, r: ema_momentum(r), "v = 0.9v + 0.1g, rate 0.5 = 0.05/(1-0.9)"),
+    S("nesterov", "fixed", 0.05, lambda c, r: lrjax.sgd(r, 0.9, nesterov=True), "Nesterov momentum 0.9, rate 0.05"),
+    # decaying schedules (the rate is the peak)
+    S("step", "decay", 0.1, lambda c, r: sgdm(lrjax.step_decay_schedule(r, c.steps(0.3), 0.3)), "x0.3 every 30% of the run"),
+    S("multistep", "decay", 0.1, lambda c, r: sgdm(lrjax.multistep_decay_schedule(r, [c.steps(0.5), c.steps(0.75)])), "x0.1 at 50% and 75%"),
+    S("exponential", "decay", 0.1, lambda c, r: sgdm(lrjax.exponential_decay(r, c.total_steps, 0.02)), "0.1 * 0.02^(t/T)"),
+    S("polynomial", "decay", 0.1, lambda c, r: sgdm(lrjax.polynomial_schedule(r, 0.0, 2.0, c.total_steps)), "0.1 * (1 - t/T)^2"),
+    S("inverse-time", "decay", 0.1, lambda c, r: sgdm(lrjax.inverse_time_decay_schedule(r, c.steps_per_epoch, 0.5)), "0.1 / (1 + 0.5 epoch)"),
+    S("cosine", "decay", 0.1, lambda c, r: sgdm(lrjax.cosine_decay_schedule(r, c.total_steps)), "cosine from 0.1 to 0"),
+    S("warmup-stable-decay", "decay", 0.1, wsd, "warm up 5%, hold, linear to 0 over the last 20%"),
+    S("clipped", "decay", 0.1, lambda c, r: sgdm(lrjax.clip_schedule(lrjax.linear_schedule(r, 0.0, c.total_steps), min_value=r / 10)), '"redwood": max(0.01, 0.1 (1 - t/T))'),
+    # schedules that go up and down (the rate is the peak)
+    S("cosine-restarts", "cyclic", 0.1, lambda c, r: sgdm(lrjax.cosine_restarts_schedule(r, c.steps(1 / 7), period_mult=2.0)), "SGDR, periods 1/7, 2/7, 4/7 of the run"),
+    S("cyclic", "cyclic", 0.1, lambda c, r: sgdm(lrjax.cyclic_schedule(r / 20, r, c.steps(0.1), mode="triangular2")), "triangular2 CLR 0.005..0.1, half-cycle 10%"),
+    S("one-cycle", "cyclic", 0.2, lambda c, r: sgdm(lrjax.one_cycle_schedule(r, c.total_steps)), "PyTorch OneCycleLR, peak 0.2"),
+    S("random", "cyclic", 0.1, lambda c, r: sgdm(lrjax.random_schedule(jax.random.PRNGKey(0), r / 20, r, hold_steps=c.steps_per_epoch)), "log-uniform in [0.005, 0.1], redrawn each epoch"),
     # per-parameter adaptive optimizers at a fixed rate
-    S("adagrad", "adaptive", lambda c: lrjax.adagrad(0.05), "AdaGrad, rate 0.05"),
-    S("rmsprop", "adaptive", lambda c: lrjax.rmsprop(1e-3), "RMSProp, rate 1e-3"),
-    S("adam", "adaptive", lambda c: lrjax.adam(1e-3), "Adam, rate 1e-3"),
-    S("adamw", "adaptive", lambda c: lrjax.adamw(1e-3, weight_decay=0.05), "AdamW, rate 1e-3, decay 0.05"),
-    S("adadelta", "adaptive", lambda c: lrjax.adadelta(1.0), "AdaDelta, rho 0.9, rate 1"),
-    S("lion", "adaptive", lambda c: lrjax.lion(3e-4, weight_decay=0.01), "Lion, rate 3e-4"),
-    # rates that react to training
-    S("reduce-on-plateau", "feedback", lambda c: optax.chain(sgdm(0.1), lrjax.reduce_on_plateau(0.5, patience=1, accumulation_size=c.steps_per_epoch)), "x0.5 when the epoch loss stalls"),
-    S("loss-driven", "feedback", lambda c: optax.chain(sgdm(0.05), lrjax.loss_adaptive_scale(1.1, 0.5)), "bold driver: x1.1 per better epoch, x0.5 per worse"),
-    S("range-test", "feedback", lambda c: sgdm(c.find_rate(sgdm)), "constant rate picked by the range test"),
-    S("hypergradient-sgd", "feedback", lambda c: lrjax.sgd_hd(0.01, 3e-4, momentum=0.9), "SGDN-HD from 0.01, hypergradient step 3e-4"),
-    S("hypergradient-adam", "feedback", lambda c: lrjax.adam_hd(1e-3, 1e-7), "Adam-HD from 1e-3"),
-    # learning-rate-free
-    S("schedule-free-adamw", "lr-free", lambda c: lrjax.schedule_free_adamw(2.5e-3, warmup_steps=c.steps(0.05)), "schedule-free AdamW, evaluated at x", eval_params=_schedule_free),
-    S("prodigy", "lr-free", lambda c: lrjax.prodigy(1.0), "Prodigy, rate x1"),
+    S("adagrad", "adaptive", 0.05, lambda c, r: lrjax.adagrad(r), "AdaGrad, rate 0.05"),
+    S("rmsprop", "adaptive", 1e-3, lambda c, r: lrjax.rmsprop(r), "RMSProp, rate 1e-3"),
+    S("adam", "adaptive", 1e-3, lambda c, r: lrjax.adam(r), "Adam, rate 1e-3"),
+    S("adamw", "adaptive", 1e-3, lambda c, r: lrjax.adamw(r, weight_decay=0.05), "AdamW, rate 1e-3, decay 0.05"),
+    S("adadelta", "adaptive", 1.0, lambda c, r: lrjax.adadelta(r), "AdaDelta, rho 0.9, rate 1"),
+    S("lion", "adaptive", 3e-4, lambda c, r: lrjax.lion(r, weight_decay=0.01), "Lion, rate 3e-4"),
+    # rates that react to training (the rate is the initial one)
+    S("reduce-on-plateau", "feedback", 0.1, lambda c, r: optax.chain(sgdm(r), lrjax.reduce_on_plateau(0.5, patience=1, accumulation_size=c.reports)), "x0.5 when the epoch loss stalls"),
+    S("loss-driven", "feedback", 0.05, lambda c, r: optax.chain(sgdm(r), lrjax.loss_adaptive_scale(1.1, 0.5)), "bold driver: x1.1 per better epoch, x0.5 per worse"),
+    S("range-test", "feedback", None, None, "constant rate picked by the range test", fixed=lambda c: sgdm(c.find_rate(sgdm))),
+    S("hypergradient-sgd", "feedback", 0.01, lambda c, r: lrjax.sgd_hd(r, 3e-4, momentum=0.9), "SGDN-HD from 0.01, hypergradient step 3e-4"),
+    S("hypergradient-adam", "feedback", 1e-3, lambda c, r: lrjax.adam_hd(r, 1e-7), "Adam-HD from 1e-3"),
+    # learning-rate-free (the rate is their multiplier)
+    S("schedule-free-adamw", "lr-free", 2.5e-3, lambda c, r: lrjax.schedule_free_adamw(r, warmup_steps=c.steps(0.05)), "schedule-free AdamW, evaluated at x", eval_params=_schedule_free),
+    S("prodigy", "lr-free", 1.0, lambda c, r: lrjax.prodigy(r), "Prodigy, rate x1"),
     # parameter averaging
-    S("ema-weights", "averaging", lambda c: optax.chain(sgdm(0.1), lrjax.ema_params(0.99)), "SGD-momentum 0.1, evaluated on an EMA (0.99) of the weights", eval_params=_averaged),
-    S("polyak", "averaging", lambda c: optax.chain(sgdm(0.1), lrjax.polyak_averaging(c.steps(0.5))), "SGD-momentum 0.1, evaluated on the mean of the second half's weights", eval_params=_averaged),
+    S("ema-weights", "averaging", 0.1, lambda c, r: optax.chain(sgdm(r), lrjax.ema_params(0.99)), "SGD-momentum 0.1, evaluated on an EMA (0.99) of the weights", eval_params=_averaged),
+    S("polyak", "averaging", 0.1, lambda c, r: optax.chain(sgdm(r), lrjax.polyak_averaging(c.steps(0.5))), "SGD-momentum 0.1, evaluated on the mean of the second half's weights", eval_params=_averaged),
 )  # fmt: skip
 del S
 

@@ -1,0 +1,114 @@
+"""What :func:`lrjax.sweep` returns: every member's curves, per strategy.
+
+Arrays are NumPy, indexed ``[rate, seed, ...]``; a member is one (rate,
+seed) pair. Entries a member never reached (a rate stopped by successive
+halving) are NaN, so means over seeds and plots skip them with ``nanmean``.
+The table, CSV and plot live in :mod:`lrjax.tune.report`, imported when first
+used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+__all__ = ["StrategyRuns", "SweepResult"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StrategyRuns:
+    """One strategy's population: ``R`` rates x ``S`` seeds, ``T`` steps.
+
+    Attributes:
+      name: the strategy's name.
+      rates: ``(R,)`` float64, the initial (peak) rates tried. Under PBT the
+        members' rates change: ``learning_rate`` shows the schedules found.
+      seeds: ``(S,)`` int64; seed ``s`` draws the initial weights and the
+        order of the batches (``jax.random.PRNGKey(s)``), the same for every
+        rate and strategy.
+      train_loss: ``(R, S, T)`` float32 minibatch loss at each step, NaN
+        after a member stopped.
+      learning_rate: ``(R, S, T)`` float32 rate each step applied
+        (:func:`lrjax.get_learning_rate` of the state after the step; the
+        member's base rate when the state records none), NaN after a stop.
+      eval_steps: ``(E,)`` int64 steps trained when each evaluation ran.
+      eval_metrics: name -> ``(R, S, E)`` float32, NaN where the member was
+        not evaluated.
+      final_metric: ``(R, S)`` float64 selection metric at each member's last
+        evaluation.
+      steps_trained: ``(R, S)`` int64.
+      chosen: index into ``rates`` of the chosen rate: the best mean over
+        seeds of ``final_metric`` among rates whose members trained the whole
+        budget (under PBT: the initial rate of the lineage of the member that
+        ended best, the lineage passing to a member with every copy).
+      final_seeds: ``(F,)`` fresh seeds the chosen rate was re-run on, or
+        ``None``.
+      final_metrics: name -> ``(F,)`` the re-runs' metrics at the end of the
+        budget (not the numbers the rate was selected on), or ``None``.
+      compilations: functions traced and compiled for this strategy (the
+        re-run included).
+      compile_seconds: time spent tracing and compiling.
+      run_seconds: time spent running the compiled functions.
+      member_steps: sum of ``steps_trained`` (re-runs excluded).
+    """
+
+    name: str
+    rates: np.ndarray
+    seeds: np.ndarray
+    train_loss: np.ndarray
+    learning_rate: np.ndarray
+    eval_steps: np.ndarray
+    eval_metrics: dict[str, np.ndarray]
+    final_metric: np.ndarray
+    steps_trained: np.ndarray
+    chosen: int
+    final_seeds: np.ndarray | None
+    final_metrics: dict[str, np.ndarray] | None
+    compilations: int
+    compile_seconds: float
+    run_seconds: float
+    member_steps: int
+
+    @property
+    def chosen_rate(self) -> float:
+        """The chosen (initial) rate, ``rates[chosen]``."""
+        return float(self.rates[self.chosen])
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    """Every strategy's :class:`StrategyRuns`, in the order given.
+
+    Attributes:
+      strategies: name -> :class:`StrategyRuns`.
+      metric: the name of the selection metric.
+      higher_is_better: whether the metric is maximised.
+      method: ``"grid"``, ``"halving"`` or ``"pbt"``.
+      budget: steps per member (the whole budget).
+    """
+
+    strategies: dict[str, StrategyRuns]
+    metric: str
+    higher_is_better: bool
+    method: str
+    budget: int
+
+    def table(self) -> str:
+        """A text table of the strategies and their chosen rates."""
+        from lrjax.tune.report import table
+
+        return table(self)
+
+    def to_csv(self, directory: str) -> list[str]:
+        """Writes the result as CSV files in ``directory``; returns their paths."""
+        from lrjax.tune.report import to_csv
+
+        return to_csv(self, directory)
+
+    def plot(self, path: str | None = None) -> Any:
+        """Plots the sweep (and saves it to ``path`` when given)."""
+        from lrjax.tune.report import plot
+
+        return plot(self, path)

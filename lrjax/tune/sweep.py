@@ -1,0 +1,379 @@
+""":func:`sweep`: which strategy, and which rate, for a model.
+
+Trains populations of rates x seeds per strategy, each population in one
+compiled ``lax.scan`` under ``jax.vmap`` (:mod:`lrjax.tune.population`), spent
+as a grid, by successive halving or by population based training
+(:mod:`lrjax.tune.search`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lrjax import _validation as val
+from lrjax.tune import inputs
+from lrjax.tune.named import named_strategies
+from lrjax.tune.population import Engine, Seeds, Task, seed_states, tree_take
+from lrjax.tune.result import StrategyRuns, SweepResult
+from lrjax.tune.search import (
+    Outcome,
+    eval_points,
+    run_grid,
+    run_halving,
+    run_pbt,
+    rung_steps,
+)
+
+__all__ = ["sweep"]
+
+
+def _progress(items: Sequence[str], enabled: bool):
+    """A tqdm bar when tqdm is installed (an optional dependency), else None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(items, unit="strategy", dynamic_ncols=True, leave=True)
+
+
+def _last_metric(outcome: Outcome, metric: str) -> np.ndarray:
+    """Each member's metric at its last evaluation."""
+    cols = np.searchsorted(outcome.eval_steps, outcome.steps_trained, side="right") - 1
+    values = outcome.metrics[metric]
+    return values[np.arange(len(values)), cols].astype(np.float64)
+
+
+def _choose(final: np.ndarray, full: np.ndarray, higher_is_better: bool) -> int:
+    """Best mean over seeds among the rates whose members trained the budget."""
+    mean = np.mean(-final if higher_is_better else final, axis=1)
+    mean = np.where(np.isnan(mean), np.inf, mean)
+    mean = np.where(full, mean, np.nan)
+    if np.all(np.isnan(mean)):
+        return 0
+    return int(np.nanargmin(mean))
+
+
+def sweep(
+    init_fn: Callable[[jax.Array], Any],
+    loss_fn: Callable[[Any, Any], Any],
+    data: Any = None,
+    *,
+    strategies: Mapping[str, Any] | Sequence[str],
+    steps: int,
+    batch_size: int | None = None,
+    batch_fn: Callable[[jax.Array, jax.Array], Any] | None = None,
+    has_aux: bool = False,
+    eval_fn: Callable[[Any, Any], Mapping[str, jax.typing.ArrayLike]] | None = None,
+    eval_data: Any = None,
+    metric: str | None = None,
+    higher_is_better: bool = False,
+    eval_every: int | None = None,
+    rates: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
+    seeds: int | Sequence[int] = 3,
+    method: str = "grid",
+    eta: int = 3,
+    pbt_interval: int | None = None,
+    final_seeds: int | Sequence[int] | None = None,
+    max_members: int | None = None,
+    max_bytes: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    progress: bool = True,
+) -> SweepResult:
+    """Trains every strategy at many rates and seeds at once; picks each one's rate.
+
+    A strategy's members (every rate x every seed) train as one population:
+    one ``lax.scan`` over the steps whose body is the training step under
+    ``jax.vmap``, compiled once per strategy, so a sweep of 64 members costs
+    one compilation instead of 64. Seed ``s`` initialises every member with
+    the same weights and batch order (``PRNGKey(s)`` split into the init key
+    and the data key), whatever its rate or strategy.
+
+    Methods:
+
+    * ``"grid"``: every member trains ``steps`` steps.
+    * ``"halving"``: synchronous successive halving (Li et al., 2020). With
+      ``K`` the smallest integer such that ``eta**K >= len(rates)``, rungs sit
+      at ``steps // eta**(K - i)`` for ``i = 0..K`` (needs ``steps >=
+      eta**K``); at each rung the ``ceil(n / eta)`` rates with the best mean
+      metric over seeds continue from their saved parameters and optimizer
+      states, all seeds together. One compilation per rung.
+    * ``"pbt"``: population based training (Jaderberg et al., 2017): every
+      ``pbt_interval`` steps the worst quarter of all members copies the
+      parameters and optimizer state of a random member of the best quarter
+      and multiplies its rate by 0.8 or 1.25 (draws from a fixed key), inside
+      the compiled scan. ``learning_rate`` then records the schedules found,
+      and the chosen rate is the initial rate of the best final member's
+      lineage.
+
+    Each strategy's chosen rate is the best mean over seeds of the metric at
+    the end of the budget; with ``final_seeds`` it is re-run, at that fixed
+    rate, on fresh seeds, and those metrics are the ones to report.
+
+    Compilations: one per strategy for the grid and PBT, one per rung for
+    halving, one more for the re-run on ``final_seeds``; the seeds' initial
+    weights come from one shared compiled call per sweep (timed with the first
+    strategy). Populations above ``max_members`` (or ``max_bytes``) run in
+    equal chunks, the last padded, all through the same compilation; with
+    several devices the population axis is sharded over them.
+
+    Evaluation runs every ``eval_every`` steps and at the end (and at halving's
+    rungs and PBT's points): ``eval_fn(params, eval_data) -> {name: scalar}``,
+    or without ``eval_fn`` the metric ``"loss"``, ``loss_fn(params,
+    eval_data)``, on the whole training data when ``eval_data`` is ``None``.
+    Strategies with an ``eval_params(opt_state, params)`` hook (schedule-free,
+    averaging) are evaluated on the weights it returns. The metric is also
+    reported to the lrjax plateau and loss-driven controllers in the optimizer
+    state (:func:`lrjax.report_metric`, negated when ``higher_is_better`` so
+    that lower is always better for them: build them with their default
+    ``mode="min"``): they decide once per evaluation. ``update`` receives no
+    ``value=``.
+
+    Args:
+      init_fn: ``key -> params``.
+      loss_fn: ``(params, batch) -> loss`` (``(loss, aux)`` with ``has_aux``).
+      data: a tree of arrays with a leading example axis; each seed reshuffles
+        it every epoch (``len // batch_size`` batches, the rest dropped).
+      strategies: name -> ``factory(learning_rate) -> GradientTransformation``
+        (called with a traced scalar; or a ``(factory, eval_params)`` pair), or
+        names of rows of :data:`lrjax.compare.STRATEGIES` (all but
+        ``range-test``), tuned at their peak/initial rate.
+      steps: the step budget per member, ``>= 1``.
+      batch_size: examples per step with ``data``, in ``[1, len(data)]``.
+      batch_fn: instead of ``data``: ``(key, step) -> batch`` with ``key =
+        fold_in(seed's data key, step)`` and ``step`` a traced int32.
+      has_aux: whether ``loss_fn`` returns ``(loss, aux)`` (aux is ignored).
+      eval_fn: ``(params, eval_data) -> {name: scalar}``.
+      eval_data: evaluation data; default the training data. Required with
+        ``batch_fn`` unless ``eval_fn`` is given.
+      metric: the name selected on; default the first key of ``eval_fn``'s
+        result, or ``"loss"``.
+      higher_is_better: whether the metric is maximised. Default False.
+      eval_every: steps between evaluations; default ``max(1, steps // 10)``.
+      rates: the (initial, peak) rates, one sequence for every strategy or
+        name -> sequence; default ten log-spaced rates over ``1e-4..1`` for
+        factories, ``rate * 10**linspace(-2, 1, 10)`` around a named row's
+        hand-set rate.
+      seeds: a count (seeds ``0..n-1``) or a sequence of seeds. Default 3.
+      method: ``"grid"`` (default), ``"halving"`` or ``"pbt"``.
+      eta: halving's reduction factor, an int ``>= 2``. Default 3.
+      pbt_interval: steps between PBT's exploit steps, in ``[1, steps)``;
+        default ``max(1, steps // 10)``.
+      final_seeds: re-run each chosen rate on fresh seeds (a count: the seeds
+        after the largest of ``seeds``; or a sequence) for the whole budget,
+        at a fixed rate, and report those metrics (not the ones selected on).
+      max_members: members per compiled call at most; larger populations run
+        in equal chunks reusing one compilation (not with ``"pbt"``).
+      max_bytes: bound on a call's estimated memory: per member, the
+        parameters three times (weights, gradients, updates) plus the
+        optimizer state (``jax.eval_shape``); activations are not counted.
+      devices: devices the population axis is sharded over (padded to a
+        multiple of their number); default ``jax.devices()``.
+      progress: show a tqdm bar (when tqdm is installed).
+
+    Returns:
+      A :class:`SweepResult` (see :class:`StrategyRuns` for the arrays).
+
+    Raises:
+      ValueError, TypeError: for bad arguments, before anything compiles.
+
+    Example::
+
+        >>> import jax, jax.numpy as jnp, lrjax
+        >>> x = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
+        >>> data = (x, x @ jnp.array([1.0, -2.0, 0.5]))
+        >>> init = lambda key: jnp.zeros(3)
+        >>> loss = lambda w, b: jnp.mean((b[0] @ w - b[1]) ** 2)
+        >>> result = lrjax.sweep(init, loss, data, batch_size=16, steps=50,
+        ...     strategies={"sgd": lrjax.sgd}, rates=[0.01, 0.1], seeds=2,
+        ...     progress=False)
+        >>> result.strategies["sgd"].chosen_rate
+        0.1
+    """
+    val.check_one_of("method", method, inputs.METHODS)
+    tuned, names = inputs.check_strategies(strategies)
+    val.check_positive_int("steps", steps)
+    val.check_type("has_aux", has_aux, bool)
+    val.check_type("higher_is_better", higher_is_better, bool)
+    val.check_positive_int("eta", eta)
+    val.check_in_range("eta", eta, 2)
+    eval_every = max(1, steps // 10) if eval_every is None else eval_every
+    val.check_positive_int("eval_every", eval_every)
+    for name, value in (("max_members", max_members), ("max_bytes", max_bytes)):
+        if value is not None:
+            val.check_positive_int(name, value)
+    seeds, final_seeds = inputs.check_seeds(seeds, final_seeds)
+    n, batch = inputs.check_data(data, batch_size, batch_fn)
+    if eval_data is None and batch_fn is None:
+        eval_data = data
+    if eval_data is None and eval_fn is None:
+        raise ValueError(
+            "eval_data is required with batch_fn unless eval_fn is given "
+            "(the metric is loss_fn(params, eval_data)); got eval_data=None."
+        )
+    if names:
+        spe = n // batch_size if batch_fn is None else eval_every
+        found, defaults = named_strategies(
+            names, steps=steps, steps_per_epoch=spe, batch_size=batch_size or 0
+        )
+        tuned = {**found, **tuned}
+    else:
+        defaults = {}
+    order = names or list(tuned)
+    rates = inputs.check_rates(rates, order, defaults)
+    extra: list[int] = []
+    if method == "halving":
+        for name in order:
+            rungs = rung_steps(steps, eta, len(rates[name]))
+            if rungs[0] < 1:
+                need = eta ** (len(rungs) - 1)
+                raise ValueError(
+                    f"steps must be >= eta**(rungs - 1) = {eta}**{len(rungs) - 1} = "
+                    f"{need} for successive halving of {len(rates[name])} rates of "
+                    f"{name!r} ({len(rungs)} rungs, the first at steps // {need}); "
+                    f"got steps={steps}."
+                )
+            extra += rungs
+    if method == "pbt":
+        pbt_interval = max(1, steps // 10) if pbt_interval is None else pbt_interval
+        val.check_positive_int("pbt_interval", pbt_interval)
+        if pbt_interval >= steps:
+            raise ValueError(
+                f"pbt_interval must be in [1, {steps - 1}] (below steps={steps}), "
+                f"got {pbt_interval}."
+            )
+        extra += list(range(pbt_interval, steps, pbt_interval))
+
+    params = jax.eval_shape(init_fn, jax.random.PRNGKey(0))
+    inputs.check_loss(loss_fn, has_aux, params, batch)
+    metric, metric_names = inputs.check_metric(
+        eval_fn, metric, params, eval_data, loss_fn, has_aux
+    )
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError(f"devices must not be empty, got {devices!r}.")
+    caps = {}
+    for name in order:
+        state = inputs.check_factory(name, tuned[name], rates[name][0], params)
+        cap = max_members or len(rates[name]) * len(seeds)
+        if max_bytes is not None:
+            member = 3 * inputs.state_bytes(params) + inputs.state_bytes(state) + 4 * n
+            cap = min(cap, max(1, max_bytes // member))
+        population = len(rates[name]) * len(seeds)
+        if method == "pbt" and cap < population:
+            raise ValueError(
+                f"method='pbt' ranks the whole population in one call: max_members/"
+                f"max_bytes allow {cap} members, {name!r} has {population} "
+                f"({len(rates[name])} rates x {len(seeds)} seeds)."
+            )
+        caps[name] = cap
+
+    task = Task(
+        init_fn,
+        loss_fn,
+        has_aux,
+        batch_size,
+        n,
+        batch_fn,
+        eval_fn,
+        metric,
+        higher_is_better,
+    )
+    data = None if batch_fn is not None else jax.tree_util.tree_map(jnp.asarray, data)
+    eval_data = jax.tree_util.tree_map(jnp.asarray, eval_data)
+    points = eval_points(steps, eval_every, extra)
+    everyone = seeds if final_seeds is None else np.concatenate([seeds, final_seeds])
+    states, init_compile, init_run = seed_states(init_fn, everyone)
+    chosen_seeds = Seeds(*tree_take(states, np.arange(len(seeds))))
+    fresh_seeds = None
+    if final_seeds is not None:
+        fresh_seeds = Seeds(*tree_take(states, np.arange(len(seeds), len(everyone))))
+    bar = _progress(order, progress)
+    results = {}
+    for name in bar if bar is not None else order:
+        engine = Engine(
+            task, tuned[name], data, eval_data, max_members=caps[name], devices=devices
+        )
+        r = rates[name]
+        if bar is not None:
+            bar.set_description_str(f"{name:>20}")
+        if method == "grid":
+            outcome = run_grid(engine, r, chosen_seeds, steps, points)
+        elif method == "halving":
+
+            def on_rung(k: int, active: int, name: str = name) -> None:
+                if bar is not None:
+                    bar.set_postfix_str(f"{name}: rung {k}, {active} rates")
+
+            outcome = run_halving(
+                engine, r, chosen_seeds, steps, points, eta,
+                higher_is_better=higher_is_better, metric=metric, on_rung=on_rung,
+            )  # fmt: skip
+        else:
+            outcome = run_pbt(
+                engine, r, chosen_seeds, steps, points, pbt_interval,
+                higher_is_better=higher_is_better,
+            )  # fmt: skip
+        if not results:  # the shared initialisation, timed with the first
+            engine.compile_seconds += init_compile
+            engine.run_seconds += init_run
+        results[name] = _runs(name, engine, outcome, r, seeds, final_seeds, fresh_seeds, steps, points, metric_names, metric, higher_is_better)  # fmt: skip
+        if bar is not None:
+            best = results[name]
+            bar.set_postfix_str(f"{name}: rate {best.chosen_rate:.3g}")
+    return SweepResult(results, metric, higher_is_better, method, steps)
+
+
+def _runs(
+    name: str,
+    engine: Engine,
+    outcome: Outcome,
+    rates: np.ndarray,
+    seeds: np.ndarray,
+    final_seeds: np.ndarray | None,
+    fresh_seeds: Seeds | None,
+    steps: int,
+    points: Sequence[int],
+    metric_names: Sequence[str],
+    metric: str,
+    higher_is_better: bool,
+) -> StrategyRuns:
+    """Reshapes an outcome to ``[rate, seed, ...]``, chooses, and re-runs."""
+    r, s = len(rates), len(seeds)
+    shape = lambda x: x.reshape(r, s, *x.shape[1:])
+    final = shape(_last_metric(outcome, metric))
+    trained = shape(outcome.steps_trained)
+    if outcome.lineage is None:
+        chosen = _choose(final, np.all(trained == steps, axis=1), higher_is_better)
+    else:  # PBT: the initial rate of the best final member's lineage
+        scores = np.ravel(-final if higher_is_better else final)
+        best = int(np.argmin(np.where(np.isnan(scores), np.inf, scores)))
+        chosen = int(outcome.lineage[best]) // s
+    final_metrics = None
+    if final_seeds is not None:
+        again = run_grid(engine, rates[chosen : chosen + 1], fresh_seeds, steps, points)
+        final_metrics = {k: again.metrics[k][:, -1].copy() for k in metric_names}
+    return StrategyRuns(
+        name=name,
+        rates=np.asarray(rates, np.float64),
+        seeds=np.asarray(seeds, np.int64),
+        train_loss=shape(outcome.train_loss),
+        learning_rate=shape(outcome.learning_rate),
+        eval_steps=outcome.eval_steps,
+        eval_metrics={k: shape(outcome.metrics[k]) for k in metric_names},
+        final_metric=final,
+        steps_trained=trained,
+        chosen=chosen,
+        final_seeds=final_seeds,
+        final_metrics=final_metrics,
+        compilations=engine.counter[0],
+        compile_seconds=engine.compile_seconds,
+        run_seconds=engine.run_seconds,
+        member_steps=int(outcome.steps_trained.sum()),
+    )
