@@ -63,11 +63,17 @@ def _problem():
 
 
 def _run(opt, params, loss, steps, case):
-    state = opt.init(params)
-    for _ in range(steps):
+    # One compiled step (eager dispatch of second-order optimizers took
+    # minutes); eager steps are checked on every optimizer elsewhere.
+    @jax.jit
+    def step(params, state):
         value, grads = jax.value_and_grad(loss)(params)
         updates, state = opt.update(grads, state, params, **case.extra(loss=value))
-        params = optax.apply_updates(params, updates)
+        return optax.apply_updates(params, updates), state
+
+    state = opt.init(params)
+    for _ in range(steps):
+        params, state = step(params, state)
     return params, state
 
 
