@@ -6,9 +6,9 @@ A block that rescales the rate (reduce on plateau, say) keeps its factor in a
 field named ``learning_rate_scale``. New blocks opt in by following the field
 convention, not by registering anywhere.
 
-:func:`get_learning_rate` reads these fields per path through the state tree
-(DESIGN.md section 7): the rates and scales met along one path (the blocks of
-an ``optax.chain``) multiply; the branches of an ``optax.partition`` (alias
+:func:`get_learning_rate` reads these fields per path through the state
+tree: the rates and scales met along one path (the blocks of an
+``optax.chain``) multiply; the branches of an ``optax.partition`` (alias
 ``multi_transform``) are separate paths and are reported per label.
 """
 

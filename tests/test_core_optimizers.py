@@ -47,7 +47,7 @@ def test_sgd_momentum(nesterov, dampening):
 
 
 def test_sgd_ema_momentum_is_the_strategies_formula():
-    # STRATEGIES.md: v = b*v + (1-b)*g; w -= a*v.
+    # The EMA form of momentum: v = b*v + (1-b)*g; w -= a*v.
     a, b, w, v = 0.2, 0.8, W0.copy(), np.zeros(3)
     for g in GRADS:
         v = b * v + (1 - b) * g
