@@ -1,7 +1,7 @@
 """The README's examples of reacting rates and of ``lrjax.sweep`` run as written.
 
 The ``python`` blocks of each subsection of "Rates that react to training"
-(and of the section "Tuning rates on your model") are executed, in order, in
+(and of "Tuning rates on your model" and "Comparing strategies") are executed, in order, in
 a namespace holding what the surrounding prose assumes (a model's
 ``params``, ``grads``, a ``loss_fn`` with data ``x``, ``y``, a schedule); a
 block that defines its own names (the plateau example trains a model from
@@ -26,7 +26,11 @@ import lrjax
 matplotlib.use("Agg")
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
-SECTIONS = ("## Rates that react to training", "## Tuning rates on your model")
+SECTIONS = (
+    "## Comparing strategies",
+    "## Rates that react to training",
+    "## Tuning rates on your model",
+)
 
 
 def subsection_blocks() -> dict[str, str]:
@@ -98,6 +102,9 @@ def test_readme_examples_run(title, capsys):
         runs = ns["result"].strategies["adam"]
         assert runs.final_metrics["loss"].shape == (2,)
         assert np.all(np.isfinite(runs.train_loss))
+    if "lc.compare(" in code:
+        out = capsys.readouterr().out
+        assert all(name in out for name in ("constant", "cosine", "adam"))
     if "lrjax.prodigy()" in code:
         out = capsys.readouterr().out
         assert float(out.strip().split()[-1]) == pytest.approx(0.8248, rel=1e-3)

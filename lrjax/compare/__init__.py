@@ -1,18 +1,26 @@
-"""The strategy comparison behind ``lrjax compare``: every learning-rate
-strategy on the same network, several seeds at once.
+"""The strategy comparison behind ``lrjax compare``: learning-rate strategies
+on the same network, each at a rate tuned by :func:`lrjax.sweep`, reported on
+fresh seeds with confidence intervals.
 
-Needs the ``examples`` extra (scikit-learn for the data, tqdm and matplotlib
-for the progress bar and the figure)::
+Needs the ``examples`` extra (mnist1d and scikit-learn for the data, tqdm and
+matplotlib for the progress bar and the figure)::
 
     pip install "lrjax[examples]"
-    lrjax compare                      # MLP, every strategy, 3 seeds
+    lrjax compare                      # MNIST-1D MLP, 13 strategies, tuned
     lrjax compare --model cnn --strategies decay adam
+    lrjax compare --task digits --no-tune --strategies all
+
+On your own model, :func:`compare` takes ``init_fn``, ``loss_fn``, the train,
+validation and test data and a metric, and returns the results that
+:func:`format_table`, :func:`write_csv` and :func:`plot_results` take
+(``examples/compare_own_model.py``).
 """
 
 from lrjax.compare.command import run_comparison
-from lrjax.compare.data import Digits, load_digits
+from lrjax.compare.data import TASKS, Dataset, cache_dir, load_digits, load_mnist1d
 from lrjax.compare.figure import plot_results
-from lrjax.compare.models import MODELS, Model, cnn, mlp
+from lrjax.compare.models import MODELS, Model, build_model, cnn, cnn1d, mlp
 from lrjax.compare.report import StrategyResult, format_table, write_csv
 from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy, select
 from lrjax.compare.training import Curves, Plan, make_seed_run, seed_keys, train_seeds
+from lrjax.compare.tuning import DEFAULT_STRATEGIES, compare, rate_grid

@@ -1,10 +1,15 @@
-"""``lrjax compare``: train one network under every strategy and compare them.
+"""``lrjax compare``: train one network under many strategies and compare them.
 
-Runs each selected strategy of :data:`lrjax.compare.STRATEGIES` on the same
-network, data, epochs, batch size, initialisations and data orders, all seeds
-of a strategy at once (``jax.vmap`` in one compiled function), then prints a
-table ranked by mean test accuracy and writes ``strategies.csv``,
-``strategies_curves.csv`` and ``strategies.png`` to the output folder.
+By default each strategy's rate is tuned first (:func:`lrjax.compare.compare`:
+successive halving with :func:`lrjax.sweep` over a log grid around the row's
+hand-set rate, on the validation split), then the chosen rate is trained on
+fresh seeds and reported on the test split, with mean ± std, a 95% interval
+and Welch's test against the best. ``--no-tune`` runs the rows at their
+hand-set rates instead (:func:`run_comparison`: all seeds of a strategy at
+once, ``jax.vmap`` in one compiled function, the test split evaluated after
+each epoch). Prints a table ranked by mean test accuracy and writes
+``strategies.csv``, ``strategies_curves.csv``, ``sweep.csv`` (when tuned) and
+``strategies.png`` to the output folder.
 """
 
 from __future__ import annotations
@@ -18,69 +23,40 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from lrjax.compare.data import Digits, load_digits
+from lrjax.compare.data import TASKS, Dataset
 from lrjax.compare.figure import plot_results
-from lrjax.compare.models import MODELS, Model
+from lrjax.compare.models import MODELS, Model, build_model
 from lrjax.compare.report import TABLE_NOTE, StrategyResult, format_table, write_csv
-from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy, select
+from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy
 from lrjax.compare.training import Plan, cross_entropy, train_seeds
-from lrjax.control.range_test import find_learning_rate
+from lrjax.compare.tuning import (
+    DEFAULT_STRATEGIES,
+    RATE_POINTS,
+    compare,
+    make_range_test,
+    resolve_strategies,
+)
 
 __all__ = ["UsageError", "add_arguments", "run", "run_comparison"]
 
-DEFAULT_EPOCHS = 20
+# Per task: (epochs, batch size). MNIST-1D: 54 epochs of 35 batches of 100
+# (1,890 steps, near the 2,000 at which the paper's MLP reaches ~68%); 54 is
+# 2 x 3**3, so the halving rungs (1/9 and 1/3 of the run) end epochs.
+TASK_DEFAULTS = {"mnist1d": (54, 100), "digits": (18, 32)}
 DEFAULT_SEEDS = 3
-DEFAULT_BATCH_SIZE = 32
-QUICK_EPOCHS = 3
+DEFAULT_FINAL_SEEDS = 3
+DEFAULT_ETA = 3
+# --quick: 9 epochs, 2 + 2 seeds, 3 rates (one halving rung at a third).
+QUICK_EPOCHS = 9
 QUICK_SEEDS = 2
-RANGE_TEST_STEPS = 100
+QUICK_RATES = 3
+DEFAULT_EPOCHS = TASK_DEFAULTS["digits"][0]
+DEFAULT_BATCH_SIZE = TASK_DEFAULTS["digits"][1]
 
 
 class UsageError(ValueError):
     """An option of ``lrjax compare`` out of range (the command exits with 2)."""
-
-
-def _range_test(
-    model: Model, data: Digits, plan: Plan, notes: list[str]
-) -> Callable[[Callable[[Any], optax.GradientTransformation]], float]:
-    """``find_rate`` for :class:`Context`: a range test on seed 0's network and
-    its first ``RANGE_TEST_STEPS`` batches, from 1e-4 to 10."""
-
-    def find_rate(make_optimizer):
-        init_key, order_key = jax.random.split(jax.random.PRNGKey(0))
-        params = model.init(init_key)
-        n = data.x_train.shape[0]
-        orders = [
-            np.asarray(jax.random.permutation(jax.random.fold_in(order_key, e), n))
-            for e in range(-(-RANGE_TEST_STEPS // plan.steps_per_epoch))
-        ]
-        usable = plan.steps_per_epoch * plan.batch_size
-        order = np.concatenate([o[:usable] for o in orders])
-        indices = order[: RANGE_TEST_STEPS * plan.batch_size].reshape(
-            RANGE_TEST_STEPS, plan.batch_size
-        )
-        batches = (
-            jnp.asarray(data.x_train[indices]),
-            jnp.asarray(data.y_train[indices]),
-        )
-
-        def loss_fn(params, batch):
-            images, labels = batch
-            return cross_entropy(model.apply(params, images), labels)
-
-        result = find_learning_rate(
-            loss_fn, params, batches, make_optimizer, 1e-4, 10.0, RANGE_TEST_STEPS
-        )
-        notes.append(
-            f"range test: {result.rule} pick {result.suggestion:.4g} (steepest "
-            f"{result.steepest:.4g}, valley {result.valley:.4g}, diverged: "
-            f"{result.diverged})"
-        )
-        return result.suggestion
-
-    return find_rate
 
 
 def run_comparison(
@@ -89,12 +65,12 @@ def run_comparison(
     epochs: int = DEFAULT_EPOCHS,
     seeds: int = DEFAULT_SEEDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    data: Digits | None = None,
+    data: Dataset | None = None,
     progress: bool = True,
     notes: list[str] | None = None,
 ) -> list[StrategyResult]:
-    """Trains every strategy (all seeds at once each) and returns the results
-    in the order given.
+    """Trains every strategy at its hand-set rate (all seeds at once each) and
+    returns the results in the order given (``lrjax compare --no-tune``).
 
     Args:
       strategies: rows of the strategy table.
@@ -103,7 +79,7 @@ def run_comparison(
       seeds: seeds per strategy, ``>= 1``; seed ``i`` initialises and orders
         the data from ``PRNGKey(i)`` for every strategy.
       batch_size: examples per step, in ``[1, training examples]``.
-      data: the digits split; default :func:`load_digits`.
+      data: the split; default the digits (:func:`load_digits`).
       progress: show a tqdm progress bar (if tqdm is installed).
       notes: a list that receives remarks made during the run (the rate a
         range test chose).
@@ -115,30 +91,39 @@ def run_comparison(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
-    data = load_digits() if data is None else data
-    if batch_size > data.x_train.shape[0]:
+    data = TASKS["digits"]() if data is None else data
+    n = data.train_x.shape[0]
+    if batch_size > n:
         raise ValueError(
-            f"batch_size must be at most the {data.x_train.shape[0]} training "
-            f"examples, got {batch_size}."
+            f"batch_size must be at most the {n} training examples, got {batch_size}."
         )
     notes = [] if notes is None else notes
-    plan = Plan(epochs, batch_size, data.x_train.shape[0] // batch_size)
-    context = Context(plan, _range_test(model, data, plan, notes))
+    plan = Plan(epochs, batch_size, n // batch_size)
+
+    def loss_fn(params: Any, batch: Any) -> jax.Array:
+        return cross_entropy(model.apply(params, batch[0]), batch[1])
+
+    picked: list[float] = []
+    train = (data.train_x, data.train_y)
+    context = Context(plan, make_range_test(model.init, loss_fn, train, plan, notes, picked))  # fmt: skip
     bar = _progress(strategies, progress)
     results = []
     for strategy in bar:
         if hasattr(bar, "set_description_str"):
             bar.set_description_str(f"{strategy.name:>22}")
         start = time.perf_counter()
+        before = len(picked)
         optimizer = strategy.build(context)
         built = time.perf_counter() - start
         trained = train_seeds(model, optimizer, plan, data, seeds, strategy.eval_params)
+        rate = picked[-1] if len(picked) > before else strategy.rate
         result = StrategyResult(
             strategy,
             trained.curves,
             built + trained.compile_seconds,
             trained.run_seconds,
             trained.warmup_seconds,
+            rate=rate,
         )
         results.append(result)
         if hasattr(bar, "set_postfix_str"):
@@ -160,45 +145,34 @@ def _progress(items: Sequence[Strategy], enabled: bool) -> Any:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``lrjax compare``."""
-    parser.add_argument(
-        "--strategies",
-        nargs="+",
-        metavar="NAME",
-        help="strategies or families to run (default: all; see --list); "
-        "space- or comma-separated",
-    )
-    parser.add_argument(
-        "--model", choices=sorted(MODELS), default="mlp", help="network (default mlp)"
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        help=f"epochs (default {DEFAULT_EPOCHS}; {QUICK_EPOCHS} with --quick)",
-    )
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        help=f"seeds per strategy, trained at once (default {DEFAULT_SEEDS}; {QUICK_SEEDS} with --quick)",
-    )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=DEFAULT_BATCH_SIZE,
-        help=f"examples per step (default {DEFAULT_BATCH_SIZE})",
-    )
-    parser.add_argument(
-        "--out", default="results", help="output folder (default ./results)"
-    )
-    parser.add_argument(
-        "--list", action="store_true", help="list the strategies and exit"
-    )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke-sized run: few epochs and seeds, one strategy per family unless --strategies is given",
-    )
-    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")  # fmt: skip
+    add = parser.add_argument
+    add("--task", choices=sorted(TASKS), default="mnist1d",
+        help="data: MNIST-1D (generated once, then cached) or scikit-learn's digits (default mnist1d)")  # fmt: skip
+    add("--model", choices=sorted(MODELS["mnist1d"]), default="mlp",
+        help="network: mlp (MNIST-1D: 40-100-100-10) or cnn (MNIST-1D: three 1-D convolutions) (default mlp)")  # fmt: skip
+    add("--strategies", nargs="+", metavar="NAME",
+        help=f"strategies or families to run, or 'all' (default: {len(DEFAULT_STRATEGIES)} "
+        "strategies covering every family; see --list); space- or comma-separated")  # fmt: skip
+    epochs = ", ".join(f"{t} {e}" for t, (e, _) in TASK_DEFAULTS.items())
+    batches = ", ".join(f"{t} {b}" for t, (_, b) in TASK_DEFAULTS.items())
+    add("--epochs", type=int, help=f"epochs per run (default {epochs}; {QUICK_EPOCHS} with --quick)")  # fmt: skip
+    add("--batch-size", type=int, help=f"examples per step (default {batches})")
+    add("--seeds", type=int,
+        help=f"seeds the rate is tuned on; with --no-tune the seeds reported (default {DEFAULT_SEEDS}; {QUICK_SEEDS} with --quick)")  # fmt: skip
+    add("--final-seeds", type=int,
+        help=f"fresh seeds the tuned rate is reported on (default {DEFAULT_FINAL_SEEDS}; {QUICK_SEEDS} with --quick)")  # fmt: skip
+    add("--rates", type=int,
+        help=f"rates in each strategy's tuning grid, log-spaced over 1.5 decades either side of its hand-set rate (default {RATE_POINTS}; {QUICK_RATES} with --quick)")  # fmt: skip
+    add("--method", choices=("halving", "grid", "pbt"), default="halving",
+        help="how lrjax.sweep spends the tuning budget (default halving)")  # fmt: skip
+    add("--eta", type=int, default=DEFAULT_ETA, help=f"successive halving's reduction factor (default {DEFAULT_ETA})")  # fmt: skip
+    add("--no-tune", action="store_true", help="run every strategy at its hand-set rate (no tuning)")  # fmt: skip
+    add("--out", default="results", help="output folder (default ./results)")
+    add("--list", action="store_true", help="list the strategies and exit")
+    add("--quick", action="store_true",
+        help="smoke-sized run: few epochs, seeds and rates; one strategy per family unless --strategies is given")  # fmt: skip
+    add("--no-plot", action="store_true", help="skip the figure")
+    add("--no-progress", action="store_true", help="no progress bars")
 
 
 def _list_strategies() -> str:
@@ -208,8 +182,17 @@ def _list_strategies() -> str:
         lines.append(f"{family}:")
         for s in STRATEGIES:
             if s.family == family:
-                lines.append(f"  {s.name:{width}}  {s.summary}")
+                default = "*" if s.name in DEFAULT_STRATEGIES else " "
+                lines.append(f"  {s.name:{width}} {default} {s.summary}")
+    lines.append("(* in the default selection)")
     return "\n".join(lines)
+
+
+def _accuracy(model: Model) -> Callable[[Any, Any], jax.Array]:
+    def accuracy(params: Any, data: Any) -> jax.Array:
+        return jnp.mean(jnp.argmax(model.apply(params, data[0]), axis=-1) == data[1])
+
+    return accuracy
 
 
 def run(opts: argparse.Namespace) -> int:
@@ -225,56 +208,83 @@ def run(opts: argparse.Namespace) -> int:
         n.strip() for arg in opts.strategies or [] for n in arg.split(",") if n.strip()
     ]
     try:
-        strategies = select(names)
+        strategies = resolve_strategies(names or None)
     except ValueError as e:
         raise UsageError(str(e)) from None
     for flag, value in (
-        ("--epochs", opts.epochs),
-        ("--seeds", opts.seeds),
-        ("--batch-size", opts.batch_size),
-    ):
+        ("--epochs", opts.epochs), ("--seeds", opts.seeds),
+        ("--final-seeds", opts.final_seeds), ("--batch-size", opts.batch_size),
+        ("--rates", opts.rates),
+    ):  # fmt: skip
         if value is not None and value < 1:
-            raise UsageError(f"{flag} must be >= 1, got {value}")  # fmt: skip
+            raise UsageError(f"{flag} must be >= 1, got {value}")
+    if opts.eta < 2:
+        raise UsageError(f"--eta must be >= 2, got {opts.eta}")
     if opts.quick and not names:
-        firsts = {}
+        firsts: dict[str, Strategy] = {}
         for s in strategies:
             firsts.setdefault(s.family, s)
         strategies = list(firsts.values())
-    epochs = (
-        opts.epochs
-        if opts.epochs is not None
-        else (QUICK_EPOCHS if opts.quick else DEFAULT_EPOCHS)
-    )
-    seeds = opts.seeds if opts.seeds is not None else (QUICK_SEEDS if opts.quick else DEFAULT_SEEDS)  # fmt: skip
-    model = MODELS[opts.model]()
-    data = load_digits()
-    if opts.batch_size > data.x_train.shape[0]:
-        raise UsageError(
-            f"--batch-size must be at most {data.x_train.shape[0]}, got {opts.batch_size}"
-        )
+    quick = opts.quick
+    task_epochs, task_batch = TASK_DEFAULTS[opts.task]
+    epochs = opts.epochs or (QUICK_EPOCHS if quick else task_epochs)
+    batch_size = opts.batch_size or task_batch
+    seeds = opts.seeds or (QUICK_SEEDS if quick else DEFAULT_SEEDS)
+    final_seeds = opts.final_seeds or (QUICK_SEEDS if quick else DEFAULT_FINAL_SEEDS)
+    rates = opts.rates or (QUICK_RATES if quick else RATE_POINTS)
     start = time.perf_counter()
+    model = build_model(opts.task, opts.model)
+    data = TASKS[opts.task]()
+    n = data.train_x.shape[0]
+    if batch_size > n:
+        raise UsageError(f"--batch-size must be at most {n}, got {batch_size}")
+    if opts.method == "halving" and not opts.no_tune:
+        k = int(np.ceil(np.log(rates) / np.log(opts.eta) - 1e-9)) if rates > 1 else 0
+        if epochs * (n // batch_size) < opts.eta**k:
+            raise UsageError(f"--epochs too few for halving {rates} rates at eta {opts.eta}")  # fmt: skip
+    what = (
+        f"{seeds} seeds at each hand-set rate" if opts.no_tune else
+        f"rates tuned ({opts.method}, {rates} rates x {seeds} seeds on the validation "
+        f"split), then {final_seeds} fresh seeds"
+    )  # fmt: skip
     print(
-        f"lrjax compare: {len(strategies)} strategies x {seeds} seeds, {model.name} on "
-        f"digits ({data.x_train.shape[0]} train / {data.x_test.shape[0]} test), "
-        f"{epochs} epochs of batch {opts.batch_size}, {jax.default_backend()}",
+        f"lrjax compare: {len(strategies)} strategies, {what}; {model.name} on "
+        f"{opts.task} ({n} train / {data.val_x.shape[0]} validation / "
+        f"{data.test_x.shape[0]} test), {epochs} epochs of batch {batch_size}, "
+        f"{jax.default_backend()}",
         flush=True,
     )
     notes: list[str] = []
-    results = run_comparison(
-        strategies, model, epochs, seeds, opts.batch_size, data,
-        progress=not opts.no_progress, notes=notes,
-    )  # fmt: skip
+    if opts.no_tune:
+        results = run_comparison(
+            strategies, model, epochs, seeds, batch_size, data,
+            progress=not opts.no_progress, notes=notes,
+        )  # fmt: skip
+    else:
+        results = compare(
+            model.init,
+            lambda p, b: cross_entropy(model.apply(p, b[0]), b[1]),
+            (data.train_x, data.train_y), (data.val_x, data.val_y),
+            (data.test_x, data.test_y), _accuracy(model),
+            strategies=strategies, epochs=epochs, batch_size=batch_size,
+            seeds=seeds, final_seeds=final_seeds, rate_points=rates,
+            method=opts.method, eta=opts.eta, progress=not opts.no_progress,
+            notes=notes,
+        )  # fmt: skip
     print()
     print(format_table(results))
     print(TABLE_NOTE)
     for note in notes:
         print(f"note: {note}")
-    paths = write_csv(results, opts.out)
+    paths = write_csv(results, opts.out, opts.task, model.name)
     if not opts.no_plot:
-        title = f"{model.name} on digits: {epochs} epochs of batch {opts.batch_size}, {seeds} seeds"
-        paths += (
-            plot_results(results, os.path.join(opts.out, "strategies.png"), title),
+        how = (
+            "hand-set rates"
+            if opts.no_tune
+            else f"tuned rates, {final_seeds} fresh seeds"
         )
+        title = f"{model.name} on {opts.task}: {epochs} epochs of batch {batch_size}, {how}"  # fmt: skip
+        paths += (plot_results(results, os.path.join(opts.out, "strategies.png"), title),)  # fmt: skip
     print("wrote " + ", ".join(paths))
     print(f"wall time {time.perf_counter() - start:.1f} s")
     return 0

@@ -1,4 +1,5 @@
-"""The figure of ``lrjax compare``: training loss, learning rate, test accuracy.
+"""The figure of ``lrjax compare``: training loss, learning rate, test accuracy
+and, when rates were tuned, rate sensitivity (validation metric against rate).
 
 Every strategy has its own colour (:data:`PALETTE`, pairwise distinguishable)
 and every family its own dash pattern; strategies whose curves coincide with
@@ -24,6 +25,7 @@ __all__ = [
     "PANELS",
     "accuracy_limits",
     "coinciding",
+    "draw_rate_sensitivity",
     "draw_results",
     "drawing_order",
     "legend_label",
@@ -169,6 +171,8 @@ def accuracy_limits(results: Sequence[StrategyResult]) -> tuple[float, float]:
         return 0.0, 1.0
     low, high = float(values.min()), float(values.max())
     margin = max(0.02 * (high - low), 0.005)
+    if results[0].metric != "accuracy":  # a metric of the user's: no bounds
+        return low - margin, high + margin
     return max(0.0, low - margin), min(1.0, high + margin)
 
 
@@ -183,8 +187,13 @@ def draw_results(results: Sequence[StrategyResult], title: str = "") -> Any:
     best = {}
     for r in ranked(results):
         best.setdefault(r.strategy.family, r.strategy.name)
-    figure = Figure(figsize=(17, 6.2), layout="constrained")
-    axes = dict(zip(PANELS, figure.subplots(1, 3), strict=True))
+    widths = {r.strategy.name: 1.2 for r in order} | {n: 2.4 for n in best.values()}
+    tuned = [r for r in order if r.sweep is not None]
+    figure = Figure(figsize=(22 if tuned else 17, 6.2), layout="constrained")
+    all_axes = figure.subplots(1, 4 if tuned else 3)
+    axes = dict(zip(PANELS, all_axes[:3], strict=True))
+    if tuned:
+        draw_rate_sensitivity(all_axes[3], tuned, styles, widths)
     # Coinciding curves form groups (by the first member) in each panel; the
     # k-th of n members draws every n-th dash, so all n colours show in turn.
     groups: dict[str, dict[str, list[str]]] = {p: {} for p in PANELS}
@@ -195,7 +204,6 @@ def draw_results(results: Sequence[StrategyResult], title: str = "") -> Any:
             while panel in partners[first]:
                 first = partners[first][panel]
             groups[panel].setdefault(first, []).append(name)
-    widths = {r.strategy.name: 1.2 for r in order} | {n: 2.4 for n in best.values()}
     handles, bold, family_seen = [], [], set()
     for r in order:
         c, name, family = r.curves, r.strategy.name, r.strategy.family
@@ -235,7 +243,8 @@ def draw_results(results: Sequence[StrategyResult], title: str = "") -> Any:
     axes["rate"].set(
         yscale="log", xlabel="epoch", title="learning rate per step (get_learning_rate)"
     )
-    axes["accuracy"].set(xlabel="epoch", title="test accuracy")
+    metric = results[0].metric if results else "accuracy"
+    axes["accuracy"].set(xlabel="epoch", title=f"test {metric}")
     bottom, _ = axes["rate"].get_ylim()
     axes["rate"].set_ylim(bottom=max(bottom, 1e-5))  # schedules ending at ~0
     axes["accuracy"].set_ylim(*accuracy_limits(results))
@@ -260,6 +269,49 @@ def draw_results(results: Sequence[StrategyResult], title: str = "") -> Any:
     return figure
 
 
+def draw_rate_sensitivity(
+    ax: Any,
+    results: Sequence[StrategyResult],
+    styles: dict[str, LineStyle],
+    widths: dict[str, float],
+) -> None:
+    """Each tuned strategy's validation metric at the end of tuning against
+    its rate (log axis): the mean over the tuning seeds (line), their lowest to
+    highest (band), rates halving stopped early hollow (their value is from an
+    earlier evaluation), and the chosen rate starred."""
+    for r in results:
+        runs, style = r.sweep, styles[r.strategy.name]
+        rates = np.asarray(runs.rates, np.float64)
+        order = np.argsort(rates)
+        values = np.asarray(runs.final_metric, np.float64)[order]
+        finite = np.isfinite(values)
+        count = finite.sum(axis=1)
+        mean = np.where(finite, values, 0.0).sum(axis=1) / np.maximum(count, 1)
+        mean = np.where(count > 0, mean, np.nan)
+        low = np.where(count > 0, np.where(finite, values, np.inf).min(axis=1), np.nan)
+        high = np.where(
+            count > 0, np.where(finite, values, -np.inf).max(axis=1), np.nan
+        )
+        trained = np.asarray(runs.steps_trained)[order]
+        early = np.any(trained < trained.max(), axis=1)
+        x = rates[order]
+        ax.plot(x, mean, color=style.color, ls=style.dashes, lw=widths[r.strategy.name])
+        ax.plot(x[~early], mean[~early], "o", color=style.color, ms=4)
+        ax.plot(x[early], mean[early], "o", color=style.color, ms=4, mfc="white")
+        ok = np.isfinite(low) & np.isfinite(high)
+        if r.sweep.seeds.size > 1 and np.any(ok & (high > low)):
+            ax.fill_between(x, low, high, where=ok, color=style.color, alpha=0.1, lw=0)
+        chosen = int(np.flatnonzero(order == runs.chosen)[0])
+        if np.isfinite(mean[chosen]):
+            ax.plot(x[chosen], mean[chosen], "*", color=style.color, ms=13,
+                    mec="black", mew=0.7, zorder=4)  # fmt: skip
+    metric = results[0].metric
+    ax.set(xscale="log", xlabel="initial (peak) learning rate",
+           title=f"rate sensitivity: validation {metric} after tuning\n"
+           "(* chosen; hollow: stopped early by halving)")  # fmt: skip
+    ax.grid(alpha=0.3, which="both", lw=0.5)
+
+
 def plot_results(results: Sequence[StrategyResult], path: str, title: str = "") -> str:
     """Draws the three panels and saves them to ``path``.
 
@@ -271,7 +323,8 @@ def plot_results(results: Sequence[StrategyResult], path: str, title: str = "") 
     family (by mean final test accuracy) is drawn thicker. Curves equal to an
     earlier strategy's (:func:`coinciding`) are named in the legend, e.g.
     ``"ema-momentum (= constant)"``, and drawn in alternating dashes over it.
-    The legend sits outside the axes.
+    The legend sits outside the axes. When strategies were tuned a fourth
+    panel shows rate sensitivity (:func:`draw_rate_sensitivity`).
     """
     figure = draw_results(results, title)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)

@@ -1,8 +1,11 @@
-"""The two networks of the comparison, in plain JAX.
+"""The networks of the comparison, in plain JAX.
 
 A model is a pair of pure functions: ``init(key) -> params`` and
-``apply(params, images) -> logits`` with images ``(n, 8, 8, 1)``. Weights use
-He-normal initialisation (ReLU networks), biases start at zero.
+``apply(params, inputs) -> logits``. For MNIST-1D (signals ``(n, 40)``) the
+paper's MLP 40-100-100-10 and a small 1-D CNN; for the digits (images
+``(n, 8, 8, 1)``) an MLP 64-128-128-10 and a small 2-D CNN
+(:func:`build_model` picks by task). Weights use He-normal initialisation
+(ReLU networks), biases start at zero.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Model", "cnn", "mlp", "MODELS"]
+__all__ = ["MODELS", "Model", "build_model", "cnn", "cnn1d", "mlp"]
 
 
 class Model(NamedTuple):
@@ -28,16 +31,20 @@ def _he_normal(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array
     return jax.random.normal(key, shape, jnp.float32) * jnp.sqrt(2.0 / fan_in)
 
 
-def mlp(hidden: Sequence[int] = (128, 128), num_classes: int = 10) -> Model:
-    """A fully connected ReLU network on the flattened 64 pixels.
+def mlp(
+    hidden: Sequence[int] = (128, 128), num_classes: int = 10, inputs: int = 64
+) -> Model:
+    """A fully connected ReLU network on the flattened inputs.
 
     Args:
       hidden: widths of the hidden layers. Default two layers of 128.
       num_classes: outputs. Default 10.
+      inputs: input features after flattening. Default 64 (8x8 digits);
+        MNIST-1D has 40.
     """
     if not hidden or any(int(h) < 1 for h in hidden):
         raise ValueError(f"hidden must be positive layer widths, got {hidden!r}.")
-    widths = [64, *map(int, hidden), num_classes]
+    widths = [int(inputs), *map(int, hidden), num_classes]
 
     def init(key: jax.Array) -> Any:
         keys = jax.random.split(key, len(widths) - 1)
@@ -102,4 +109,72 @@ def cnn(channels: tuple[int, int] = (16, 32), num_classes: int = 10) -> Model:
     return Model("cnn", init, apply)
 
 
-MODELS: dict[str, Callable[[], Model]] = {"mlp": mlp, "cnn": cnn}
+def cnn1d(channels: int = 25, num_classes: int = 10, length: int = 40) -> Model:
+    """The MNIST-1D paper's small CNN: three 1-D convolutions of ``channels``
+    (kernel 5 then 3 and 3, stride 2, padding 1, ReLU), then a linear
+    classifier on the flattened ``(5, channels)`` features for length 40.
+
+    Args:
+      channels: channels of each convolution. Default 25.
+      num_classes: outputs. Default 10.
+      length: input signal length. Default 40.
+    """
+    c = int(channels)
+    if c < 1:
+        raise ValueError(f"channels must be positive, got {channels!r}.")
+    kernels = (5, 3, 3)
+    out = int(length)
+    for k in kernels:
+        out = (out + 2 - k) // 2 + 1
+    flat = out * c
+
+    def init(key: jax.Array) -> Any:
+        keys = jax.random.split(key, 4)
+        params = {}
+        for i, (k, c_in) in enumerate(zip(kernels, (1, c, c), strict=True)):
+            params[f"conv{i + 1}"] = {
+                "w": _he_normal(keys[i], (k, c_in, c), k * c_in),
+                "b": jnp.zeros(c),
+            }
+        params["out"] = {
+            "w": _he_normal(keys[3], (flat, num_classes), flat),
+            "b": jnp.zeros(num_classes),
+        }
+        return params
+
+    def conv(x: jax.Array, layer: Any) -> jax.Array:
+        # Patches times a matrix, as in cnn(): a batched matmul under vmap.
+        w = layer["w"]
+        patches = jax.lax.conv_general_dilated_patches(
+            x, (w.shape[0],), (2,), [(1, 1)], dimension_numbers=("NWC", "WIO", "NWC")
+        )
+        # The patches' feature axis is ordered (channel, position).
+        kernel = w.transpose(1, 0, 2).reshape(-1, w.shape[-1])
+        return jax.nn.relu(patches @ kernel + layer["b"])
+
+    def apply(params: Any, signals: jax.Array) -> jax.Array:
+        h = signals.reshape(signals.shape[0], -1, 1)
+        for i in range(len(kernels)):
+            h = conv(h, params[f"conv{i + 1}"])
+        h = h.reshape(h.shape[0], -1)
+        return h @ params["out"]["w"] + params["out"]["b"]
+
+    return Model("cnn1d", init, apply)
+
+
+# Model name -> constructor, per task.
+MODELS: dict[str, dict[str, Callable[[], Model]]] = {
+    "mnist1d": {"mlp": lambda: mlp((100, 100), inputs=40), "cnn": cnn1d},
+    "digits": {"mlp": mlp, "cnn": cnn},
+}
+
+
+def build_model(task: str, name: str) -> Model:
+    """The network ``name`` (``"mlp"`` or ``"cnn"``) sized for ``task``."""
+    try:
+        return MODELS[task][name]()
+    except KeyError:
+        raise ValueError(
+            f"unknown task/model {task!r}/{name!r}; tasks and models: "
+            f"{ {t: sorted(m) for t, m in MODELS.items()} }."
+        ) from None

@@ -1,5 +1,10 @@
-"""What ``lrjax compare`` prints and writes: a ranked table and two CSV files
-(the figure is :mod:`lrjax.compare.figure`'s)."""
+"""What ``lrjax compare`` prints and writes: a ranked table and three CSV files
+(the figure is :mod:`lrjax.compare.figure`'s).
+
+The statistics are :mod:`lrjax.tune.stats`': mean, sample standard deviation
+and a 95% Student-t interval over the seeds, and Welch's t-test against the
+best strategy (5%) for the ``≈best`` mark.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,28 @@ import dataclasses
 import math
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from lrjax.compare.strategies import Strategy
 from lrjax.compare.training import RETIME_BELOW_SECONDS, Curves
+from lrjax.tune.stats import mean_std_ci, welch_t_test
 
 __all__ = [
+    "ALPHA",
     "CURVE_COLUMNS",
     "SUMMARY_COLUMNS",
+    "SWEEP_COLUMNS",
     "TABLE_NOTE",
     "StrategyResult",
     "format_table",
+    "marks",
     "ranked",
     "write_csv",
 ]
+
+ALPHA = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,14 +43,25 @@ class StrategyResult:
 
     Attributes:
       strategy: the row of the strategy table.
-      curves: :class:`Curves` as NumPy arrays with a leading seed axis.
-      compile_seconds: time to build, trace and compile its run (including a
-        range test, if it used one).
-      run_seconds: time of the timed training call (every seed), after
-        compiling: :attr:`steps_per_second` comes from it alone.
+      curves: :class:`Curves` as NumPy arrays with a leading seed axis; its
+        ``test_accuracy`` holds the test metric (``metric``) per epoch.
+      compile_seconds: time to build, trace and compile its runs (tuning
+        included; a range test, if it used one).
+      run_seconds: time of the timed training calls (every seed and, when
+        tuned, every tuning member), after compiling.
       warmup_seconds: time of an untimed first call before it (0 when the
         training call was timed on its first run; see
         :func:`lrjax.compare.train_seeds`).
+      rate: the rate the reported seeds ran at (tuned, hand-set, or picked by
+        a range test); ``None`` when unknown.
+      tuned: whether ``rate`` was chosen by :func:`lrjax.sweep`.
+      seed_ids: the seeds of ``curves``; default ``0 .. n-1``.
+      sweep: the tuning population (:class:`lrjax.tune.StrategyRuns`), or
+        ``None``.
+      metric: the test metric's name. Default ``"accuracy"``.
+      higher_is_better: whether the metric is maximised.
+      member_steps: training steps of the timed calls (seeds x steps, plus
+        the tuning members'); default from ``curves``.
     """
 
     strategy: Strategy
@@ -46,13 +69,25 @@ class StrategyResult:
     compile_seconds: float
     run_seconds: float
     warmup_seconds: float = 0.0
+    rate: float | None = None
+    tuned: bool = False
+    seed_ids: tuple[int, ...] | None = None
+    sweep: Any = None
+    metric: str = "accuracy"
+    higher_is_better: bool = True
+    member_steps: int | None = None
 
     @property
     def seeds(self) -> int:
         return self.curves.train_loss.shape[0]
 
     @property
+    def seed_list(self) -> tuple[int, ...]:
+        return self.seed_ids if self.seed_ids is not None else tuple(range(self.seeds))
+
+    @property
     def final_accuracy(self) -> np.ndarray:
+        """The test metric after the last epoch, per seed."""
         return self.curves.test_accuracy[:, -1]
 
     @property
@@ -61,129 +96,191 @@ class StrategyResult:
 
     @property
     def best_epoch(self) -> int:
-        """1-based epoch of the best mean test accuracy (the first, on ties)."""
-        return int(np.argmax(self.mean_accuracy_curve)) + 1
+        """1-based epoch of the best mean test metric (the first, on ties)."""
+        curve = self.mean_accuracy_curve
+        return int(np.argmax(curve if self.higher_is_better else -curve)) + 1
 
     @property
     def steps_per_second(self) -> float:
-        """Training steps (seeds x steps) per second of the timed call only:
+        """Training steps (members x steps) per second of the timed calls only:
         compilation and warm-up left out, so rows compare like for like."""
-        steps = self.seeds * self.curves.learning_rate.shape[1]
+        steps = self.member_steps
+        if steps is None:
+            steps = self.seeds * self.curves.learning_rate.shape[1]
         return steps / self.run_seconds if self.run_seconds > 0 else math.inf
 
     @property
     def wall_seconds(self) -> float:
-        """All the strategy's time: build, compile, warm-up and timed run."""
+        """All the strategy's time: build, compile, warm-up and timed runs."""
         return self.compile_seconds + self.warmup_seconds + self.run_seconds
 
 
 def _sort_key(result: StrategyResult) -> tuple[float, str]:
-    accuracy = float(result.final_accuracy.mean())
-    return (-accuracy if math.isfinite(accuracy) else math.inf, result.strategy.name)
+    mean = float(np.mean(result.final_accuracy))
+    sign = -1.0 if result.higher_is_better else 1.0
+    return (sign * mean if math.isfinite(mean) else math.inf, result.strategy.name)
 
 
 def ranked(results: Sequence[StrategyResult]) -> list[StrategyResult]:
-    """Results by decreasing mean final test accuracy (ties by name)."""
+    """Results by mean final test metric, best first (ties by name; NaN last)."""
     return sorted(results, key=_sort_key)
 
 
+def marks(results: Sequence[StrategyResult], alpha: float = ALPHA) -> dict[str, str]:
+    """``best`` for the best mean, ``≈best`` where Welch's t-test against the
+    best finds no difference (two-sided p >= ``alpha``), ``?`` where it cannot
+    run (under two seeds, or not finite), else empty; by strategy name."""
+    order = ranked(results)
+    if not order or not math.isfinite(float(np.mean(order[0].final_accuracy))):
+        return {r.strategy.name: "?" for r in results}
+    best = order[0]
+    out = {best.strategy.name: "best"}
+    for r in order[1:]:
+        p = welch_t_test(r.final_accuracy, best.final_accuracy)[2]
+        out[r.strategy.name] = "?" if math.isnan(p) else ("≈best" if p >= alpha else "")
+    return out
+
+
 TABLE_NOTE = (
-    "steps/s: seeds x steps per second of the timed training call alone, after "
-    "compiling\n         (and after an untimed warm-up call when training takes "
-    f"under {RETIME_BELOW_SECONDS:g} s)\nwall s:  the strategy's whole time: "
-    "optimizer (range test included), compiling, warm-up, training"
+    "test: the mean ± sample std over the reported seeds and its 95% Student-t "
+    "interval;\n         ≈best: Welch's t-test against the best finds no "
+    f"difference at {100 * ALPHA:g}% (?: untestable)\n"
+    "rate:    the rate the seeds ran at (* tuned by lrjax.sweep on the "
+    "validation split)\nsteps/s: members x steps per second of the timed "
+    "training calls alone, after compiling\n         (and after an untimed "
+    f"warm-up call when training takes under {RETIME_BELOW_SECONDS:g} s)\n"
+    "wall s:  the strategy's whole time: optimizer (range test included), "
+    "tuning, compiling, training"
 )
 
 
+def _percent(metric: str) -> bool:
+    return metric == "accuracy"
+
+
 def format_table(results: Sequence[StrategyResult]) -> str:
-    """A fixed-width table, best mean test accuracy first (:data:`TABLE_NOTE`
-    says what its two timing columns measure)."""
+    """A fixed-width table, best mean test metric first (:data:`TABLE_NOTE`
+    says what its columns measure)."""
+    metric = results[0].metric if results else "accuracy"
+    scale = 100.0 if _percent(metric) else 1.0
+    title = f"test {metric}{' (%)' if _percent(metric) else ''}"
+    mark = marks(results)
     head = (
-        f"{'#':>3}  {'strategy':22}{'family':11}{'train loss':>11}"
-        f"{'test accuracy (%)':>20}{'best epoch':>12}{'steps/s':>10}{'wall s':>8}"
+        f"{'#':>3}  {'strategy':22}{'family':11}{'rate':>10}{title:>20}"
+        f"{'95% CI':>18}{'':7}{'train loss':>11}{'steps/s':>10}{'wall s':>8}"
     )
     lines = [head, "-" * len(head)]
     for rank, r in enumerate(ranked(results), 1):
-        acc = 100 * r.final_accuracy
+        mean, std, low, high = (scale * v for v in mean_std_ci(r.final_accuracy))
         loss = float(r.curves.train_loss[:, -1].mean())
+        rate = "" if r.rate is None else f"{r.rate:.3g}{'*' if r.tuned else ''}"
         lines.append(
-            f"{rank:3d}  {r.strategy.name:22}{r.strategy.family:11}{loss:11.4g}"
-            f"{f'{acc.mean():.2f} ± {acc.std():.2f}':>20}{r.best_epoch:12d}"
+            f"{rank:3d}  {r.strategy.name:22}{r.strategy.family:11}{rate:>10}"
+            f"{f'{mean:.2f} ± {std:.2f}':>20}{f'[{low:.2f}, {high:.2f}]':>18}"
+            f"  {mark[r.strategy.name]:5}{loss:11.4g}"
             f"{r.steps_per_second:10.0f}{r.wall_seconds:8.1f}"
         )
     return "\n".join(lines)
 
 
 SUMMARY_COLUMNS = (
-    "strategy",
-    "family",
-    "seed",
-    "final_train_loss",
-    "final_test_loss",
-    "test_accuracy",
-    "best_epoch",
-    "best_test_accuracy",
-    "final_learning_rate",
-    "compile_seconds",
-    "run_seconds",
-    "steps_per_second",
-)
+    "task", "model", "strategy", "family", "tuned", "learning_rate", "seed",
+    "test_accuracy", "test_loss", "train_loss", "best_epoch",
+    "best_test_accuracy", "final_learning_rate", "compile_seconds",
+    "run_seconds", "steps_per_second",
+)  # fmt: skip
 CURVE_COLUMNS = (
-    "strategy",
-    "family",
-    "seed",
-    "epoch",
-    "train_loss",
-    "test_loss",
-    "test_accuracy",
-    "learning_rate",
-)
+    "task", "model", "strategy", "family", "seed", "epoch", "train_loss",
+    "test_loss", "test_accuracy", "learning_rate",
+)  # fmt: skip
+SWEEP_COLUMNS = (
+    "task", "model", "strategy", "family", "learning_rate", "seed", "chosen",
+    "steps_trained", "val_accuracy", "val_loss",
+)  # fmt: skip
 
 
-def write_csv(results: Sequence[StrategyResult], out_dir: str) -> tuple[str, str]:
-    """Writes ``strategies.csv`` (one row per strategy and seed) and
+def _named(columns: Sequence[str], metric: str) -> list[str]:
+    """The columns with ``accuracy`` read as the metric's name."""
+    return [c.replace("accuracy", metric) for c in columns]
+
+
+def _g(x: Any) -> str:
+    return f"{float(x):.6g}"
+
+
+def write_csv(
+    results: Sequence[StrategyResult], out_dir: str, task: str = "", model: str = ""
+) -> tuple[str, ...]:
+    """Writes ``strategies.csv`` (one row per strategy and seed),
     ``strategies_curves.csv`` (one row per strategy, seed and epoch; the rate
-    is the one the epoch's last step applied). Returns both paths."""
+    is the one the epoch's last step applied) and, when any strategy was
+    tuned, ``sweep.csv`` (one row per strategy, rate and seed of the tuning
+    population: its validation metric at its last evaluation, halving's
+    stopped rates included). Columns named ``accuracy`` take the metric's
+    name. Returns the paths."""
     os.makedirs(out_dir, exist_ok=True)
-    summary_path = os.path.join(out_dir, "strategies.csv")
-    curves_path = os.path.join(out_dir, "strategies_curves.csv")
-    with open(summary_path, "w", newline="") as summary_file:
-        writer = csv.writer(summary_file)
-        writer.writerow(SUMMARY_COLUMNS)
+    metric = results[0].metric if results else "accuracy"
+    paths = [os.path.join(out_dir, f) for f in ("strategies.csv", "strategies_curves.csv")]  # fmt: skip
+    with open(paths[0], "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(_named(SUMMARY_COLUMNS, metric))
         for r in ranked(results):
             c, name, family = r.curves, r.strategy.name, r.strategy.family
-            for seed in range(r.seeds):
+            rate = "" if r.rate is None else _g(r.rate)
+            for i, seed in enumerate(r.seed_list):
+                acc = c.test_accuracy[i]
+                best = int(np.argmax(acc if r.higher_is_better else -acc))
                 writer.writerow([
-                    name,
-                    family,
-                    seed,
-                    f"{c.train_loss[seed, -1]:.6g}",
-                    f"{c.test_loss[seed, -1]:.6g}",
-                    f"{c.test_accuracy[seed, -1]:.6g}",
-                    int(np.argmax(c.test_accuracy[seed])) + 1,
-                    f"{c.test_accuracy[seed].max():.6g}",
-                    f"{c.learning_rate[seed, -1]:.6g}",
-                    f"{r.compile_seconds:.3f}",
-                    f"{r.run_seconds:.3f}",
+                    task, model, name, family, int(r.tuned), rate, seed,
+                    _g(acc[-1]), _g(c.test_loss[i, -1]), _g(c.train_loss[i, -1]),
+                    best + 1, _g(acc[best]), _g(c.learning_rate[i, -1]),
+                    f"{r.compile_seconds:.3f}", f"{r.run_seconds:.3f}",
                     f"{r.steps_per_second:.1f}",
                 ])  # fmt: skip
-    with open(curves_path, "w", newline="") as curves_file:
-        writer = csv.writer(curves_file)
-        writer.writerow(CURVE_COLUMNS)
+    with open(paths[1], "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(_named(CURVE_COLUMNS, metric))
         for r in ranked(results):
             c = r.curves
             epochs = c.train_loss.shape[1]
             steps = c.learning_rate.shape[1] // epochs
-            for seed in range(r.seeds):
+            for i, seed in enumerate(r.seed_list):
                 for e in range(epochs):
                     writer.writerow([
-                        r.strategy.name,
-                        r.strategy.family,
-                        seed,
-                        e + 1,
-                        f"{c.train_loss[seed, e]:.6g}",
-                        f"{c.test_loss[seed, e]:.6g}",
-                        f"{c.test_accuracy[seed, e]:.6g}",
-                        f"{c.learning_rate[seed, (e + 1) * steps - 1]:.6g}",
+                        task, model, r.strategy.name, r.strategy.family, seed, e + 1,
+                        _g(c.train_loss[i, e]), _g(c.test_loss[i, e]),
+                        _g(c.test_accuracy[i, e]),
+                        _g(c.learning_rate[i, (e + 1) * steps - 1]),
                     ])  # fmt: skip
-    return summary_path, curves_path
+    tuned = [r for r in ranked(results) if r.sweep is not None]
+    if tuned:
+        paths.append(os.path.join(out_dir, "sweep.csv"))
+        with open(paths[-1], "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(_named(SWEEP_COLUMNS, metric))
+            for r in tuned:
+                runs = r.sweep
+                loss = _last_evaluation(runs, "val_loss")
+                for i, rate in enumerate(runs.rates):
+                    for j, seed in enumerate(runs.seeds):
+                        writer.writerow([
+                            task, model, r.strategy.name, r.strategy.family,
+                            _g(rate), int(seed), int(i == runs.chosen),
+                            int(runs.steps_trained[i, j]),
+                            _g(runs.final_metric[i, j]), _g(loss[i, j]),
+                        ])  # fmt: skip
+    return tuple(paths)
+
+
+def _last_evaluation(runs: Any, key: str) -> np.ndarray:
+    """``(rates, seeds)``: ``key`` at each member's last evaluation (NaN if
+    it has none)."""
+    values = np.asarray(runs.eval_metrics.get(key, np.full((1, 1, 1), np.nan)))
+    if values.shape[:2] != np.shape(runs.final_metric):
+        return np.full(np.shape(runs.final_metric), np.nan)
+    done = np.asarray(runs.eval_steps)[None, None, :] <= np.asarray(runs.steps_trained)[..., None]  # fmt: skip
+    last = np.where(
+        done.any(-1), done.shape[-1] - 1 - np.argmax(done[..., ::-1], -1), 0
+    )
+    picked = np.take_along_axis(values, last[..., None], -1)[..., 0]
+    return np.where(done.any(-1), picked, np.nan)

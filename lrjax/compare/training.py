@@ -21,7 +21,7 @@ import numpy as np
 import optax
 
 from lrjax._learning_rate import get_learning_rate
-from lrjax.compare.data import Digits
+from lrjax.compare.data import Dataset
 from lrjax.compare.models import Model
 
 __all__ = [
@@ -94,7 +94,7 @@ def make_seed_run(
     optimizer: optax.GradientTransformation,
     plan: Plan,
     eval_params: EvalParams | None = None,
-) -> Callable[[jax.Array, Digits], Curves]:
+) -> Callable[[jax.Array, Dataset], Curves]:
     """Builds one seed's training run (not yet compiled).
 
     Every ``update`` receives ``value=`` the mean training loss of the last
@@ -122,16 +122,16 @@ def make_seed_run(
 
     value_and_grad = jax.value_and_grad(loss_fn)
 
-    def run(key: jax.Array, data: Digits) -> Curves:
+    def run(key: jax.Array, data: Dataset) -> Curves:
         init_key, order_key = jax.random.split(key)
         params = model.init(init_key)
         opt_state = tx.init(params)
-        monitored = loss_fn(params, data.x_train, data.y_train)
+        monitored = loss_fn(params, data.train_x, data.train_y)
 
         def train_step(carry, indices):
             params, opt_state, monitored = carry
             loss, grads = value_and_grad(
-                params, data.x_train[indices], data.y_train[indices]
+                params, data.train_x[indices], data.train_y[indices]
             )
             updates, opt_state = tx.update(grads, opt_state, params, value=monitored)
             params = optax.apply_updates(params, updates)
@@ -141,16 +141,16 @@ def make_seed_run(
         def epoch(carry, epoch_index):
             params, opt_state, _ = carry
             order = jax.random.permutation(
-                jax.random.fold_in(order_key, epoch_index), data.x_train.shape[0]
+                jax.random.fold_in(order_key, epoch_index), data.train_x.shape[0]
             )
             batches = order[: steps * batch].reshape(steps, batch)
             carry, (losses, rates) = jax.lax.scan(train_step, carry, batches)
             params, opt_state, _ = carry
             train_loss = jnp.mean(losses)
             weights = params if eval_params is None else eval_params(opt_state, params)
-            logits = model.apply(weights, data.x_test)
-            test_loss = cross_entropy(logits, data.y_test)
-            accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == data.y_test)
+            logits = model.apply(weights, data.test_x)
+            test_loss = cross_entropy(logits, data.test_y)
+            accuracy = jnp.mean(jnp.argmax(logits, axis=-1) == data.test_y)
             return (params, opt_state, train_loss), (
                 train_loss,
                 test_loss,
@@ -196,7 +196,7 @@ def train_seeds(
     model: Model,
     optimizer: optax.GradientTransformation,
     plan: Plan,
-    data: Digits,
+    data: Dataset,
     seeds: int,
     eval_params: EvalParams | None = None,
 ) -> TrainedSeeds:
@@ -211,7 +211,7 @@ def train_seeds(
     batched = jax.jit(jax.vmap(run, in_axes=(0, None)))
     # Inputs on the device before the clock starts.
     keys, arrays = jax.block_until_ready(
-        (seed_keys(seeds), Digits(*(jnp.asarray(a) for a in data)))
+        (seed_keys(seeds), Dataset(*(jnp.asarray(a) for a in data)))
     )
     start = time.perf_counter()
     compiled = batched.lower(keys, arrays).compile()

@@ -5,8 +5,10 @@ formulas (IEC 61966-2-1 and CIE 1976, D65 white), independently of the palette's
 construction.
 """
 
+import csv
 import dataclasses
 import itertools
+import types
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from lrjax.compare import (  # noqa: E402
     mlp,
     run_comparison,
     training,
+    write_csv,
 )
 from lrjax.compare.figure import (  # noqa: E402
     PALETTE,
@@ -264,3 +267,57 @@ def test_run_comparison_reports_training_time_apart_from_compilation():
     assert result.wall_seconds == pytest.approx(
         result.compile_seconds + result.warmup_seconds + result.run_seconds
     )
+
+
+def _tuned(name, chosen=1):
+    """A synthetic tuned result: 3 rates x 2 seeds, the first rate stopped
+    by halving after the first of two evaluations."""
+    runs = types.SimpleNamespace(
+        rates=np.array([0.01, 0.1, 1.0]),
+        seeds=np.array([0, 1]),
+        chosen=chosen,
+        final_metric=np.array([[0.5, 0.6], [0.8, 0.9], [0.7, np.nan]]),
+        steps_trained=np.array([[10, 10], [20, 20], [20, 20]]),
+        eval_steps=np.array([10, 20]),
+        eval_metrics={
+            "val_loss": np.array([
+                [[1.5, np.nan], [1.4, np.nan]],
+                [[1.0, 0.6], [1.0, 0.5]],
+                [[1.2, 0.9], [1.1, np.nan]],
+            ])
+        },
+    )  # fmt: skip
+    return dataclasses.replace(
+        _result(name), sweep=runs, rate=float(runs.rates[chosen]), tuned=True,
+        seed_ids=(2, 3),
+    )  # fmt: skip
+
+
+def test_tuned_results_add_the_rate_sensitivity_panel_and_sweep_csv(tmp_path):
+    results = [_tuned("constant"), _tuned("adam", chosen=2)]
+    figure = draw_results(results)
+    assert len(figure.axes) == 4
+    sens = figure.axes[3]
+    assert sens.get_xscale() == "log" and "rate sensitivity" in sens.get_title()
+    stars = [line for line in sens.lines if line.get_marker() == "*"]
+    assert sorted(float(s.get_xdata()[0]) for s in stars) == [0.1, 1.0]
+    # The star sits at the mean over seeds of the chosen rate's final metric
+    # (over the finite values: adam's second seed diverged).
+    heights = sorted(float(s.get_ydata()[0]) for s in stars)
+    assert heights == pytest.approx([0.7, 0.85])
+
+    paths = write_csv(results, str(tmp_path), "task", "model")
+    assert [p.rsplit("/", 1)[-1] for p in paths] == [
+        "strategies.csv", "strategies_curves.csv", "sweep.csv",
+    ]  # fmt: skip
+    rows = list(csv.DictReader(open(paths[2], newline="")))
+    assert len(rows) == 2 * 3 * 2
+    stopped = [r for r in rows if r["strategy"] == "constant" and r["learning_rate"] == "0.01"]  # fmt: skip
+    assert [(r["steps_trained"], r["val_loss"]) for r in stopped] == [
+        ("10", "1.5"), ("10", "1.4"),
+    ]  # fmt: skip
+    chosen = {r["strategy"]: r["learning_rate"] for r in rows if r["chosen"] == "1"}
+    assert chosen == {"constant": "0.1", "adam": "1"}
+    summary = list(csv.DictReader(open(paths[0], newline="")))
+    assert {r["seed"] for r in summary} == {"2", "3"}
+    assert {r["tuned"] for r in summary} == {"1"}

@@ -18,6 +18,7 @@ from lrjax.compare import (  # noqa: E402
     Context,
     Plan,
     cnn,
+    cnn1d,
     load_digits,
     make_seed_run,
     mlp,
@@ -25,7 +26,7 @@ from lrjax.compare import (  # noqa: E402
 )
 from lrjax.compare.strategies import select  # noqa: E402
 
-DATA = load_digits()
+DATA = load_digits(validation=0)  # the whole 1,347-image training split
 SMALL = mlp((32,))
 
 
@@ -39,15 +40,19 @@ def _context(plan, rate=0.05):
 
 
 def test_digits_split_is_fixed_stratified_and_scaled():
-    x_train, y_train, x_test, y_test = DATA
+    x_train, y_train, x_val, _, x_test, y_test = DATA
     assert x_train.shape == (1347, 8, 8, 1) and x_test.shape == (450, 8, 8, 1)
+    assert x_val.shape == (0, 8, 8, 1)
+    carved = load_digits()  # the last 300 training images validate
+    np.testing.assert_array_equal(carved.val_x, x_train[-300:])
+    np.testing.assert_array_equal(carved.train_y, y_train[:-300])
     assert x_train.dtype == np.float32 and y_train.dtype == np.int32
     assert x_train.min() == 0.0 and x_train.max() == 1.0
     # Stratified: each class's share of the test set is its share overall (+-1).
     counts = np.bincount(np.concatenate([y_train, y_test]), minlength=10)
     np.testing.assert_allclose(np.bincount(y_test, minlength=10), counts / 4, atol=1)
     again = load_digits()
-    np.testing.assert_array_equal(again.y_test, y_test)
+    np.testing.assert_array_equal(again.test_y, y_test)
     with pytest.raises(ValueError, match="test_fraction"):
         load_digits(test_fraction=1.0)
 
@@ -55,7 +60,7 @@ def test_digits_split_is_fixed_stratified_and_scaled():
 def test_cnn_patch_convolution_equals_lax_conv():
     model = cnn()
     params = model.init(jax.random.PRNGKey(3))
-    images = jnp.asarray(DATA.x_test[:7])
+    images = jnp.asarray(DATA.test_x[:7])
 
     def conv(x, layer):
         y = jax.lax.conv_general_dilated(
@@ -69,6 +74,23 @@ def test_cnn_patch_convolution_equals_lax_conv():
     ).reshape(7, -1)
     expected = pooled @ params["out"]["w"] + params["out"]["b"]
     np.testing.assert_allclose(model.apply(params, images), expected, atol=2e-5)
+
+
+def test_cnn1d_patch_convolution_equals_lax_conv():
+    """MNIST-1D's CNN: kernels 5, 3, 3, stride 2, padding 1; 40 -> 19 -> 10 -> 5."""
+    model = cnn1d()
+    params = model.init(jax.random.PRNGKey(4))
+    signals = jax.random.normal(jax.random.PRNGKey(5), (6, 40))
+    h = signals[..., None]
+    for name in ("conv1", "conv2", "conv3"):
+        layer = params[name]
+        h = jax.lax.conv_general_dilated(
+            h, layer["w"], (2,), [(1, 1)], dimension_numbers=("NWC", "WIO", "NWC")
+        )
+        h = jax.nn.relu(h + layer["b"])
+    assert h.shape == (6, 5, 25)
+    expected = h.reshape(6, -1) @ params["out"]["w"] + params["out"]["b"]
+    np.testing.assert_allclose(model.apply(params, signals), expected, atol=2e-5)
 
 
 def test_run_equals_a_plain_python_loop_with_optax_sgd():
@@ -95,18 +117,18 @@ def test_run_equals_a_plain_python_loop_with_optax_sgd():
         losses = []
         for step in range(plan.steps_per_epoch):
             idx = order[step * 128 : (step + 1) * 128]
-            loss, grads = grad_fn(params, DATA.x_train[idx], DATA.y_train[idx])
+            loss, grads = grad_fn(params, DATA.train_x[idx], DATA.train_y[idx])
             updates, state = tx.update(grads, state, params)
             params = optax.apply_updates(params, updates)
             losses.append(float(loss))
-        logits = SMALL.apply(params, DATA.x_test)
+        logits = SMALL.apply(params, DATA.test_x)
         np.testing.assert_allclose(curves.train_loss[epoch], np.mean(losses), rtol=1e-5)
         np.testing.assert_allclose(
-            curves.test_accuracy[epoch], np.mean(np.argmax(logits, -1) == DATA.y_test)
+            curves.test_accuracy[epoch], np.mean(np.argmax(logits, -1) == DATA.test_y)
         )
         np.testing.assert_allclose(
             curves.test_loss[epoch],
-            loss_fn(params, DATA.x_test, DATA.y_test),
+            loss_fn(params, DATA.test_x, DATA.test_y),
             rtol=1e-5,
         )
     np.testing.assert_array_equal(
@@ -158,9 +180,9 @@ def test_loss_driven_rates_change_only_at_epoch_boundaries():
     np.testing.assert_array_equal(rates, np.broadcast_to(rates[..., :1], rates.shape))
     for seed in range(2):
         init_key, _ = jax.random.split(jax.random.PRNGKey(seed))
-        logits = SMALL.apply(SMALL.init(init_key), DATA.x_train)
+        logits = SMALL.apply(SMALL.init(init_key), DATA.train_x)
         initial = optax.softmax_cross_entropy_with_integer_labels(
-            logits, DATA.y_train
+            logits, DATA.train_y
         ).mean()
         monitored = [initial, *curves.train_loss[seed, :3]]
         expected = [0.05]
