@@ -11,28 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from sweep_problem import BATCH, DATA, ONE, N, X, Y, init, loss_fn
 
 import lrjax
 
-ONE = jax.devices()[:1]
-N, BATCH, STEPS, EVERY = 48, 8, 20, 5
-X = jax.random.normal(jax.random.PRNGKey(42), (N, 4))
-Y = jnp.tanh(X @ jnp.array([1.0, -2.0, 0.5, 0.3]))[:, None]
-DATA = {"x": X, "y": Y}
-
-
-def init(key):
-    k1, k2 = jax.random.split(key)
-    return {
-        "w1": 0.5 * jax.random.normal(k1, (4, 8)),
-        "b1": jnp.zeros(8),
-        "w2": 0.5 * jax.random.normal(k2, (8, 1)),
-    }
-
-
-def loss_fn(params, batch):
-    h = jnp.tanh(batch["x"] @ params["w1"] + params["b1"])
-    return jnp.mean((h @ params["w2"] - batch["y"]) ** 2)
+STEPS, EVERY = 20, 5
 
 
 def random_batch(key, step):
