@@ -147,8 +147,9 @@ TABLE_NOTE = (
     f"difference at {100 * ALPHA:g}% (?: untestable)\n"
     "rate:    the rate the seeds ran at (* tuned by lrjax.sweep on the "
     "validation split)\nsteps/s: members x steps per second of the timed "
-    "training calls alone, after compiling\n         (and after an untimed "
-    f"warm-up call when training takes under {RETIME_BELOW_SECONDS:g} s)\n"
+    "training calls alone, after compiling\n         (with --no-tune, also "
+    f"after an untimed warm-up call when training takes under "
+    f"{RETIME_BELOW_SECONDS:g} s)\n"
     "wall s:  the strategy's whole time: optimizer (range test included), "
     "tuning, compiling, training"
 )
