@@ -24,3 +24,35 @@ from lrjax.compare.report import StrategyResult, format_table, write_csv
 from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy, select
 from lrjax.compare.training import Curves, Plan, make_seed_run, seed_keys, train_seeds
 from lrjax.compare.tuning import DEFAULT_STRATEGIES, compare, rate_grid
+
+__all__ = [
+    "Context",
+    "Curves",
+    "DEFAULT_STRATEGIES",
+    "Dataset",
+    "FAMILIES",
+    "MODELS",
+    "Model",
+    "Plan",
+    "STRATEGIES",
+    "Strategy",
+    "StrategyResult",
+    "TASKS",
+    "build_model",
+    "cache_dir",
+    "cnn",
+    "cnn1d",
+    "compare",
+    "format_table",
+    "load_digits",
+    "load_mnist1d",
+    "make_seed_run",
+    "mlp",
+    "plot_results",
+    "rate_grid",
+    "run_comparison",
+    "seed_keys",
+    "select",
+    "train_seeds",
+    "write_csv",
+]

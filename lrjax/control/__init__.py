@@ -90,6 +90,8 @@ __all__ = [
     "ReduceOnPlateauState",
     "ScaleByDistanceOverGradientsState",
     "ScheduleFreeState",
+    "StaleGradientsState",
+    "StalenessAwareState",
     "adam_hd",
     "averaged_params",
     "cocob",
@@ -115,4 +117,6 @@ __all__ = [
     "schedule_free_eval_params",
     "schedule_free_sgd",
     "sgd_hd",
+    "stale_gradients",
+    "staleness_aware",
 ]

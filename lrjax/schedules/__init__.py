@@ -33,3 +33,32 @@ from lrjax.schedules.step import (
 )
 from lrjax.schedules.warmup import warmup_schedule, warmup_stable_decay_schedule
 from lrjax.schedules.wrappers import clip_schedule, per_epoch_schedule
+
+__all__ = [
+    "clip_schedule",
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "cosine_restarts_schedule",
+    "cyclic_schedule",
+    "exponential_decay",
+    "inverse_sqrt_schedule",
+    "inverse_time_decay_schedule",
+    "join_schedules",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "multistep_decay_schedule",
+    "one_cycle_schedule",
+    "per_epoch_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
+    "random_schedule",
+    "sgdr_schedule",
+    "step_decay_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    "warmup_schedule",
+    "warmup_stable_decay_schedule",
+]
