@@ -79,7 +79,9 @@ def add_tree_arguments(parser: argparse.ArgumentParser, compiles: int) -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--compiles", type=int, default=compiles)
     parser.add_argument(
-        "--min-size", type=int, default=lrjax.transforms.packing.DEFAULT_MIN_SIZE
+        "--min-size",
+        type=int,
+        default=lrjax.transforms.packed_optimizer.DEFAULT_MIN_SIZE,
     )
     parser.add_argument("--trees", nargs="*", help="substrings of tree names to run")
     parser.add_argument(

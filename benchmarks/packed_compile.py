@@ -50,7 +50,7 @@ def parts(leaves: int, shape: tuple) -> dict:
         for i in range(leaves)
     }
     grads = jax.tree_util.tree_map(lambda p: p * 1e-2, params)
-    layout = pp.plan_layout(params, lrjax.transforms.packing.DEFAULT_MIN_SIZE)
+    layout = pp.plan_layout(params, lrjax.transforms.packed_optimizer.DEFAULT_MIN_SIZE)
     flat = pp.pack_tree(layout, params, "parameter")
     offsets = tuple(jnp.asarray(np.int32(s[1])) for s in layout.slots if s)
 

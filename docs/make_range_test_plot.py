@@ -1,9 +1,10 @@
-"""Runs the README's range-test example and draws docs/range_test.png.
+"""Runs the guide's range-test example and draws docs/range_test.png.
 
     python docs/make_range_test_plot.py [OUTPUT.png] [SEEDS]
 
-The example is the one in README.md ("Find a learning rate"): a small MLP on
-scikit-learn's bundled digits, SGD with momentum, 200 steps from 1e-7 to 10.
+The example is the one in docs/reacting_rates.md ("Find a learning rate"):
+a small MLP on scikit-learn's bundled digits, SGD with momentum, 200 steps
+from 1e-7 to 10.
 With SEEDS (an integer >= 1), the sweep runs once per seed (initialisation
 and batch order) under ``jax.vmap`` and the plot shows the median curve, the
 band between the lowest and highest seed, and the spread of the picks.

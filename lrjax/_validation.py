@@ -43,6 +43,7 @@ __all__ = [
     "check_positive_int",
     "check_non_negative_int",
     "check_dtype",
+    "check_real",
     "check_axis_name",
     "check_tree_structure",
     "check_params",
@@ -292,6 +293,19 @@ def check_dtype(name: str, value: Any) -> None:
         raise ValueError(
             f"{name} must be a floating or complex dtype or None, got {dt}."
         )
+
+
+def check_real(where: str, tree: Any, what: str = "parameter", hint: str = "") -> None:
+    """For real-only blocks: a complex leaf is a ``TypeError`` naming ``where``,
+    the argument (``what``), the leaf's path and dtype; ``hint``: what to do."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        dtype = jnp.result_type(getattr(leaf, "dtype", leaf))  # ShapeDtypeStructs
+        if jnp.issubdtype(dtype, jnp.complexfloating):
+            raise TypeError(
+                f"{where}: the {what} at {jax.tree_util.keystr(path) or 'the root'}"
+                f" is complex ({dtype}), but it takes real {what}s "
+                f"only. {hint}".rstrip()
+            )
 
 
 def _check_same_tree(

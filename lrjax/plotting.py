@@ -93,7 +93,7 @@ def plot_schedule(
     label: str | None = None,
     **plot_kwargs: Any,
 ) -> Any:
-    """Draws ``schedule`` (learning rate against step) for steps ``0 .. num_steps-1``.
+    """Draws ``schedule``: learning rate against step, for ``num_steps`` steps.
 
     Args:
       schedule: any function ``step -> learning rate`` that accepts an array of

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from lrjax import cli
-from lrjax._cli_aliases import ALIASES, NO_EQUIVALENT
+from lrjax.cli.aliases import ALIASES, NO_EQUIVALENT
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

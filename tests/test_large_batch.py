@@ -279,7 +279,7 @@ def test_custom_decay_rate_fn_and_step_offset():
 def test_decay_rate_pow_formula():
     steps = jnp.array([0, 1, 9, 2**31 - 1])
     want = 1.0 - (np.array([0, 1, 9, 2**31 - 1], np.float64) + 1.0) ** -0.8
-    _close(lrjax.transforms.factored.decay_rate_pow(steps, 0.8), want, rtol=1e-6)
+    _close(lrjax.transforms.adafactor.decay_rate_pow(steps, 0.8), want, rtol=1e-6)
 
 
 def test_factored_statistics_dtypes():

@@ -9,8 +9,10 @@ precision, the same optimizer computing in float32 from the same stored
 
 from __future__ import annotations
 
-import cases_adaptive
+import cases_adadelta
+import cases_adagrad
 import cases_large_batch
+import cases_rmsprop
 import chex
 import jax
 import jax.numpy as jnp
@@ -23,7 +25,8 @@ import lrjax
 
 # Lion's block lives with the sign-based methods, covered elsewhere.
 _NAMES = {"adagrad", "rmsprop", "adadelta", "adafactor", "lamb", "lars"}
-CASES = [c for c in cases_adaptive.CASES + cases_large_batch.CASES if c.name in _NAMES]
+_FAMILIES = (cases_adagrad, cases_rmsprop, cases_adadelta, cases_large_batch)
+CASES = [c for m in _FAMILIES for c in m.CASES if c.name in _NAMES]
 by_id = pytest.mark.parametrize("case", CASES, ids=str)
 
 # optax 0.2.8's scale_by_adadelta squares complex numbers (g**2) instead of

@@ -433,11 +433,12 @@ def test_cuts_stay_shared_kernels_under_vmap():
 
 
 def _readme_scan_recipe():
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    """The ``lax.scan`` recipe of the packing guide (docs/packing.md)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "packing.md").read_text()
     blocks = text.split("```python\n")[1:]
     (block,) = [b.split("```")[0] for b in blocks if "def train_block" in b]
     namespace = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(block, "docs/packing.md", "exec"), namespace)  # noqa: S102
     return namespace
 
 

@@ -1,12 +1,15 @@
-"""The README's examples of reacting rates and of ``lrjax.sweep`` run as written.
+"""The Python examples of the README and of the documentation pages run as written.
 
-The ``python`` blocks of each subsection of "Rates that react to training"
-(and of "Tuning rates on your model" and "Comparing strategies") are executed, in order, in
-a namespace holding what the surrounding prose assumes (a model's
-``params``, ``grads``, a ``loss_fn`` with data ``x``, ``y``, a schedule); a
-block that defines its own names (the plateau example trains a model from
-scratch) overrides them. Claims a block prints are checked where it states a
-number.
+Every ``python`` block of ``README.md``, of the guide pages ``docs/*.md`` and
+of the API reference pages ``docs/api/*.md`` is executed. A page's blocks are
+grouped by its ``##`` sections (the text before the first one is a section
+too) and each section's blocks run in order in one namespace, so later blocks
+use earlier names. The namespace holds what the surrounding prose assumes (a
+model's ``params``, ``grads``, a ``loss_fn`` with data ``x``, ``y``, a
+schedule); a block that defines its own names (the plateau example trains a
+model from scratch) overrides them. Claims a block prints are checked where
+it states a number. The packing pages' blocks are checked further against
+optax in ``tests/test_packed.py`` and ``tests/test_packed_params.py``.
 """
 
 from __future__ import annotations
@@ -25,39 +28,29 @@ import lrjax
 
 matplotlib.use("Agg")
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
-SECTIONS = (
-    "## Comparing strategies",
-    "## Rates that react to training",
-    "## Tuning rates on your model",
-)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PAGES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "docs" / "api").glob("*.md")),
+]
+# The pages that hold the examples of reacting rates, sweeps and comparisons.
+GUIDE_PAGES = ("reacting_rates.md", "tuning.md", "comparing.md")
 
 
-def subsection_blocks() -> dict[str, str]:
-    """Each subsection's python blocks, joined: later blocks use earlier names."""
-    text = README.read_text()
+def section_blocks(page: pathlib.Path) -> dict[str, str]:
+    """``{"page: section": code}``, each section's python blocks joined."""
     blocks = {}
-    for section in SECTIONS:
-        start = text.index(section)
-        end = text.index("\n## ", start + len(section))
-        blocks.update(_blocks_of(text[start:end]))
-    return blocks
-
-
-def _blocks_of(section: str) -> dict[str, str]:
-    parts = section.split("\n### ")
-    if len(parts) > 1:
-        parts = parts[1:]  # the subsections; else the section as one
-    blocks = {}
-    for part in parts:
+    for part in page.read_text().split("\n## "):
         title = part.split("\n", 1)[0].strip("# ").strip()
         code = re.findall(r"```python\n(.*?)```", part, flags=re.S)
         if code:
-            blocks[title] = "\n".join(code)
+            name = str(page.relative_to(ROOT))
+            blocks[f"{name}: {title}"] = "\n".join(code)
     return blocks
 
 
-BLOCKS = subsection_blocks()
+BLOCKS = {k: v for page in PAGES for k, v in section_blocks(page).items()}
 
 
 def namespace() -> dict:
@@ -80,15 +73,20 @@ def namespace() -> dict:
     )  # fmt: skip
 
 
-def test_the_section_has_examples():
-    assert len(BLOCKS) >= 6
+def test_the_pages_have_examples():
+    for name in GUIDE_PAGES:
+        assert any(k.startswith(f"docs/{name}:") for k in BLOCKS), name
+    reacting = [k for k in BLOCKS if k.startswith("docs/reacting_rates.md:")]
+    assert len(reacting) >= 6
+    assert any(k.startswith("README.md:") for k in BLOCKS)
 
 
 @pytest.mark.parametrize("title", list(BLOCKS))
-def test_readme_examples_run(title, capsys):
+def test_documentation_examples_run(title, capsys):
     code = BLOCKS[title]
     ns = namespace()
-    exec(compile(code, f"README.md, {title}", "exec"), ns)
+    exec(compile(code, title, "exec"), ns)  # noqa: S102
+    out = capsys.readouterr().out
     if "report_metric" in code and "train_step" in code:
         # The plateau example: the rate is the base rate halved per reduction,
         # and the run made at least one reduction.
@@ -97,14 +95,15 @@ def test_readme_examples_run(title, capsys):
         assert reductions == pytest.approx(round(reductions), abs=1e-4)
         assert round(reductions) >= 1
     if "lrjax.sweep(" in code:
-        out = capsys.readouterr().out
         assert "adam" in out and "sgd-cosine" in out and "best" in out
         runs = ns["result"].strategies["adam"]
         assert runs.final_metrics["loss"].shape == (2,)
         assert np.all(np.isfinite(runs.train_loss))
     if "lc.compare(" in code:
-        out = capsys.readouterr().out
         assert all(name in out for name in ("constant", "cosine", "adam"))
     if "lrjax.prodigy()" in code:
-        out = capsys.readouterr().out
         assert float(out.strip().split()[-1]) == pytest.approx(0.8248, rel=1e-3)
+    if "def train_step" in code and "warmup_cosine_decay_schedule" in code:
+        # The training-step example: one warmup step at its initial rate.
+        assert float(lrjax.get_learning_rate(ns["opt_state"])) == pytest.approx(1e-3)
+        assert np.isfinite(float(ns["loss"]))

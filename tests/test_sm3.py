@@ -95,5 +95,7 @@ def test_sm3_b2_below_one_averages():
 
 
 def test_sm3_rejects_complex_params():
-    with pytest.raises(ValueError, match="real parameters"):
+    with pytest.raises(
+        TypeError, match=r"\[.w.\] is complex \(complex64\).*real parameters"
+    ):
         lrjax.sm3(0.1).init({"w": jnp.ones(2, jnp.complex64)})

@@ -198,7 +198,7 @@ def _numeric_none_option(name, arg, annotation):
     if (name, arg) in _UNTYPED_NUMBERS:
         return True
     words = re.findall(r"\w+", str(annotation))
-    numeric = {"float", "int", "Numeric", "ScalarOrSchedule"}
+    numeric = {"float", "int", "Numeric", "ScalarOrSchedule", "ArrayLike"}
     return bool(numeric & set(words)) and "dict" not in words
 
 

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lrjax._progress import progress_bar
 from lrjax.compare.data import TASKS, Dataset
 from lrjax.compare.figure import plot_results
 from lrjax.compare.models import MODELS, Model, build_model
@@ -106,10 +107,10 @@ def run_comparison(
     picked: list[float] = []
     train = (data.train_x, data.train_y)
     context = Context(plan, make_range_test(model.init, loss_fn, train, plan, notes, picked))  # fmt: skip
-    bar = _progress(strategies, progress)
+    bar = progress_bar(strategies, progress)
     results = []
-    for strategy in bar:
-        if hasattr(bar, "set_description_str"):
+    for strategy in strategies if bar is None else bar:
+        if bar is not None:
             bar.set_description_str(f"{strategy.name:>22}")
         start = time.perf_counter()
         before = len(picked)
@@ -126,21 +127,11 @@ def run_comparison(
             rate=rate,
         )
         results.append(result)
-        if hasattr(bar, "set_postfix_str"):
+        if bar is not None:
             loss = float(result.curves.train_loss[:, -1].mean())
             acc = 100 * float(result.final_accuracy.mean())
             bar.set_postfix_str(f"{strategy.name}: loss {loss:.3g}, acc {acc:.1f}%")
     return results
-
-
-def _progress(items: Sequence[Strategy], enabled: bool) -> Any:
-    if not enabled:
-        return items
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return items
-    return tqdm(items, unit="strategy", dynamic_ncols=True, leave=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

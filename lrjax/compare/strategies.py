@@ -24,6 +24,7 @@ from typing import Any
 
 import jax
 import optax
+from jax.typing import ArrayLike
 
 import lrjax
 from lrjax.compare.training import EvalParams, Plan
@@ -75,7 +76,7 @@ class Context:
         return max(1, round(fraction * self.total_steps))
 
 
-RateBuild = Callable[[Context, Any], optax.GradientTransformation]
+RateBuild = Callable[[Context, ArrayLike], optax.GradientTransformation]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,12 +114,12 @@ class Strategy:
         return self.tune(c, self.rate)
 
 
-def sgdm(learning_rate: Any) -> optax.GradientTransformation:
+def sgdm(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
     """SGD with heavy-ball momentum 0.9: the optimizer under every schedule."""
     return lrjax.sgd(learning_rate, momentum=0.9)
 
 
-def ema_momentum(learning_rate: Any) -> optax.GradientTransformation:
+def ema_momentum(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformation:
     """Momentum in its EMA form, ``v = 0.9 v + 0.1 g``, then the rate."""
     return optax.chain(
         lrjax.ema(0.9, debias=False), lrjax.scale_by_learning_rate(learning_rate)
@@ -204,6 +205,14 @@ def select(names: Sequence[str] | None) -> list[Strategy]:
 
     Raises:
       ValueError: naming an unknown strategy or family and listing the known ones.
+
+    Examples:
+        >>> import lrjax.compare
+        >>> [s.name for s in lrjax.compare.select(["cosine", "lr-free"])]
+        ['cosine', 'schedule-free-adamw', 'prodigy']
+        >>> (adam,) = lrjax.compare.select(["adam"])
+        >>> adam.family, adam.rate, adam.summary
+        ('adaptive', 0.001, 'Adam, rate 1e-3')
     """
     if not names:
         return list(STRATEGIES)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 from lrjax._learning_rate import get_learning_rate
 from lrjax.compare.data import Dataset
@@ -46,6 +47,12 @@ class Plan(NamedTuple):
         is dropped (a different remainder each epoch, as the order is
         reshuffled).
       steps_per_epoch: ``num_train // batch_size``.
+
+    Examples:
+        >>> import lrjax.compare
+        >>> plan = lrjax.compare.Plan(epochs=3, batch_size=32, steps_per_epoch=10)
+        >>> plan.total_steps, plan.steps(0.3)  # 3 x 10; 30% of 30 steps
+        (30, 9)
     """
 
     epochs: int
@@ -78,14 +85,26 @@ class Curves(NamedTuple):
     learning_rate: jax.Array
 
 
-def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of integer labels."""
-    log_p = jax.nn.log_softmax(logits)
+def cross_entropy(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+    """Mean softmax cross-entropy of integer labels: ``logits`` ``(n, classes)``,
+    ``labels`` ``(n,)``."""
+    log_p = jax.nn.log_softmax(jnp.asarray(logits))
+    labels = jnp.asarray(labels)
     return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
 
 
 def seed_keys(seeds: int) -> jax.Array:
-    """Seed ``i``'s key is ``PRNGKey(i)``: the same for every strategy."""
+    """Seed ``i``'s key is ``PRNGKey(i)``: the same for every strategy.
+
+    Examples:
+        >>> import jax
+        >>> import lrjax.compare
+        >>> keys = lrjax.compare.seed_keys(3)
+        >>> keys.shape
+        (3, 2)
+        >>> bool((keys[2] == jax.random.PRNGKey(2)).all())
+        True
+    """
     return jnp.stack([jax.random.PRNGKey(i) for i in range(seeds)])
 
 

@@ -13,7 +13,8 @@ from lrjax.control.coin_betting import (
     cocob,
     scale_by_cocob,
 )
-from lrjax.control.distance import (
+from lrjax.control.dadaptation import DAdaptAdamWState, dadapt_adamw
+from lrjax.control.dog import (
     DoGState,
     DoWGState,
     dog,
@@ -49,12 +50,7 @@ from lrjax.control.plateau import (
     ReduceOnPlateauState,
     reduce_on_plateau,
 )
-from lrjax.control.prodigy import (
-    DAdaptAdamWState,
-    ProdigyState,
-    dadapt_adamw,
-    prodigy,
-)
+from lrjax.control.prodigy import ProdigyState, prodigy
 from lrjax.control.range_test import (
     RangeTestResult,
     find_learning_rate,

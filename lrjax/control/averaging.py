@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _containers as containers
 from lrjax import _numerics as num
@@ -123,7 +124,7 @@ def _averaging_update(name: str, weight_fn):
 
 @elementwise_constructor("averaged_params reads its state leaf by leaf")
 def ema_params(
-    decay: float, *, accumulator_dtype: Any | None = None
+    decay: float, *, accumulator_dtype: DTypeLike | None = None
 ) -> GradientTransformation:
     """Exponential moving average of the parameters (weight EMA).
 
@@ -149,6 +150,17 @@ def ema_params(
 
     Returns:
       A ``GradientTransformation`` with :class:`EmaParamsState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.chain(lrjax.sgd(0.5), lrjax.ema_params(decay=0.9))
+        >>> params = jnp.array([1.0])
+        >>> state = opt.init(params)
+        >>> updates, state = opt.update(params, state, params)  # gradient of |w|**2 / 2
+        >>> params = lrjax.apply_updates(params, updates)  # theta_1 = 0.5
+        >>> lrjax.averaged_params(state)  # 0.9 * 1.0 + 0.1 * 0.5
+        Array([0.95], dtype=float32)
     """
     val.check_in_range("decay", decay, 0.0, 1.0)
     val.check_dtype("accumulator_dtype", accumulator_dtype)
@@ -167,7 +179,7 @@ def ema_params(
 
 @elementwise_constructor("averaged_params reads its state leaf by leaf")
 def polyak_averaging(
-    start_step: int = 0, *, accumulator_dtype: Any | None = None
+    start_step: int = 0, *, accumulator_dtype: DTypeLike | None = None
 ) -> GradientTransformation:
     """Polyak-Ruppert averaging: the plain mean of the iterates from ``start_step`` on.
 
@@ -197,6 +209,19 @@ def polyak_averaging(
 
     Returns:
       A ``GradientTransformation`` with :class:`PolyakAveragingState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.chain(lrjax.sgd(0.5), lrjax.polyak_averaging())
+        >>> params = jnp.array([1.0])
+        >>> state = opt.init(params)
+        >>> for _ in range(2):  # gradient of |w|**2 / 2: theta = 1, 0.5, 0.25
+        ...     updates, state = opt.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        >>> average = lrjax.averaged_params(state)
+        >>> print(f"{float(average[0]):.4f}")  # (1 + 0.5 + 0.25) / 3
+        0.5833
     """
     val.check_non_negative_int("start_step", start_step)
     val.check_dtype("accumulator_dtype", accumulator_dtype)
@@ -240,6 +265,16 @@ def averaged_params(opt_state: OptState) -> Any:
     Raises:
       ValueError: when the state holds no average, or more than one (pass the
         sub-state you want instead).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.chain(lrjax.sgd(0.5), lrjax.polyak_averaging())
+        >>> params = {"w": jnp.array([1.0, -1.0])}
+        >>> state = opt.init(params)
+        >>> updates, state = opt.update(params, state, params)
+        >>> lrjax.averaged_params(state)  # the mean of theta_0 and theta_0 / 2
+        {'w': Array([ 0.75, -0.75], dtype=float32)}
     """
     tree = containers.opt_state_of(opt_state)
     nodes = jax.tree_util.tree_leaves(tree, is_leaf=_is_average_holder)

@@ -16,7 +16,7 @@ from lrjax._base import (
     chain,
     elementwise_constructor,
 )
-from lrjax.control._reduce import tree_sum_sq
+from lrjax.control._tree_reductions import tree_sum_sq
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
 
@@ -79,6 +79,16 @@ def scale_by_cocob(
     Returns:
       A ``GradientTransformation`` with :class:`COCOBState`; its ``update``
       needs ``params``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_cocob(alpha=100.0)
+        >>> params = jnp.zeros(2)
+        >>> state = block.init(params)
+        >>> updates, state = block.update(jnp.array([3.0, -4.0]), state, params)
+        >>> updates  # the first bet: -sign(g) / alpha
+        Array([-0.01,  0.01], dtype=float32)
     """
     val.check_positive("alpha", alpha)
     val.check_positive("eps", eps)
@@ -192,6 +202,22 @@ def cocob(
     References:
       Orabona & Tommasi, "Training Deep Networks without Learning Rates
       Through Coin Betting", NeurIPS 2017 (arXiv:1705.07795).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.cocob()
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = tx.init(params)
+        >>> # Before the first update: 0.
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.3g}")
+        0
+        >>> for _ in range(10):  # the quadratic |w|**2 / 2: the gradient is w
+        ...     updates, state = tx.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        >>> # After 10 updates: ||x - x_0|| / ||sum g||.
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.3g}")
+        0.0094
     """
     val.check_learning_rate("learning_rate", learning_rate)
     val.check_non_negative("weight_decay", weight_decay)

@@ -23,8 +23,9 @@ import jax.numpy as jnp
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation, elementwise_constructor
-from lrjax.control._reduce import tree_real_dot
-from lrjax.transforms.adam import check_adam_args, scale_by_adam
+from lrjax.control._tree_reductions import tree_real_dot
+from lrjax.transforms._moments import check_adam_args
+from lrjax.transforms.adam import scale_by_adam
 from lrjax.transforms.momentum import trace
 from lrjax.transforms.scaling import identity
 
@@ -95,6 +96,21 @@ def hypergradient_descent(
 
     Returns:
       A ``GradientTransformation`` with :class:`HypergradientState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.hypergradient_descent(lrjax.identity(), 0.1, hypergrad_lr=0.01)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = tx.init(params)
+        >>> # The quadratic |w|**2 / 2: the gradient is w. The rate moves from the
+        >>> # second update on: alpha_2 = 0.1 + 0.01 * (0.9 * 1 + (-1.8) * (-2)).
+        >>> for _ in range(2):
+        ...     updates, state = tx.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.1000
+        0.1450
     """
     if not isinstance(direction, GradientTransformation):
         raise TypeError(
@@ -175,6 +191,21 @@ def sgd_hd(
     Returns:
       A ``GradientTransformation`` with :class:`HypergradientState`;
       :func:`lrjax.get_learning_rate` returns ``alpha_t``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.sgd_hd(learning_rate=0.1, hypergrad_lr=0.01)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = tx.init(params)
+        >>> # The quadratic |w|**2 / 2: the gradient is w. The rate moves from the
+        >>> # second update on: alpha_2 = 0.1 + 0.01 * (0.9 * 1 + (-1.8) * (-2)).
+        >>> for _ in range(2):
+        ...     updates, state = tx.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.1000
+        0.1450
     """
     val.check_type("nesterov", nesterov, bool)
     if momentum is not None:
@@ -227,6 +258,21 @@ def adam_hd(
     Returns:
       A ``GradientTransformation`` with :class:`HypergradientState`;
       :func:`lrjax.get_learning_rate` returns ``alpha_t``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.adam_hd(learning_rate=0.1, hypergrad_lr=0.01)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = tx.init(params)
+        >>> # The quadratic |w|**2 / 2: the gradient is w. Adam's first direction is
+        >>> # sign(g), so alpha_2 = 0.1 + 0.01 * (0.9 * 1 + (-1.9) * (-1)).
+        >>> for _ in range(2):
+        ...     updates, state = tx.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.1000
+        0.1280
     """
     check_adam_args(b1, b2, eps, 0.0)
     return hypergradient_descent(

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax._base import (
@@ -165,7 +166,7 @@ def _is_numeric(value: Any) -> bool:
 def inject_hyperparams(
     factory: Callable[..., GradientTransformation],
     static_args: str | Iterable[str] = (),
-    hyperparam_dtype: Any | None = None,
+    hyperparam_dtype: DTypeLike | None = None,
 ) -> Callable[..., GradientTransformationExtraArgs]:
     """Wraps ``factory`` so that its numeric hyperparameters live in the state.
 
@@ -227,6 +228,22 @@ def inject_hyperparams(
         not a dtype.
       ValueError: when ``static_args`` names an argument ``factory`` lacks, or
         ``hyperparam_dtype`` is not a floating dtype.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.inject_hyperparams(lrjax.sgd)(learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = opt.init(params)
+        >>> updates, state = opt.update(params, state, params)
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.1000
+        >>> state.hyperparams["learning_rate"] = jnp.float32(0.01)  # no recompilation
+        >>> updates, state = opt.update(params, state, params)
+        >>> updates  # -0.01 * g
+        Array([-0.01,  0.02], dtype=float32)
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.0100
     """
     if not callable(factory):
         raise TypeError(f"factory must be a callable, got {factory!r}.")

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -38,7 +39,7 @@ def _leaf_sq(x: Any) -> jax.Array:
 def scale_by_distance_over_gradients(
     reps_rel: float = 1e-6,
     eps: float = 1e-8,
-    param_dtype: Any = jnp.float32,
+    param_dtype: DTypeLike = jnp.float32,
     global_scale: float = 1.0,
 ) -> GradientTransformation:
     """Layer-wise DoG, "distance over gradients" (Ivgi, Hinder & Carmon, 2023,
@@ -76,6 +77,19 @@ def scale_by_distance_over_gradients(
       A ``GradientTransformation`` with
       :class:`ScaleByDistanceOverGradientsState`; ``update`` needs ``params``
       and ``init`` the actual initial parameters.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_distance_over_gradients(reps_rel=0.1, eps=0.0)
+        >>> params = {"w": jnp.zeros(2), "b": jnp.ones(1)}
+        >>> state = block.init(params)
+        >>> grads = {"w": jnp.array([3.0, 4.0]), "b": jnp.array([2.0])}
+        >>> updates, state = block.update(grads, state, params)
+        >>> updates["w"]  # 0.1 * (1 + ||w_0||) / ||g_w|| * g_w = 0.02 * g_w
+        Array([0.06, 0.08], dtype=float32)
+        >>> updates["b"]  # 0.1 * (1 + ||b_0||) / ||g_b|| * g_b = 0.1 * g_b
+        Array([0.2], dtype=float32)
     """
     val.check_positive("reps_rel", reps_rel)
     val.check_non_negative("eps", eps)

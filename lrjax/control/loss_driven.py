@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -48,7 +49,7 @@ class LossAdaptiveScaleState(NamedTuple):
 
 
 def loss_adaptive_decision(
-    state: LossAdaptiveScaleState, value: Any
+    state: LossAdaptiveScaleState, value: ArrayLike
 ) -> LossAdaptiveScaleState:
     """One bold-driver decision on ``value`` (see :func:`loss_adaptive_scale`)."""
     h = state.hyperparams
@@ -105,6 +106,19 @@ def loss_adaptive_scale(
       A ``GradientTransformationExtraArgs`` with
       :class:`LossAdaptiveScaleState`; its ``update`` takes an optional
       ``value=``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.chain(
+        ...     lrjax.sgd(0.1), lrjax.loss_adaptive_scale(increase=2.0, decrease=0.5))
+        >>> state = opt.init(jnp.zeros(2))
+        >>> for loss in (1.0, 0.8, 0.9):  # recorded, fell (x 2), rose (x 0.5)
+        ...     state = lrjax.report_metric(state, loss)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.1000
+        0.2000
+        0.1000
     """
     val.check_in_range("increase", increase, 1.0)
     val.check_in_range("decrease", decrease, 0.0, 1.0, low_inclusive=False)

@@ -15,7 +15,7 @@ from lrjax._base import (
     GradientTransformationExtraArgs,
     elementwise_constructor,
 )
-from lrjax.control._reduce import tree_real_dot, tree_sum_sq
+from lrjax.control._tree_reductions import tree_real_dot, tree_sum_sq
 
 __all__ = ["MechanicState", "mechanize"]
 
@@ -108,6 +108,22 @@ def mechanize(
     References:
       Cutkosky, Defazio & Mehta, "Mechanic: A Learning Rate Tuner", NeurIPS
       2023 (arXiv:2306.00144).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.mechanize(lrjax.sgd(1.0))
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = tx.init(params)
+        >>> # Before the first update: num_betas * s_init * 1.0.
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.3g}")
+        6e-06
+        >>> for _ in range(10):  # the quadratic |w|**2 / 2: the gradient is w
+        ...     updates, state = tx.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        >>> # After 10 updates: sum(s) * 1.0.
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.3g}")
+        1.03e-05
     """
     for method in ("init", "update"):
         if not callable(getattr(base_optimizer, method, None)):

@@ -68,16 +68,6 @@ def report_metric(state: Holder, value: ArrayLike) -> Holder:
     Works under ``jax.jit``, ``nnx.jit`` and ``jax.vmap`` (one metric per
     population member).
 
-    Example::
-
-        >>> import jax.numpy as jnp, optax, lrjax
-        >>> opt = optax.chain(lrjax.sgd(0.1), lrjax.reduce_on_plateau(0.5, patience=0))
-        >>> state = opt.init(jnp.zeros(3))
-        >>> state = lrjax.report_metric(state, 1.0)  # best so far
-        >>> state = lrjax.report_metric(state, 1.5)  # worse: rate halved
-        >>> round(float(lrjax.get_learning_rate(state)), 6)
-        0.05
-
     Args:
       state: an optimizer state, or a ``TrainState``/``nnx.Optimizer`` holding
         one, with at least one lrjax plateau or loss-driven controller.
@@ -91,6 +81,16 @@ def report_metric(state: Holder, value: ArrayLike) -> Holder:
       ValueError: when ``state`` holds no such controller, or ``value`` is not
         a scalar.
       TypeError: when ``value`` is not a real number.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.chain(lrjax.sgd(0.1), lrjax.reduce_on_plateau(0.5, patience=0))
+        >>> state = opt.init(jnp.zeros(3))
+        >>> state = lrjax.report_metric(state, 1.0)  # best so far
+        >>> state = lrjax.report_metric(state, 1.5)  # worse: rate halved
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.0500
     """
     _check_value(value)
     opt_state = _containers.opt_state_of(state)

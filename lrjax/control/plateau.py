@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -110,7 +111,9 @@ def _decide(state: ReduceOnPlateauState) -> ReduceOnPlateauState:
     )
 
 
-def plateau_decision(state: ReduceOnPlateauState, value: Any) -> ReduceOnPlateauState:
+def plateau_decision(
+    state: ReduceOnPlateauState, value: ArrayLike
+) -> ReduceOnPlateauState:
     """Adds ``value`` to the accumulated mean; decides once it holds enough.
 
     With ``accumulation_size=1`` (the default) every call is one decision, as
@@ -197,6 +200,20 @@ def reduce_on_plateau(
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`ReduceOnPlateauState`;
       its ``update`` takes an optional ``value=``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> plateau = lrjax.reduce_on_plateau(factor=0.5, patience=1)
+        >>> opt = lrjax.chain(lrjax.sgd(0.1), plateau)
+        >>> state = opt.init(jnp.zeros(2))
+        >>> for loss in (1.0, 0.9, 0.9, 0.9):  # the 2nd bad value exceeds patience=1
+        ...     state = lrjax.report_metric(state, loss)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.1000
+        0.1000
+        0.1000
+        0.0500
     """
     val.check_in_range(
         "factor", factor, 0.0, 1.0, low_inclusive=False, high_inclusive=False

@@ -170,29 +170,28 @@ def find_learning_rate(
     Returns:
       A :class:`RangeTestResult`; call ``.plot()`` to see the curve.
 
-    Example:
-
-      >>> import jax, jax.numpy as jnp, numpy as np
-      >>> import lrjax
-      >>> x = np.random.RandomState(0).randn(50, 32, 3).astype(np.float32)
-      >>> batches = (x, x @ np.float32([1.0, -2.0, 0.5]))
-      >>> def loss_fn(w, batch):
-      ...     return jnp.mean((batch[0] @ w - batch[1]) ** 2)
-      >>> def sgdm(lr):
-      ...     return lrjax.sgd(lr, momentum=0.9)
-      >>> result = lrjax.find_learning_rate(loss_fn, jnp.zeros(3), batches, sgdm)
-      >>> result.rule, result.diverged
-      ('min_loss_div_10', True)
-      >>> bool(1e-3 < result.suggestion < 1.0)
-      True
-      >>> def init_fn(key):
-      ...     return jax.random.normal(key, (3,))
-      >>> many = lrjax.find_learning_rate(loss_fn, init_fn, batches, sgdm, seeds=5)
-      >>> many.smoothed_losses.shape[0], many.suggestions.shape
-      (5, (5,))
-      >>> lo, hi = many.suggestion_range
-      >>> bool(lo <= many.suggestion <= hi)
-      True
+    Examples:
+        >>> import jax, jax.numpy as jnp, numpy as np
+        >>> import lrjax
+        >>> x = np.random.RandomState(0).randn(50, 32, 3).astype(np.float32)
+        >>> batches = (x, x @ np.float32([1.0, -2.0, 0.5]))
+        >>> def loss_fn(w, batch):
+        ...     return jnp.mean((batch[0] @ w - batch[1]) ** 2)
+        >>> def sgdm(lr):
+        ...     return lrjax.sgd(lr, momentum=0.9)
+        >>> result = lrjax.find_learning_rate(loss_fn, jnp.zeros(3), batches, sgdm)
+        >>> result.rule, result.diverged
+        ('min_loss_div_10', True)
+        >>> bool(1e-3 < result.suggestion < 1.0)
+        True
+        >>> def init_fn(key):
+        ...     return jax.random.normal(key, (3,))
+        >>> many = lrjax.find_learning_rate(loss_fn, init_fn, batches, sgdm, seeds=5)
+        >>> many.smoothed_losses.shape[0], many.suggestions.shape
+        (5, (5,))
+        >>> lo, hi = many.suggestion_range
+        >>> bool(lo <= many.suggestion <= hi)
+        True
     """
     if not callable(loss_fn):
         raise TypeError(

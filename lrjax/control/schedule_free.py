@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _containers as containers
 from lrjax import _numerics as num
@@ -20,8 +21,8 @@ from lrjax._base import (
     elementwise_constructor,
     get_learning_rate,
 )
-from lrjax.transforms.adaptive import scale_by_rms
 from lrjax.transforms.packed_params import PackedParams, unpack_params
+from lrjax.transforms.rmsprop import scale_by_rms
 from lrjax.transforms.scaling import scale_by_learning_rate
 from lrjax.transforms.weight_decay import add_decayed_weights
 
@@ -81,7 +82,7 @@ def schedule_free(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
     weight_lr_power: float = 2.0,
-    state_dtype: Any | None = None,
+    state_dtype: DTypeLike | None = None,
 ) -> GradientTransformationExtraArgs:
     """Makes ``base_optimizer`` schedule-free (Defazio et al., 2024).
 
@@ -126,6 +127,21 @@ def schedule_free(
     References:
       Defazio, Yang, Mehta, Mishchenko, Khaled, Cutkosky, "The Road Less
       Scheduled", NeurIPS 2024 (arXiv:2405.15682).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.schedule_free(lrjax.sgd(0.1), learning_rate=0.1)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = opt.init(params)
+        >>> for _ in range(3):  # the quadratic |w|**2 / 2: the gradient is w
+        ...     updates, state = opt.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.4f}")  # sgd's rate
+        0.1000
+        >>> x = lrjax.schedule_free_eval_params(state, params)  # the average
+        >>> print(f"{float(x[0]):.4f} {float(x[1]):.4f}")
+        0.8117 -1.6233
     """
     for method in ("init", "update"):
         if not callable(getattr(base_optimizer, method, None)):
@@ -225,16 +241,6 @@ def schedule_free_eval_params(state: OptState, params: Params) -> Params:
     giving an ``nnx.State`` that ``nnx.update(model, x)`` loads; and with the
     state of :func:`lrjax.packed` (the result is unpacked).
 
-    Example::
-
-        >>> import jax.numpy as jnp, lrjax
-        >>> opt = lrjax.schedule_free_sgd(0.1, b1=0.9)
-        >>> params = {"w": jnp.ones(2)}
-        >>> state = opt.init(params)
-        >>> updates, state = opt.update({"w": jnp.ones(2)}, state, params)
-        >>> params = lrjax.apply_updates(params, updates)
-        >>> x = lrjax.schedule_free_eval_params(state, params)
-
     Args:
       state: the state of :func:`schedule_free` (or of an optimizer built on
         it), or anything holding exactly one such state (an ``optax.chain``,
@@ -247,6 +253,21 @@ def schedule_free_eval_params(state: OptState, params: Params) -> Params:
 
     Returns:
       A tree like ``params`` (plain arrays, in their dtypes).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.schedule_free_sgd(0.1, b1=0.9)
+        >>> params = {"w": jnp.ones(2)}
+        >>> state = opt.init(params)
+        >>> for _ in range(2):  # the gradient of |w|**2 / 2 is w
+        ...     updates, state = opt.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        >>> print(f"{float(params['w'][0]):.4f}")  # y = 0.9 x + 0.1 z
+        0.8505
+        >>> x = lrjax.schedule_free_eval_params(state, params)  # (y - 0.1 z) / 0.9
+        >>> print(f"{float(x['w'][0]):.4f}")  # the mean of z_1 = 0.9 and z_2 = 0.81
+        0.8550
     """
     sf = _find_state(containers.opt_state_of(state))
     y = containers.params_of(params, state)
@@ -297,7 +318,7 @@ def schedule_free_sgd(
     b1: float = 0.9,
     weight_decay: float | None = None,
     weight_lr_power: float = 2.0,
-    state_dtype: Any | None = None,
+    state_dtype: DTypeLike | None = None,
 ) -> GradientTransformationExtraArgs:
     """Schedule-free SGD: :func:`schedule_free` around plain SGD.
 
@@ -321,6 +342,19 @@ def schedule_free_sgd(
 
     References:
       Defazio et al., "The Road Less Scheduled", NeurIPS 2024.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.schedule_free_sgd(1.0, warmup_steps=4)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = opt.init(params)
+        >>> for _ in range(2):  # gamma_t = 1.0 * min(1, t / 4)
+        ...     updates, state = opt.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.2500
+        0.5000
     """
     _check_common(learning_rate, b1, weight_lr_power, state_dtype)
     if warmup_steps is not None:
@@ -342,7 +376,7 @@ def schedule_free_adamw(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     weight_lr_power: float = 2.0,
-    state_dtype: Any | None = None,
+    state_dtype: DTypeLike | None = None,
 ) -> GradientTransformationExtraArgs:
     """Schedule-free AdamW: :func:`schedule_free` around AdamW without momentum.
 
@@ -377,6 +411,20 @@ def schedule_free_adamw(
 
     References:
       Defazio et al., "The Road Less Scheduled", NeurIPS 2024.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.schedule_free_adamw(0.01, warmup_steps=2)
+        >>> params = jnp.array([1.0, -2.0])
+        >>> state = opt.init(params)
+        >>> for _ in range(3):  # gamma_t = 0.01 * min(1, t / 2)
+        ...     updates, state = opt.update(params, state, params)
+        ...     params = lrjax.apply_updates(params, updates)
+        ...     print(f"{float(lrjax.get_learning_rate(state)):.4f}")
+        0.0050
+        0.0100
+        0.0100
     """
     _check_common(learning_rate, b1, weight_lr_power, state_dtype)
     if warmup_steps is not None:
@@ -395,5 +443,5 @@ def schedule_free_adamw(
 
 for _fn in (schedule_free_sgd, schedule_free_adamw):
     if _fn.__doc__:  # None under python -OO
-        _fn.__doc__ = _fn.__doc__.format(warmup=_WARMUP_NOTE)
+        _fn.__doc__ = _fn.__doc__.replace("{warmup}", _WARMUP_NOTE)
 del _fn

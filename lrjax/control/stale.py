@@ -79,6 +79,21 @@ def stale_gradients(
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`StaleGradientsState`.
       The ring buffer costs ``max_delay + 1`` copies of the gradients.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.stale_gradients(lrjax.sgd(1.0), max_delay=2)
+        >>> params = jnp.zeros(1)
+        >>> state = opt.init(params)
+        >>> # Gradient t is t + 1; the one applied is min(2, t) steps old.
+        >>> for t in range(4):
+        ...     updates, state = opt.update(jnp.array([t + 1.0]), state, params)
+        ...     print(int(state.delay), updates)
+        0 [-1.]
+        1 [-1.]
+        2 [-1.]
+        2 [-2.]
     """
     if not callable(getattr(inner, "update", None)):
         raise TypeError(
@@ -172,6 +187,18 @@ def staleness_aware(inner: GradientTransformation) -> GradientTransformationExtr
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`StalenessAwareState`;
       its ``update`` requires ``delay=``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.staleness_aware(lrjax.sgd(0.1))
+        >>> params = jnp.zeros(2)
+        >>> state = opt.init(params)
+        >>> updates, state = opt.update(jnp.array([1.0, -2.0]), state, params, delay=4)
+        >>> updates  # -0.1 / 4 * g
+        Array([-0.025,  0.05 ], dtype=float32)
+        >>> print(f"{float(lrjax.get_learning_rate(state)):.4f}")  # lr / max(delay, 1)
+        0.0250
     """
     if not callable(getattr(inner, "update", None)):
         raise TypeError(

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _validation as val
 from lrjax._base import (
@@ -15,7 +16,7 @@ from lrjax._base import (
     elementwise_constructor,
 )
 from lrjax._numerics import AxisName
-from lrjax.transforms.factored import (
+from lrjax.transforms.adafactor import (
     clip_by_block_rms,
     scale_by_factored_rms,
     scale_by_param_block_rms,
@@ -27,12 +28,19 @@ from lrjax.transforms.weight_decay import add_decayed_weights
 __all__ = ["adafactor", "adafactor_relative_step"]
 
 
-def adafactor_relative_step(count: jax.Array) -> jax.Array:
+def adafactor_relative_step(count: ArrayLike) -> jax.Array:
     """The paper's relative step size ``rho_t = min(1e-2, 1 / sqrt(t))``.
 
     ``t = count + 1`` counts updates from 1: the rate is 1e-2 for the first
     10,000 updates, then decays as ``1 / sqrt(t)``. This is the schedule
     :func:`adafactor` uses when ``learning_rate=None``.
+
+    Examples:
+        >>> import lrjax
+        >>> print(lrjax.adafactor_relative_step(0))  # t = 1: min(1e-2, 1)
+        0.01
+        >>> print(lrjax.adafactor_relative_step(39_999))  # t = 40,000: 1 / 200
+        0.005
     """
     t = jnp.asarray(count, jnp.float32) + 1.0
     return jnp.minimum(1e-2, jax.lax.rsqrt(t))
@@ -49,13 +57,13 @@ def adafactor(
     multiply_by_parameter_scale: bool = True,
     clipping_threshold: float | None = 1.0,
     momentum: float | None = None,
-    dtype_momentum: Any = jnp.float32,
+    dtype_momentum: DTypeLike = jnp.float32,
     weight_decay_rate: ScalarOrSchedule | None = None,
     eps: float = 1e-30,
     factored: bool = True,
     weight_decay_mask: Any | None = None,
     *,
-    nu_dtype: Any | None = None,
+    nu_dtype: DTypeLike | None = None,
     axis_name: AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """Adafactor (Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates
@@ -133,6 +141,24 @@ def adafactor(
       (``flip_sign=False``), :func:`lrjax.scale_by_param_block_rms`,
       :func:`lrjax.ema`, :func:`lrjax.add_decayed_weights` and ``scale(-1)``,
       the optional ones only where enabled.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> grads = {"w": jnp.array([0.5, -3.0])}
+        >>> tx = lrjax.adafactor(learning_rate=0.1, multiply_by_parameter_scale=False)
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> updates["w"]  # beta = 0 at step 1, so V = g**2: -lr * g / |g|
+        Array([-0.1,  0.1], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
+        >>> tx = lrjax.adafactor()  # the paper's relative step, times RMS(w)
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> updates["w"]  # -0.01 * RMS(w) * g / |g|, RMS(w) = sqrt(2.5)
+        Array([-0.01581139,  0.01581139], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))  # rho_1 = min(1e-2, 1 / sqrt(1))
+        0.01
     """
     val.check_learning_rate("learning_rate", learning_rate, allow_none=True)
     val.check_type("multiply_by_parameter_scale", multiply_by_parameter_scale, bool)

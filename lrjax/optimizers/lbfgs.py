@@ -77,6 +77,28 @@ def lbfgs(
     Returns:
       ``chain(scale_by_lbfgs(memory_size, scale_init_precond),
       scale_by_learning_rate(learning_rate), linesearch)``.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import optax
+        >>> import lrjax
+        >>> def f(params):  # minimum at w = [1, 2]
+        ...     return jnp.sum((params["w"] - jnp.array([1.0, 2.0])) ** 2)
+        >>> tx = lrjax.lbfgs()
+        >>> params = {"w": jnp.zeros(2)}
+        >>> state = tx.init(params)
+        >>> value_and_grad = lrjax.value_and_grad_from_state(f)
+        >>> for _ in range(2):
+        ...     value, grad = value_and_grad(params, state=state)
+        ...     updates, state = tx.update(
+        ...         grad, state, params, value=value, grad=grad, value_fn=f
+        ...     )
+        ...     params = optax.apply_updates(params, updates)
+        >>> params["w"]  # step 1 has norm 1 (||g|| > 1), step 2 is Newton's
+        Array([1., 2.], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))  # the step accepted last
+        1.0
     """
     val.check_learning_rate("learning_rate", learning_rate, allow_none=True)
     if linesearch is not None and not isinstance(linesearch, GradientTransformation):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jax.typing import DTypeLike
+
 from lrjax import _validation as val
 from lrjax._base import (
     GradientTransformationExtraArgs,
@@ -23,7 +25,7 @@ def lion(
     learning_rate: ScalarOrSchedule,
     b1: float = 0.9,
     b2: float = 0.99,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     weight_decay: ScalarOrSchedule = 1e-3,
     mask: Any | None = None,
 ) -> GradientTransformationExtraArgs:
@@ -56,6 +58,18 @@ def lion(
     Returns:
       ``chain(scale_by_lion(b1, b2, mu_dtype), add_decayed_weights(weight_decay,
       mask), scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.lion(learning_rate=0.1, weight_decay=0.5)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([0.5, 0.5])}, state, params)
+        >>> updates["w"]  # -lr * (sign(c) + wd * w) = -0.1 * [1 + 0.5, 1 - 1]
+        Array([-0.15, -0.  ], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 import optax
+from jax.typing import DTypeLike
 
 from lrjax import _validation as val
 from lrjax._base import (
@@ -55,7 +56,7 @@ def muon(
     eps: float = 1e-8,
     weight_decay: ScalarOrSchedule = 0.0,
     weight_decay_mask: Any | None = None,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = True,
     adaptive: bool = False,
@@ -124,6 +125,22 @@ def muon(
       add_decayed_weights)}, labels), scale_by_learning_rate)`` (one
       rate per branch with ``adam_learning_rate``); ``update`` checks the
       updates' shapes against ``params`` when given.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.muon(learning_rate=0.1, nesterov=False)
+        >>> params = {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}
+        >>> grads = {"w": jnp.diag(jnp.array([2.0, 0.5])), "b": jnp.array([0.5, -3.0])}
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> # w: -lr * NS(g), NS(g) ~ U V^T = I (singular values in [0.7, 1.2])
+        >>> s = jnp.linalg.svd(updates["w"] / -0.1, compute_uv=False)
+        >>> [round(float(x), 2) for x in s]
+        [0.74, 0.74]
+        >>> [round(float(u), 4) for u in updates["b"]]  # Adam's -lr * sign(g) at step 1
+        [-0.1, 0.1]
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     if adam_learning_rate is not None:

@@ -50,6 +50,18 @@ def novograd(
     Returns:
       ``chain(scale_by_novograd(b1, b2, eps, eps_root, weight_decay),
       scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.novograd(learning_rate=0.1, eps=0.0)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([3.0, 4.0])}, state, params)
+        >>> updates["w"]  # nu = ||g||**2 = 25: -lr * g / 5
+        Array([-0.06      , -0.08000001], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(

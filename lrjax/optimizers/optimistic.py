@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import jax
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _validation as val
 from lrjax._base import (
@@ -25,8 +23,8 @@ __all__ = ["optimistic_adam", "optimistic_adam_v2", "optimistic_gradient_descent
 @checks_state
 def optimistic_gradient_descent(
     learning_rate: ScalarOrSchedule,
-    alpha: float | jax.Array = 1.0,
-    beta: float | jax.Array = 1.0,
+    alpha: ArrayLike = 1.0,
+    beta: ArrayLike = 1.0,
 ) -> GradientTransformationExtraArgs:
     """Optimistic gradient descent (Mokhtari et al., 2019; Daskalakis et al.,
     2017)::
@@ -47,6 +45,21 @@ def optimistic_gradient_descent(
     Returns:
       ``chain(scale_by_optimistic_gradient(alpha, beta),
       scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.optimistic_gradient_descent(learning_rate=0.1)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([1.0, 1.0])}, state, params)
+        >>> updates["w"]  # first step: -lr * alpha * g
+        Array([-0.1, -0.1], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([2.0, 0.0])}, state, params)
+        >>> updates["w"]  # -lr * (2 * g_t - g_{t-1}) = -0.1 * [3, -1]
+        Array([-0.3,  0.1], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(
@@ -57,13 +70,13 @@ def optimistic_gradient_descent(
 
 @checks_state
 def optimistic_adam(
-    learning_rate: float | jax.Array,
-    optimism: float | jax.Array | None = None,
+    learning_rate: ArrayLike,
+    optimism: ArrayLike | None = None,
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
     eps_root: float = 0.0,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = True,
 ) -> GradientTransformationExtraArgs:
@@ -97,6 +110,18 @@ def optimistic_adam(
       ``chain(scale_by_optimistic_adam(b1, b2, eps, eps_root, mu_dtype,
       nesterov=nesterov, alpha=learning_rate, beta=optimism),
       scale_by_learning_rate(1.0))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.optimistic_adam(learning_rate=0.1, optimism=0.05, nesterov=False)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([0.5, -3.0])}, state, params)
+        >>> [round(float(u), 4) for u in updates["w"]]  # -lr * r_0, r_0 = sign(g)
+        [-0.1, 0.1]
+        >>> print(lrjax.get_learning_rate(state))  # the rate is inside the block
+        1.0
     """
     if callable(learning_rate):
         raise TypeError(
@@ -126,13 +151,13 @@ def optimistic_adam(
 def optimistic_adam_v2(
     learning_rate: ScalarOrSchedule,
     *,
-    alpha: float | jax.Array = 1.0,
-    beta: float | jax.Array = 1.0,
+    alpha: ArrayLike = 1.0,
+    beta: ArrayLike = 1.0,
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
     eps_root: float = 0.0,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     nesterov: bool = True,
 ) -> GradientTransformationExtraArgs:
     """Optimistic Adam, optax's second interface (Daskalakis et al., 2017)::
@@ -158,6 +183,18 @@ def optimistic_adam_v2(
       ``chain(scale_by_optimistic_adam(b1, b2, eps, eps_root, mu_dtype,
       nesterov=nesterov, alpha=alpha, beta=beta),
       scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.optimistic_adam_v2(learning_rate=0.1, beta=0.5, nesterov=False)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([0.5, -3.0])}, state, params)
+        >>> [round(float(u), 4) for u in updates["w"]]  # -lr * alpha * sign(g)
+        [-0.1, 0.1]
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-import jax
+from jax.typing import ArrayLike
 
 from lrjax import _validation as val
 from lrjax._base import (
@@ -21,10 +21,10 @@ __all__ = ["polyak_sgd"]
 
 @checks_state
 def polyak_sgd(
-    max_learning_rate: float | jax.Array = 1.0,
+    max_learning_rate: ArrayLike = 1.0,
     scaling: ScalarOrSchedule = 1.0,
-    f_min: float | jax.Array = 0.0,
-    eps: float | jax.Array = 0.0,
+    f_min: ArrayLike = 0.0,
+    eps: ArrayLike = 0.0,
     variant: Literal["sps", "sps+"] = "sps",
 ) -> GradientTransformationExtraArgs:
     """SGD with the stochastic Polyak step size (Loizou et al., 2021;
@@ -56,6 +56,22 @@ def polyak_sgd(
       ``chain(scale_by_polyak(f_min, max_learning_rate, eps, variant),
       scale_by_learning_rate(scaling))``, whose ``update`` requires
       ``value=``.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> def loss(params):
+        ...     return 0.5 * jnp.sum(params["w"] ** 2)
+        >>> tx = lrjax.polyak_sgd(max_learning_rate=10.0)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> value, grads = jax.value_and_grad(loss)(params)
+        >>> updates, state = tx.update(grads, state, params, value=value)
+        >>> print(lrjax.get_learning_rate(state))  # (f - 0) / ||g||**2 = 2.5 / 5
+        0.5
+        >>> updates["w"]  # -0.5 * g: halfway to the minimum
+        Array([-0.5,  1. ], dtype=float32)
     """
     val.check_learning_rate("scaling", scaling)
     return chain(

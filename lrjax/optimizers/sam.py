@@ -12,41 +12,12 @@ import optax
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import (
-    EmptyState,
     GradientTransformation,
     GradientTransformationExtraArgs,
     checks_state,
 )
 
-__all__ = ["NormalizeState", "SAMState", "normalize", "sam"]
-
-NormalizeState = EmptyState
-
-
-def normalize() -> GradientTransformation:
-    """Divides the updates by their global L2 norm: ``u = g / ||g||``.
-
-    SAM's adversarial direction (the paper's ``p = 2`` case): chained with
-    ``sgd(rho)`` it gives the ascent step ``rho * g / ||g||``. The norm is
-    summed in at least float32 (``|g|**2`` for complex leaves); a zero
-    gradient gives NaN, as in optax.contrib.
-    """
-
-    def init_fn(params):
-        del params
-        return NormalizeState()
-
-    def update_fn(updates, state, params=None):
-        del params
-        leaves = jax.tree_util.tree_leaves(updates)
-        sq = sum(jnp.sum(num.abs_sq(num.upcast(g)[0])) for g in leaves)
-        norm = jnp.sqrt(sq)
-        out = jax.tree_util.tree_map(
-            lambda g: num.cast(num.upcast(g)[0] / norm, jnp.result_type(g)), updates
-        )
-        return out, state
-
-    return GradientTransformation(init_fn, update_fn)
+__all__ = ["SAMState", "sam"]
 
 
 class SAMState(NamedTuple):
@@ -118,6 +89,38 @@ def sam(
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`SAMState`.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import optax
+        >>> import lrjax
+        >>> def loss(params):
+        ...     return 0.5 * jnp.sum(params["w"] ** 2)
+        >>> rho = 0.05
+        >>> adversary = lrjax.chain(lrjax.normalize(), lrjax.sgd(rho))
+        >>> tx = lrjax.sam(lrjax.sgd(0.1), adversary)
+        >>> params = {"w": jnp.array([3.0, 4.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update(jax.grad(loss)(params), state, params)
+        >>> params = optax.apply_updates(params, updates)
+        >>> params["w"]  # the adversarial point w + rho * g / ||g||
+        Array([3.03, 4.04], dtype=float32)
+        >>> updates, state = tx.update(jax.grad(loss)(params), state, params)
+        >>> params = optax.apply_updates(params, updates)
+        >>> params["w"]  # [3, 4] - 0.1 * (gradient at [3.03, 4.04])
+        Array([2.697, 3.596], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))  # the outer optimizer's
+        0.1
+        >>> # opaque_mode: the whole cycle in one update, given grad_fn(params, i)
+        >>> tx = lrjax.sam(lrjax.sgd(0.1), adversary, opaque_mode=True)
+        >>> params = {"w": jnp.array([3.0, 4.0])}
+        >>> grad_fn = lambda p, i: jax.grad(loss)(p)
+        >>> state = tx.init(params)
+        >>> grads = jax.grad(loss)(params)
+        >>> updates, state = tx.update(grads, state, params, grad_fn=grad_fn)
+        >>> optax.apply_updates(params, updates)["w"]  # as the two steps above
+        Array([2.697, 3.596], dtype=float32)
     """
     for name, tx in (("optimizer", optimizer), ("adv_optimizer", adv_optimizer)):
         if not isinstance(tx, GradientTransformation):

@@ -3,9 +3,7 @@ with annealed gradient noise."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import jax
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _validation as val
 from lrjax._base import (
@@ -27,7 +25,7 @@ def sgd(
     learning_rate: ScalarOrSchedule,
     momentum: float | None = None,
     nesterov: bool = False,
-    accumulator_dtype: Any | None = None,
+    accumulator_dtype: DTypeLike | None = None,
     *,
     dampening: float = 0.0,
 ) -> GradientTransformationExtraArgs:
@@ -56,6 +54,22 @@ def sgd(
 
     Returns:
       ``chain(trace(momentum, nesterov, dampening=...), scale_by_learning_rate(lr))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.sgd(learning_rate=0.1, momentum=0.9)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> grads = {"w": jnp.array([0.5, 0.5])}
+        >>> updates, state = tx.update(grads, state, params)
+        >>> updates["w"]  # v = g, -lr * v
+        Array([-0.05, -0.05], dtype=float32)
+        >>> updates, state = tx.update(grads, state, params)
+        >>> updates["w"]  # v = 0.9 * 0.5 + 0.5 = 0.95, -lr * v
+        Array([-0.095, -0.095], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     val.check_type("nesterov", nesterov, bool)
@@ -74,9 +88,9 @@ def sgd(
 @checks_state
 def noisy_sgd(
     learning_rate: ScalarOrSchedule,
-    eta: float | jax.Array = 0.01,
-    gamma: float | jax.Array = 0.55,
-    key: jax.Array | int | None = None,
+    eta: ArrayLike = 0.01,
+    gamma: ArrayLike = 0.55,
+    key: ArrayLike | None = None,
     *,
     seed: int | None = None,
 ) -> GradientTransformationExtraArgs:
@@ -99,6 +113,23 @@ def noisy_sgd(
     Returns:
       ``chain(add_noise(eta, gamma, key, seed=seed),
       scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> grads = {"w": jnp.array([0.5, 0.5])}
+        >>> tx = lrjax.noisy_sgd(learning_rate=0.1, eta=0.0)
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> updates["w"]  # eta = 0: no noise, SGD's -lr * g
+        Array([-0.05, -0.05], dtype=float32)
+        >>> tx = lrjax.noisy_sgd(learning_rate=0.1, eta=0.01, key=0)
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> noise = updates["w"] / -0.1 - grads["w"]  # n_0 ~ N(0, eta): std 0.1
+        >>> [round(float(n), 3) for n in noise]
+        [0.02, -0.077]
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import jax
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _validation as val
 from lrjax._base import (
@@ -36,6 +34,19 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs
 
     Returns:
       ``chain(scale_by_sign(), scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.sign_sgd(learning_rate=0.1)
+        >>> params = {"w": jnp.array([1.0, -2.0, 3.0])}
+        >>> state = tx.init(params)
+        >>> grads = {"w": jnp.array([0.5, -30.0, 0.0])}
+        >>> updates, state = tx.update(grads, state, params)
+        >>> updates["w"]  # -lr * sign(g), whatever |g| (no move where g = 0)
+        Array([-0.1,  0.1, -0. ], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     return chain(scale_by_sign(), scale_by_learning_rate(learning_rate))
@@ -45,7 +56,7 @@ def sign_sgd(learning_rate: ScalarOrSchedule) -> GradientTransformationExtraArgs
 def signum(
     learning_rate: ScalarOrSchedule,
     beta: float = 0.9,
-    accumulator_dtype: Any | None = None,
+    accumulator_dtype: DTypeLike | None = None,
 ) -> GradientTransformationExtraArgs:
     """Signum: signSGD on an EMA of the gradients (Bernstein et al., 2018)::
 
@@ -72,6 +83,21 @@ def signum(
     Returns:
       ``chain(scale_by_lion(b1=beta, b2=beta, mu_dtype=accumulator_dtype),
       scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.signum(learning_rate=0.1, beta=0.9)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([0.5, -0.5])}, state, params)
+        >>> updates["w"]  # m = 0.1 * g: -lr * sign(m)
+        Array([-0.1,  0.1], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([-0.01, -0.01])}, state, params)
+        >>> updates["w"]  # m = 0.9 * m + 0.1 * g = [0.044, -0.046]: signs kept
+        Array([-0.1,  0.1], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     val.check_in_range("beta", beta, 0.0, 1.0, high_inclusive=False)
@@ -84,11 +110,11 @@ def signum(
 
 @checks_state
 def rprop(
-    learning_rate: float | jax.Array,
-    eta_minus: float | jax.Array = 0.5,
-    eta_plus: float | jax.Array = 1.2,
-    min_step_size: float | jax.Array = 1e-6,
-    max_step_size: float | jax.Array = 50.0,
+    learning_rate: ArrayLike,
+    eta_minus: ArrayLike = 0.5,
+    eta_plus: ArrayLike = 1.2,
+    min_step_size: ArrayLike = 1e-6,
+    max_step_size: ArrayLike = 50.0,
 ) -> GradientTransformationExtraArgs:
     """Rprop (Riedmiller & Braun, 1993), in the iRprop- form (Igel & Huesken,
     2003), per element::
@@ -120,6 +146,23 @@ def rprop(
     Returns:
       ``chain(scale_by_rprop(learning_rate, eta_minus, eta_plus,
       min_step_size, max_step_size), scale_by_learning_rate(1.0))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.rprop(learning_rate=0.1)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([0.5, 0.5])}, state, params)
+        >>> updates["w"]  # first step: -Delta_0 * sign(g)
+        Array([-0.1, -0.1], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([0.3, -0.3])}, state, params)
+        >>> updates["w"]  # sign kept: 0.1 * 1.2; sign flipped: step skipped
+        Array([-0.12, -0.  ], dtype=float32)
+        >>> state[0].step_sizes["w"]  # the flip halved its step size
+        Array([0.12, 0.05], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))  # the global factor
+        1.0
     """
     return chain(
         scale_by_rprop(

@@ -42,6 +42,21 @@ def sm3(
 
     Returns:
       ``chain(scale_by_sm3(momentum), scale_by_learning_rate(learning_rate))``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.sm3(learning_rate=0.1, momentum=None)
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> updates, state = tx.update({"w": jnp.array([3.0, -4.0])}, state, params)
+        >>> updates["w"]  # a vector gets Adagrad: -lr * g / sqrt(g**2) = -lr * sign(g)
+        Array([-0.1,  0.1], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([4.0, 3.0])}, state, params)
+        >>> updates["w"]  # -lr * g / sqrt(9 + 16), -lr * g / sqrt(16 + 9)
+        Array([-0.08000001, -0.06      ], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.1
     """
     val.check_learning_rate("learning_rate", learning_rate)
     if momentum is not None:

@@ -19,12 +19,14 @@ take ``log(gamma)`` in float64 on the host (:func:`log_factor`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lrjax import _numerics as num
 from lrjax import _validation as val
 
 __all__ = [
@@ -33,12 +35,16 @@ __all__ = [
     "int_step",
     "float_step",
     "as_value",
+    "check_finite",
+    "shift",
+    "shaped",
     "split_step",
+    "step_arg",
+    "check_not_above",
     "phase_fractions",
     "pinned_fractions",
     "interpolate",
     "cosine_weight",
-    "is_concrete",
     "log_factor",
     "geometric",
     "saturate",
@@ -125,8 +131,22 @@ def float_step(step: Any) -> jax.Array:
 
 
 def as_value(value: Any) -> jax.Array:
-    """A schedule's output: float32."""
+    """A schedule value as float32: an argument (``init_value``, ...) or an output."""
     return jnp.asarray(value, jnp.float32)
+
+
+def shaped(value: Any, step: Any) -> jax.Array:
+    """float32 ``value`` broadcast to the shape of ``step``."""
+    value = as_value(value)
+    shape = jnp.broadcast_shapes(jnp.shape(value), jnp.shape(step))
+    return jnp.broadcast_to(value, shape)
+
+
+def check_finite(name: str, value: Any) -> None:
+    """A schedule value (init, peak, end): any finite real number."""
+    val.check_in_range(
+        name, value, -math.inf, math.inf, low_inclusive=False, high_inclusive=False
+    )
 
 
 def split_step(step: Any) -> tuple[jax.Array, jax.Array]:
@@ -145,6 +165,12 @@ def split_step(step: Any) -> tuple[jax.Array, jax.Array]:
     # Past 2**24 float32 has no fractional bits; saturated steps have none.
     frac = jnp.where(whole >= 2**31 - 1, 0.0, frac)
     return whole, frac
+
+
+def shift(whole: jax.Array, frac: jax.Array, offset: int) -> tuple[jax.Array, ...]:
+    """The split step seen from ``offset``: ``(step - offset)``, clamped at 0."""
+    started = whole >= offset
+    return jnp.maximum(whole - offset, 0), jnp.where(started, frac, 0.0)
 
 
 def step_arg(name: str, value: Any, *, minimum: int = 0) -> int:
@@ -267,11 +293,6 @@ def cosine_weight(left: Any) -> jax.Array:
     return jnp.where(left >= 1.0, 1.0, value)
 
 
-def is_concrete(value: Any) -> bool:
-    """True for a concrete (not traced) number or array."""
-    return val.is_checkable(value)
-
-
 def log_factor(value: Any, per: int = 1) -> Any:
     """``log(value) / per`` for ``value ** (t / per)``; ``-inf`` for 0.
 
@@ -280,7 +301,7 @@ def log_factor(value: Any, per: int = 1) -> Any:
     ``0.9999 ** 65536`` would turn into 1e-3. Traced values fall back to a
     float32 logarithm.
     """
-    if is_concrete(value):
+    if num.is_concrete(value):
         arr = np.asarray(value, np.float64)
         with np.errstate(divide="ignore"):
             log = np.where(arr > 0, np.log(np.where(arr > 0, arr, 1.0)), -np.inf)

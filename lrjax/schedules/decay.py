@@ -27,30 +27,24 @@ on inputs optax would silently turn into something else:
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import jax
-import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax._base import Schedule
-from lrjax._validation import (
-    check_in_range,
-    check_non_negative,
-    check_type,
-)
+from lrjax._validation import check_non_negative, check_type
 from lrjax.schedules._common import (
     as_step,
-    as_value,
     check_factor,
-    geometric,
-    interpolate,
+    check_finite,
     log_factor,
-    phase_fractions,
-    pinned_fractions,
-    saturate,
+    shaped,
     split_step,
     step_arg,
+)
+from lrjax.schedules._phases import (
+    exponential_phase,
+    polynomial_cycle_phase,
+    polynomial_phase,
 )
 
 __all__ = [
@@ -61,135 +55,7 @@ __all__ = [
 ]
 
 
-def check_finite(name: str, value: Any) -> None:
-    """A schedule value (init, peak, end): any finite real number."""
-    check_in_range(
-        name, value, -math.inf, math.inf, low_inclusive=False, high_inclusive=False
-    )
-
-
-def shift(whole: jax.Array, frac: jax.Array, offset: int) -> tuple[jax.Array, ...]:
-    """The split step seen from ``offset``: ``(step - offset)``, clamped at 0."""
-    started = whole >= offset
-    return jnp.maximum(whole - offset, 0), jnp.where(started, frac, 0.0)
-
-
-def _power_weights(left: jax.Array, power: Any) -> tuple[jax.Array, jax.Array]:
-    """``(w, 1 - w)`` with ``w = left ** power``, each to float32 precision.
-
-    ``1 - w`` is ``-expm1(power * log(left))``: no cancellation near the
-    start, where ``w`` is close to 1. ``0 ** 0 = 1`` (a constant schedule).
-    """
-    safe = jnp.where(left > 0, left, 1.0)
-    log_w = jnp.where(
-        left > 0,
-        power * jnp.log(safe),
-        jnp.where(jnp.asarray(power) > 0, -jnp.inf, 0.0),
-    )
-    return jnp.exp(log_w), -jnp.expm1(log_w)
-
-
-def polynomial_phase(
-    whole: jax.Array,
-    frac: jax.Array,
-    init_value: Any,
-    end_value: Any,
-    power: Any,
-    transition_steps: int,
-    transition_begin: int = 0,
-) -> jax.Array:
-    """``(init - end) * (1 - t / T) ** power + end`` on a split step.
-
-    Evaluated as the weighted mean ``init * w + end * (1 - w)``, ``w`` the
-    fraction left to the power, so both ends are exact under ``jit`` too.
-    ``T = 0`` holds ``init`` (optax's and PyTorch's behaviour).
-    """
-    if transition_steps == 0:
-        return jnp.broadcast_to(as_value(init_value), whole.shape)
-    done, left = phase_fractions(whole, frac, transition_begin, transition_steps)
-    if isinstance(power, (int, float)) and power == 1:
-        return interpolate(init_value, end_value, done, left)
-    w, rest = _power_weights(left, power)
-    return init_value * w + end_value * rest
-
-
-def _polynomial_cycle_phase(
-    whole: jax.Array,
-    frac: jax.Array,
-    init_value: Any,
-    end_value: Any,
-    power: Any,
-    transition_steps: int,
-    transition_begin: int,
-) -> jax.Array:
-    """Keras ``PolynomialDecay(cycle=True)``: the horizon grows by periods.
-
-    With ``t = step - begin`` the horizon is ``T * max(ceil(t / T), 1)``;
-    ``1 - t / horizon`` is computed as ``(horizon - t) / horizon`` from the
-    int32 remainder, so no int32 product can overflow.
-    """
-    if transition_steps == 0:
-        return jnp.broadcast_to(as_value(init_value), whole.shape)
-    whole, frac = shift(whole, frac, transition_begin)
-    period = transition_steps
-    rem = whole % period
-    partial = (rem > 0) | (frac > 0)
-    cycles = jnp.maximum(whole // period + partial.astype(jnp.int32), 1)
-    # Left of the current horizon; at exact multiples (> 0) nothing is left.
-    left = jnp.where(
-        partial,
-        (period - rem).astype(jnp.float32) - frac,
-        jnp.where(whole == 0, float(period), 0.0),
-    )
-    horizon = float(period) * cycles.astype(jnp.float32)
-    _, remaining = pinned_fractions(horizon - left, left, horizon)
-    w, rest = _power_weights(remaining, power)
-    return init_value * w + end_value * rest
-
-
-def exponential_phase(
-    whole: jax.Array,
-    frac: jax.Array,
-    init_value: Any,
-    transition_steps: int,
-    log_rate: Any,
-    decay_rate: Any,
-    transition_begin: int = 0,
-    staircase: bool = False,
-    end_value: Any = None,
-) -> jax.Array:
-    """``init * decay_rate ** (t / T)`` on a split step (see exponential_decay).
-
-    ``log_rate`` is ``log(decay_rate)`` (per period when ``staircase``, per
-    step otherwise) from :func:`log_factor`; the exponent is the exact step
-    count (or period count), so ``decay_rate ** t`` is accurate to
-    ``|t log(decay_rate)| + 2`` float32 ulps.
-    """
-    whole, frac = shift(whole, frac, transition_begin)
-    if staircase:
-        # Exact int32 floor division: float32 floors go wrong past 2**24.
-        exponent = (whole // transition_steps).astype(jnp.float32)
-    else:
-        exponent = whole.astype(jnp.float32) + frac
-    value = saturate(init_value * geometric(log_rate, exponent))
-    if end_value is not None:
-        # A floor when decaying, a ceiling when growing (optax's rule).
-        value = jnp.where(
-            jnp.asarray(decay_rate) < 1.0,
-            jnp.maximum(value, end_value),
-            jnp.minimum(value, end_value),
-        )
-    return value
-
-
-def shaped(value: Any, step: Any) -> jax.Array:
-    """float32 ``value`` broadcast to the shape of ``step``."""
-    value = as_value(value)
-    shape = jnp.broadcast_shapes(jnp.shape(value), jnp.shape(step))
-    return jnp.broadcast_to(value, shape)
-
-
-def constant_schedule(value: Any) -> Schedule:
+def constant_schedule(value: ArrayLike) -> Schedule:
     """A schedule that always returns ``value``.
 
     Formula: ``lr(t) = value``.
@@ -202,19 +68,27 @@ def constant_schedule(value: Any) -> Schedule:
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.constant_schedule(0.1)
+        >>> for t in (0, 10_000):  # lr(t) = value
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        0 0.1000
+        10000 0.1000
     """
     check_finite("value", value)
 
-    def schedule(step: Any) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         return shaped(value, as_step(step))
 
     return schedule
 
 
 def polynomial_schedule(
-    init_value: Any,
-    end_value: Any,
-    power: Any,
+    init_value: ArrayLike,
+    end_value: ArrayLike,
+    power: ArrayLike,
     transition_steps: int,
     transition_begin: int = 0,
     *,
@@ -251,6 +125,16 @@ def polynomial_schedule(
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.polynomial_schedule(1.0, 0.0, 2, transition_steps=100)
+        >>> for t in (0, 50, 100, 200):  # (1 - t / 100) ** 2
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        0 1.0000
+        50 0.2500
+        100 0.0000
+        200 0.0000
     """
     check_finite("init_value", init_value)
     check_finite("end_value", end_value)
@@ -258,9 +142,9 @@ def polynomial_schedule(
     transition_steps = step_arg("transition_steps", transition_steps)
     transition_begin = step_arg("transition_begin", transition_begin)
     check_type("cycle", cycle, bool)
-    phase = _polynomial_cycle_phase if cycle else polynomial_phase
+    phase = polynomial_cycle_phase if cycle else polynomial_phase
 
-    def schedule(step: Any) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         whole, frac = split_step(step)
         value = phase(
             whole,
@@ -277,8 +161,8 @@ def polynomial_schedule(
 
 
 def linear_schedule(
-    init_value: Any,
-    end_value: Any,
+    init_value: ArrayLike,
+    end_value: ArrayLike,
     transition_steps: int,
     transition_begin: int = 0,
 ) -> Schedule:
@@ -305,6 +189,16 @@ def linear_schedule(
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.linear_schedule(1.0, 0.1, 100, transition_begin=10)
+        >>> for t in (0, 10, 60, 110):  # 1 + (0.1 - 1) * (t - 10) / 100, clipped
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        0 1.0000
+        10 1.0000
+        60 0.5500
+        110 0.1000
     """
     return polynomial_schedule(
         init_value=init_value,
@@ -316,12 +210,12 @@ def linear_schedule(
 
 
 def exponential_decay(
-    init_value: Any,
+    init_value: ArrayLike,
     transition_steps: int,
-    decay_rate: float,
+    decay_rate: ArrayLike,
     transition_begin: int = 0,
     staircase: bool = False,
-    end_value: Any | None = None,
+    end_value: ArrayLike | None = None,
 ) -> Schedule:
     """Exponential decay (or growth) by ``decay_rate`` every ``transition_steps``.
 
@@ -353,6 +247,19 @@ def exponential_decay(
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.exponential_decay(1.0, transition_steps=10, decay_rate=0.5)
+        >>> for t in (0, 10, 15, 20):  # 0.5 ** (t / 10)
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        0 1.0000
+        10 0.5000
+        15 0.3536
+        20 0.2500
+        >>> stairs = lrjax.exponential_decay(1.0, 10, 0.5, staircase=True)
+        >>> print(f"{float(stairs(15)):.4f}")  # 0.5 ** floor(15 / 10)
+        0.5000
     """
     check_finite("init_value", init_value)
     transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
@@ -363,7 +270,7 @@ def exponential_decay(
         check_finite("end_value", end_value)
     log_rate = log_factor(decay_rate, 1 if staircase else transition_steps)
 
-    def schedule(step: Any) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         whole, frac = split_step(step)
         value = exponential_phase(
             whole,

@@ -1,12 +1,35 @@
-"""The 1cycle policy, exactly as PyTorch's ``OneCycleLR`` computes it."""
+"""The 1cycle policy (Smith & Topin): up to a peak rate, then far below the start.
+
+Two conventions, one module:
+
+* PyTorch's ``OneCycleLR``: :func:`one_cycle_schedule`. Phase ``k`` ends at
+  the real step ``e_k`` (``pct_start * T - 1`` for the rise, ``T - 1`` for
+  the end), cosine or linear annealing, optionally three phases.
+* optax's ``cosine_onecycle_schedule`` and ``linear_onecycle_schedule``:
+  same arguments, order, defaults and values as optax 0.2.8, each a
+  ``piecewise_interpolate_schedule`` with the integer boundaries
+  ``int(pct * T)``, one step later than PyTorch's.
+
+Both start at ``peak / div_factor``, peak at ``peak`` and end at
+``peak / (div_factor * final_div_factor)``, share the argument checks, and
+anneal each phase with the same weighted mean (exact at both ends). Keras:
+no built-in equivalent. Differences from optax: ``pct_start`` (and
+``pct_final``) outside ``(0, 1)`` or out of order and non-positive
+``div_factor``/``final_div_factor`` raise ``ValueError``.
+
+References: Smith & Topin, "Super-Convergence: Very Fast Training of Neural
+Networks Using Large Learning Rates", 2017 (arXiv:1708.07120); Smith, "A
+disciplined approach to neural network hyper-parameters", 2018
+(arXiv:1803.09820).
+"""
 
 from __future__ import annotations
 
 import math
 
-import chex
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax._base import Schedule
 from lrjax._validation import (
@@ -18,26 +41,32 @@ from lrjax._validation import (
 )
 from lrjax.schedules._common import (
     as_value,
-    cosine_weight,
-    interpolate,
+    check_finite,
     pinned_fractions,
     split_step,
     step_arg,
 )
+from lrjax.schedules._phases import anneal
+from lrjax.schedules.piecewise import piecewise_interpolate_schedule
 
-__all__ = ["one_cycle_schedule"]
+__all__ = [
+    "cosine_onecycle_schedule",
+    "linear_onecycle_schedule",
+    "one_cycle_schedule",
+]
 
 _MAX_STEP = 2**31 - 1
 
 
-def _anneal(
-    start: jax.Array, end: jax.Array, done: jax.Array, left: jax.Array, how: str
-) -> jax.Array:
-    # A weighted mean, so each end value is reproduced exactly in float32
-    # (``end + (start - end) * w`` loses the small end to cancellation).
-    if how == "cos":
-        return interpolate(start, end, cosine_weight(done), cosine_weight(left))
-    return interpolate(start, end, done, left)
+def _check_fraction(name: str, value: float, low: float = 0.0) -> None:
+    check_in_range(name, value, low, 1.0, low_inclusive=False, high_inclusive=False)
+
+
+def _check_cycle(pct_start: float, div_factor: float, final_div_factor: float) -> None:
+    """The arguments every one-cycle schedule shares."""
+    _check_fraction("pct_start", pct_start)
+    check_positive("div_factor", div_factor)
+    check_positive("final_div_factor", final_div_factor)
 
 
 def _offset(whole: jax.Array, frac: jax.Array, mark: float) -> jax.Array:
@@ -48,7 +77,7 @@ def _offset(whole: jax.Array, frac: jax.Array, mark: float) -> jax.Array:
 
 
 def one_cycle_schedule(
-    max_value: chex.Numeric,
+    max_value: ArrayLike,
     total_steps: int,
     pct_start: float = 0.3,
     anneal_strategy: str = "cos",
@@ -104,15 +133,20 @@ def one_cycle_schedule(
 
     Returns:
       A schedule ``step -> float32 rate``.
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.one_cycle_schedule(1.0, total_steps=100)
+        >>> for t in (0, 29, 99):  # 1 / 25, peak at 0.3 * 100 - 1, 1 / 25 / 1e4
+        ...     print(t, f"{float(schedule(t)):.4g}")
+        0 0.04
+        29 1
+        99 4e-06
     """
     check_non_negative("max_value", max_value)
     total_steps = step_arg("total_steps", total_steps, minimum=1)
-    check_in_range(
-        "pct_start", pct_start, 0.0, 1.0, low_inclusive=False, high_inclusive=False
-    )
+    _check_cycle(pct_start, div_factor, final_div_factor)
     check_one_of("anneal_strategy", anneal_strategy, ("cos", "linear"))
-    check_positive("div_factor", div_factor)
-    check_positive("final_div_factor", final_div_factor)
     check_type("three_phase", three_phase, bool)
 
     rise_end = float(pct_start * total_steps) - 1.0
@@ -124,7 +158,7 @@ def one_cycle_schedule(
         values = [("init", "max"), ("max", "min")]
     starts = [0.0] + ends[:-1]
 
-    def schedule(step: chex.Numeric) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         whole, frac = split_step(step)
         # Hold the value of step T - 1 afterwards.
         frac = jnp.where(whole >= total_steps - 1, 0.0, frac)
@@ -145,7 +179,7 @@ def one_cycle_schedule(
             else:
                 done, left = jnp.ones_like(frac), jnp.zeros_like(frac)
             a, b = values[k]
-            value = _anneal(level[a], level[b], done, left, anneal_strategy)
+            value = anneal(level[a], level[b], done, left, anneal_strategy == "cos")
             if rate is None:
                 rate = value
             else:
@@ -158,3 +192,117 @@ def one_cycle_schedule(
         return as_value(rate)
 
     return schedule
+
+
+def cosine_onecycle_schedule(
+    transition_steps: int,
+    peak_value: ArrayLike,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """One cycle: cosine rise to ``peak_value``, then cosine fall far below start.
+
+    With ``T = transition_steps``, ``S = int(pct_start * T)``,
+    ``v0 = peak / div_factor`` and ``v_end = v0 / final_div_factor``: cosine
+    interpolation from ``v0`` to ``peak`` on ``[0, S)``, from ``peak`` to
+    ``v_end`` on ``[S, T)``, then ``v_end``. A cosine interpolation from
+    ``a`` to ``b`` is ``b + (a - b) * (1 + cos(pi * pct)) / 2``.
+
+    Equivalents: optax ``cosine_onecycle_schedule``; close to PyTorch
+    ``OneCycleLR(max_lr=peak, total_steps=T, pct_start, anneal_strategy="cos",
+    div_factor, final_div_factor)``, whose phases end one step earlier (use
+    ``lrjax.one_cycle_schedule`` for PyTorch's exact values). Paper: Smith &
+    Topin, Super-Convergence, 2017.
+
+    Args:
+      transition_steps: length ``T`` of the cycle, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
+      peak_value: the highest value, reached at step ``S``.
+      pct_start: fraction of the cycle spent rising, in ``(0, 1)`` (0.3).
+      div_factor: ``peak / start value``, ``> 0`` (25).
+      final_div_factor: ``start value / final value``, ``> 0`` (1e4).
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.cosine_onecycle_schedule(100, peak_value=1.0)
+        >>> for t in (0, 30, 100):  # 1 / 25, peak at int(0.3 * 100), 1 / 25 / 1e4
+        ...     print(t, f"{float(schedule(t)):.4g}")
+        0 0.04
+        30 1
+        100 4e-06
+    """
+    transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
+    check_finite("peak_value", peak_value)
+    _check_cycle(pct_start, div_factor, final_div_factor)
+    return piecewise_interpolate_schedule(
+        "cosine",
+        peak_value / div_factor,
+        {
+            int(pct_start * transition_steps): div_factor,
+            transition_steps: 1.0 / (div_factor * final_div_factor),
+        },
+    )
+
+
+def linear_onecycle_schedule(
+    transition_steps: int,
+    peak_value: ArrayLike,
+    pct_start: float = 0.3,
+    pct_final: float = 0.85,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """One cycle in three linear phases: up, down to the start, then far down.
+
+    With ``T = transition_steps``, ``S = int(pct_start * T)``,
+    ``F = int(pct_final * T)`` and ``v0 = peak / div_factor``: linear from
+    ``v0`` to ``peak`` on ``[0, S)``, from ``peak`` back to ``v0`` on
+    ``[S, F)``, from ``v0`` to ``v0 / final_div_factor`` on ``[F, T)``, then
+    held at ``v0 / final_div_factor``.
+
+    Equivalents: optax ``linear_onecycle_schedule``; close to PyTorch
+    ``OneCycleLR(max_lr=peak, total_steps=T, anneal_strategy="linear",
+    three_phase=True)`` (PyTorch's phases are symmetric and end one step
+    earlier). Paper: Smith, "A disciplined approach to neural network
+    hyper-parameters", 2018 (arXiv:1803.09820); Smith & Topin, 2017.
+
+    Args:
+      transition_steps: length ``T`` of the cycle, an integer in
+        ``[1, 2**31 - 1]`` (steps are int32).
+      peak_value: the highest value, reached at step ``S``.
+      pct_start: fraction of the cycle spent rising, in ``(0, 1)`` (0.3).
+      pct_final: fraction of the cycle at whose end the value is back at
+        ``v0``, in ``(pct_start, 1)`` (0.85).
+      div_factor: ``peak / start value``, ``> 0`` (25).
+      final_div_factor: ``start value / final value``, ``> 0`` (1e4).
+
+    Returns:
+      A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.linear_onecycle_schedule(100, peak_value=1.0)
+        >>> for t in (0, 30, 85, 100):  # 1 / 25, peak, 1 / 25 again, 1 / 25 / 1e4
+        ...     print(t, f"{float(schedule(t)):.4g}")
+        0 0.04
+        30 1
+        85 0.04
+        100 4e-06
+    """
+    transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
+    check_finite("peak_value", peak_value)
+    _check_cycle(pct_start, div_factor, final_div_factor)
+    _check_fraction("pct_final", pct_final, low=pct_start)
+    return piecewise_interpolate_schedule(
+        "linear",
+        peak_value / div_factor,
+        {
+            int(pct_start * transition_steps): div_factor,
+            int(pct_final * transition_steps): 1.0 / div_factor,
+            transition_steps: 1.0 / final_div_factor,
+        },
+    )

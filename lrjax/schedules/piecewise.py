@@ -1,12 +1,11 @@
-"""Piecewise and joined schedules, and warmups, with optax's names.
+"""Piecewise and joined schedules, with optax's names.
 
 Constructors take optax 0.2.8's arguments, order and defaults and give its
 values. Boundaries are compared with the int32 step, so jumps land on exact
 steps up to ``2**31 - 1``. Differences from optax, all on inputs it would
-silently misread: negative boundaries, non-increasing ``join_schedules``
-boundaries and ``warmup_steps <= 0`` in ``warmup_constant_schedule`` (optax
-then returns ``init_value`` forever) raise ``ValueError``; ``join_schedules``
-gives its schedules steps clamped at 0 rather than negative ones.
+silently misread: negative boundaries and non-increasing ``join_schedules``
+boundaries raise ``ValueError``; ``join_schedules`` gives its schedules steps
+clamped at 0 rather than negative ones.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax._base import Schedule
 from lrjax._validation import (
@@ -27,29 +27,19 @@ from lrjax._validation import (
 from lrjax.schedules._common import (
     as_step,
     as_value,
-    check_factor,
-    cosine_weight,
-    interpolate,
-    log_factor,
+    check_finite,
     phase_fractions,
+    shaped,
+    shift,
     split_step,
     step_arg,
 )
-from lrjax.schedules.decay import (
-    check_finite,
-    exponential_phase,
-    linear_schedule,
-    polynomial_phase,
-    shaped,
-    shift,
-)
+from lrjax.schedules._phases import anneal
 
 __all__ = [
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
     "join_schedules",
-    "warmup_constant_schedule",
-    "warmup_exponential_decay_schedule",
 ]
 
 
@@ -70,7 +60,7 @@ def _sorted_scales(
 
 
 def piecewise_constant_schedule(
-    init_value: Any,
+    init_value: ArrayLike,
     boundaries_and_scales: dict[int, float] | None = None,
 ) -> Schedule:
     """Constant pieces: ``init_value`` times every scale whose boundary is past.
@@ -91,11 +81,20 @@ def piecewise_constant_schedule(
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> schedule = lrjax.piecewise_constant_schedule(1.0, {30: 0.1, 80: 0.1})
+        >>> for t in (29, 30, 80):  # 1.0 times every scale whose boundary is <= t
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        29 1.0000
+        30 0.1000
+        80 0.0100
     """
     check_finite("init_value", init_value)
     boundaries, scales = _sorted_scales(boundaries_and_scales)
 
-    def schedule(step: Any) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         whole, _ = split_step(step)
         value = as_value(init_value)
         for boundary, scale in zip(boundaries, scales, strict=True):
@@ -105,18 +104,9 @@ def piecewise_constant_schedule(
     return schedule
 
 
-def _linear_interpolate(start: Any, end: Any, done: Any, left: Any) -> jax.Array:
-    return interpolate(start, end, done, left)
-
-
-def _cosine_interpolate(start: Any, end: Any, done: Any, left: Any) -> jax.Array:
-    # Half a cosine period from start (done = 0) to end (done = 1).
-    return interpolate(start, end, cosine_weight(done), cosine_weight(left))
-
-
 def piecewise_interpolate_schedule(
     interpolate_type: str,
-    init_value: Any,
+    init_value: ArrayLike,
     boundaries_and_scales: dict[int, float] | None = None,
 ) -> Schedule:
     """Linear or cosine interpolation between accumulated scaled values.
@@ -143,14 +133,25 @@ def piecewise_interpolate_schedule(
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> scales = {10: 0.5, 20: 0.1}
+        >>> schedule = lrjax.piecewise_interpolate_schedule("linear", 1.0, scales)
+        >>> for t in (5, 10, 15, 20):  # values 1 -> 0.5 -> 0.05, linear in between
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        5 0.7500
+        10 0.5000
+        15 0.2750
+        20 0.0500
     """
     check_one_of("interpolate_type", interpolate_type, ("linear", "cosine"))
-    shape = _linear_interpolate if interpolate_type == "linear" else _cosine_interpolate
+    cosine = interpolate_type == "cosine"
     check_finite("init_value", init_value)
     boundaries, scales = _sorted_scales(boundaries_and_scales)
     bounds = [0, *boundaries]
 
-    def schedule(step: Any) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         whole, frac = split_step(step)
         values = [as_value(init_value)]
         for scale in scales:
@@ -160,7 +161,7 @@ def piecewise_interpolate_schedule(
             low, high = bounds[k], bounds[k + 1]
             done, left = phase_fractions(whole, frac, low, max(high - low, 1))
             inside = (whole >= low) & (whole < high)
-            piece = shape(values[k], values[k + 1], done, left)
+            piece = anneal(values[k], values[k + 1], done, left, cosine)
             value = jnp.where(inside, piece, value)
         return shaped(value, step)
 
@@ -201,6 +202,18 @@ def join_schedules(
 
     Returns:
       A schedule ``step -> value`` (float32, the shape of ``step``).
+
+    Examples:
+        >>> import lrjax
+        >>> warmup = lrjax.linear_schedule(0.0, 1.0, transition_steps=10)
+        >>> decay = lrjax.cosine_decay_schedule(1.0, decay_steps=100)
+        >>> schedule = lrjax.join_schedules([warmup, decay], boundaries=[10])
+        >>> for t in (5, 10, 60, 110):  # warmup(t), then decay(t - 10)
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        5 0.5000
+        10 1.0000
+        60 0.5000
+        110 0.0000
     """
     schedules = list(schedules)
     if not schedules:
@@ -216,112 +229,13 @@ def join_schedules(
         )
     check_increasing("boundaries", boundaries)
 
-    def schedule(step: Any) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         step = as_step(step)
         whole, frac = split_step(step)
         value = as_value(schedules[0](_local_step(step, whole, frac, 0)))
         for boundary, fn in zip(boundaries, schedules[1:], strict=True):
             later = as_value(fn(_local_step(step, whole, frac, boundary)))
             value = jnp.where(whole < boundary, value, later)
-        return shaped(value, step)
-
-    return schedule
-
-
-def warmup_constant_schedule(
-    init_value: Any,
-    peak_value: Any,
-    warmup_steps: int,
-) -> Schedule:
-    """Linear warmup from ``init_value`` to ``peak_value``, then constant.
-
-    Formula: ``lr(t) = I + (P - I) * min(t, W) / W``.
-
-    Equivalents: optax ``warmup_constant_schedule``; PyTorch ``LinearLR(
-    start_factor=I / P, end_factor=1.0, total_iters=W)`` on base rate ``P``.
-
-    Args:
-      init_value: value at step 0.
-      peak_value: value from ``warmup_steps`` on.
-      warmup_steps: length ``W > 0`` of the warmup (optax returns
-        ``init_value`` forever for ``W = 0``; lrjax raises ``ValueError``).
-
-    Returns:
-      A schedule ``step -> value`` (float32, the shape of ``step``).
-    """
-    # linear_schedule names them init_value/end_value: check under our names.
-    check_finite("init_value", init_value)
-    check_finite("peak_value", peak_value)
-    warmup_steps = step_arg("warmup_steps", warmup_steps, minimum=1)
-    return linear_schedule(
-        init_value=init_value, end_value=peak_value, transition_steps=warmup_steps
-    )
-
-
-def warmup_exponential_decay_schedule(
-    init_value: Any,
-    peak_value: Any,
-    warmup_steps: int,
-    transition_steps: int,
-    decay_rate: Any,
-    transition_begin: int = 0,
-    staircase: bool = False,
-    end_value: Any | None = None,
-) -> Schedule:
-    """Linear warmup to ``peak_value``, then ``exponential_decay`` from it.
-
-    Formula, with ``W = warmup_steps``: ``lr(t) = I + (P - I) * t / W`` for
-    ``t < W``, then ``exponential_decay(P, transition_steps, decay_rate,
-    transition_begin, staircase, end_value)(t - W)``.
-
-    Equivalents: optax ``warmup_exponential_decay_schedule``; PyTorch
-    ``SequentialLR([LinearLR, ExponentialLR], milestones=[W])``.
-
-    Args:
-      init_value: value at step 0.
-      peak_value: value at the end of the warmup, where the decay starts.
-      warmup_steps: length ``W >= 0`` of the warmup (0: no warmup).
-      transition_steps: steps per factor of ``decay_rate``, an integer in
-        ``[1, 2**31 - 1]`` (steps are int32).
-      decay_rate: factor ``>= 0`` per ``transition_steps`` steps.
-      transition_begin: steps ``>= 0`` at ``peak_value`` after the warmup.
-      staircase: decay in whole periods.
-      end_value: optional bound where the decay stops (see
-        ``exponential_decay``).
-
-    Returns:
-      A schedule ``step -> value`` (float32, the shape of ``step``).
-    """
-    check_finite("init_value", init_value)
-    check_finite("peak_value", peak_value)
-    warmup_steps = step_arg("warmup_steps", warmup_steps)
-    transition_steps = step_arg("transition_steps", transition_steps, minimum=1)
-    check_factor("decay_rate", decay_rate)
-    transition_begin = step_arg("transition_begin", transition_begin)
-    check_type("staircase", staircase, bool)
-    if end_value is not None:
-        check_finite("end_value", end_value)
-    log_rate = log_factor(decay_rate, 1 if staircase else transition_steps)
-
-    def schedule(step: Any) -> jax.Array:
-        whole, frac = split_step(step)
-        local, local_frac = shift(whole, frac, warmup_steps)
-        value = exponential_phase(
-            local,
-            local_frac,
-            peak_value,
-            transition_steps,
-            log_rate,
-            decay_rate,
-            transition_begin,
-            staircase,
-            end_value,
-        )
-        if warmup_steps > 0:
-            warm = polynomial_phase(
-                whole, frac, init_value, peak_value, 1, warmup_steps
-            )
-            value = jnp.where(whole < warmup_steps, warm, value)
         return shaped(value, step)
 
     return schedule

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, check_positive, check_type
@@ -15,9 +15,9 @@ __all__ = ["random_schedule"]
 
 
 def random_schedule(
-    key: chex.PRNGKey,
-    min_value: chex.Numeric,
-    max_value: chex.Numeric,
+    key: jax.Array,
+    min_value: ArrayLike,
+    max_value: ArrayLike,
     hold_steps: int = 1,
     log_uniform: bool = True,
 ) -> Schedule:
@@ -50,6 +50,15 @@ def random_schedule(
 
     Returns:
       A schedule ``step -> float32 rate`` in ``[min_value, max_value]``.
+
+    Examples:
+        >>> import jax
+        >>> import lrjax
+        >>> schedule = lrjax.random_schedule(jax.random.key(0), 1e-4, 0.1, hold_steps=10)
+        >>> bool(schedule(3) == schedule(9)), bool(schedule(9) == schedule(10))
+        (True, False)
+        >>> bool(1e-4 <= schedule(3) <= 0.1)  # log-uniform in [1e-4, 0.1]
+        True
     """
     check_type("log_uniform", log_uniform, bool)
     if log_uniform:
@@ -68,7 +77,7 @@ def random_schedule(
     def draw(window: jax.Array) -> jax.Array:
         return jax.random.uniform(jax.random.fold_in(key, window), (), jnp.float32)
 
-    def schedule(step: chex.Numeric) -> jax.Array:
+    def schedule(step: ArrayLike) -> jax.Array:
         window = int_step(step) // hold_steps
         u = jax.vmap(draw)(window.reshape(-1)).reshape(window.shape)
         low = jnp.asarray(min_value, jnp.float32)

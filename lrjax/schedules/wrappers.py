@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import chex
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax._base import Schedule
 from lrjax._validation import check_non_negative, check_type
@@ -22,8 +22,8 @@ __all__ = ["clip_schedule", "per_epoch_schedule"]
 
 
 def as_schedule(
-    name: str, schedule: Schedule | chex.Numeric
-) -> Callable[[chex.Numeric], chex.Numeric]:
+    name: str, schedule: Schedule | ArrayLike
+) -> Callable[[ArrayLike], ArrayLike]:
     if callable(schedule):
         return schedule
     check_non_negative(name, schedule)
@@ -32,9 +32,9 @@ def as_schedule(
 
 
 def clip_schedule(
-    schedule: Schedule | chex.Numeric,
-    min_value: chex.Numeric | None = None,
-    max_value: chex.Numeric | None = None,
+    schedule: Schedule | ArrayLike,
+    min_value: ArrayLike | None = None,
+    max_value: ArrayLike | None = None,
 ) -> Schedule:
     r"""Keeps a schedule inside ``[min_value, max_value]``.
 
@@ -55,6 +55,15 @@ def clip_schedule(
     Returns:
       A schedule ``step -> float32 rate``; ``step`` reaches ``schedule``
       unchanged.
+
+    Examples:
+        >>> import lrjax
+        >>> decay = lrjax.linear_schedule(0.1, 0.0, transition_steps=1000)
+        >>> schedule = lrjax.clip_schedule(decay, min_value=1e-3)
+        >>> for t in (500, 1000):  # max(1e-3, 0.1 * (1 - t / 1000))
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        500 0.0500
+        1000 0.0010
     """
     inner = as_schedule("schedule", schedule)
     if min_value is not None:
@@ -64,7 +73,7 @@ def clip_schedule(
     if min_value is not None and max_value is not None:
         check_not_above("min_value", min_value, "max_value", max_value)
 
-    def clipped(step: chex.Numeric) -> jax.Array:
+    def clipped(step: ArrayLike) -> jax.Array:
         rate = as_value(inner(step))
         if min_value is not None:
             rate = jnp.maximum(rate, jnp.asarray(min_value, jnp.float32))
@@ -76,7 +85,7 @@ def clip_schedule(
 
 
 def per_epoch_schedule(
-    schedule: Schedule | chex.Numeric, steps_per_epoch: int, staircase: bool = True
+    schedule: Schedule | ArrayLike, steps_per_epoch: int, staircase: bool = True
 ) -> Schedule:
     r"""Turns an epoch-indexed schedule into a step-indexed one.
 
@@ -99,12 +108,21 @@ def per_epoch_schedule(
 
     Returns:
       A schedule ``step -> float32 rate``.
+
+    Examples:
+        >>> import lrjax
+        >>> by_epoch = lrjax.step_decay_schedule(0.1, step_size=2, decay_rate=0.5)
+        >>> schedule = lrjax.per_epoch_schedule(by_epoch, steps_per_epoch=100)
+        >>> for t in (199, 200):  # by_epoch(floor(t / 100)): epoch 1, then epoch 2
+        ...     print(t, f"{float(schedule(t)):.4f}")
+        199 0.1000
+        200 0.0500
     """
     inner = as_schedule("schedule", schedule)
     steps_per_epoch = step_arg("steps_per_epoch", steps_per_epoch, minimum=1)
     check_type("staircase", staircase, bool)
 
-    def stepped(step: chex.Numeric) -> jax.Array:
+    def stepped(step: ArrayLike) -> jax.Array:
         whole, frac = split_step(step)
         epoch = whole // steps_per_epoch
         if staircase:

@@ -7,14 +7,15 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformationExtraArgs
 from lrjax.transforms.hessian import (
+    REAL_ONLY_HINT,
     as_key,
     check_key,
-    check_real,
     hutchinson_estimate,
     resolve_hvp,
     static_int,
@@ -87,9 +88,9 @@ def scale_by_adahessian(
     eps: float = 1e-4,
     hessian_power: float = 1.0,
     spatial_average_size: int = 1,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
-    key: jax.Array | int = 0,
+    key: ArrayLike = 0,
     num_samples: int = 1,
 ) -> GradientTransformationExtraArgs:
     """AdaHessian's direction (Yao et al., AAAI 2021).
@@ -128,6 +129,21 @@ def scale_by_adahessian(
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`ScaleByAdaHessianState`.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> def loss(params):  # Hessian diag([1, 4]): Hutchinson's estimate is exact
+        ...     return 0.5 * jnp.sum(jnp.array([1.0, 4.0]) * params["w"] ** 2)
+        >>> tx = lrjax.scale_by_adahessian()
+        >>> params = {"w": jnp.array([1.0, 1.0])}
+        >>> state = tx.init(params)
+        >>> grads = jax.grad(loss)(params)
+        >>> updates, state = tx.update(grads, state, params, loss_fn=loss)
+        >>> # step 1: g / (|D| + eps) = H^-1 g = w, Newton's direction
+        >>> [round(float(u), 3) for u in updates["w"]]
+        [1.0, 1.0]
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
@@ -142,7 +158,8 @@ def scale_by_adahessian(
     base_key = as_key(key)
 
     def init_fn(params):
-        check_real(params, "scale_by_adahessian init")
+        num.check_optimizable(params, "scale_by_adahessian init")
+        val.check_real("scale_by_adahessian init", params, hint=REAL_ONLY_HINT)
         check_spatial_blocks(params, spatial_average_size, "scale_by_adahessian")
         return ScaleByAdaHessianState(
             num.zero_count(),

@@ -1,4 +1,9 @@
-"""Adam's moment block (Kingma & Ba, 2015)."""
+"""Adam's moment block and Adamax, its infinity-norm variant (Kingma & Ba, 2015).
+
+Both keep ``(count, mu, nu)`` in :class:`ScaleByAdamState`. The helpers they
+share with the other Adam-like blocks (argument checks, bias-corrected first
+moment) live in :mod:`lrjax.transforms._moments`.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,23 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation
+from lrjax.transforms._moments import (
+    adam_moments,
+    check_adam_args,
+    first_moment_corrections,
+    moments_init,
+)
 
-__all__ = ["ScaleByAdamState", "scale_by_adam", "check_adam_args"]
+__all__ = ["ScaleByAdamState", "scale_by_adam", "scale_by_adamax"]
 
 
 class ScaleByAdamState(NamedTuple):
-    """State of :func:`scale_by_adam`.
+    """State of :func:`scale_by_adam` (and of the blocks that reuse its layout).
 
     Attributes:
       count: int32 number of updates made (saturating).
@@ -28,75 +40,15 @@ class ScaleByAdamState(NamedTuple):
     nu: Any
 
 
-def check_adam_args(b1, b2, eps, eps_root, mu_dtype=None, nu_dtype=None) -> None:
-    """The checks every Adam-like block shares."""
-    val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
-    val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
-    val.check_non_negative("eps", eps)
-    val.check_non_negative("eps_root", eps_root)
-    val.check_dtype("mu_dtype", mu_dtype)
-    val.check_dtype("nu_dtype", nu_dtype)
-
-
-def first_moment_corrections(b1: Any, count: jax.Array, nesterov: bool):
-    """Scalars that turn ``(m, g)`` into Adam's (or NAdam's) ``m_hat``."""
-    mu_corr = num.bias_correction(b1, count)
-    if not nesterov:
-        return mu_corr, None
-    return mu_corr, num.bias_correction(b1, num.safe_increment(count))
-
-
-def debiased_first_moment(
-    b1: Any, m: jax.Array, g: jax.Array, mu_corr, next_corr
-) -> jax.Array:
-    if mu_corr is None:  # no debiasing (AMSGrad's paper form)
-        return m
-    if next_corr is None:
-        return m * mu_corr
-    # NAdam in optax's form: the momentum looks one step ahead.
-    return b1 * m * next_corr + (1 - b1) * g * mu_corr
-
-
-def adam_moments(b1, b2, g, m, v, mu_corr, next_corr):
-    """Adam's new ``(m, v, m_hat)`` in the compute dtype, not yet stored.
-
-    ``m`` runs in the gradient's kind (complex for complex parameters), ``v``
-    is the real EMA of ``|g|**2``, both in at least float32.
-    """
-    g, m = num.upcast(g, m)
-    m = b1 * m + (1 - b1) * g
-    v, g_sq = num.upcast(num.real_part(v), num.abs_sq(g))
-    v = b2 * v + (1 - b2) * g_sq
-    return m, v, debiased_first_moment(b1, m, g, mu_corr, next_corr)
-
-
-def moments_init(state_type: type, mu_dtype: Any, nu_dtype: Any):
-    """``init`` of a block whose state is ``(count, mu, nu)``.
-
-    ``nu`` holds a real second moment, so a real ``nu_dtype`` stays real; a
-    real ``mu_dtype`` for a complex parameter gives a complex buffer of that
-    precision (:func:`num.resolve_dtype`).
-    """
-
-    def init_fn(params):
-        return state_type(
-            num.zero_count(),
-            num.tree_buffers(params, mu_dtype),
-            num.tree_buffers(params, nu_dtype, holds_real=True),
-        )
-
-    return init_fn
-
-
 def scale_by_adam(
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
     eps_root: float = 0.0,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = False,
-    nu_dtype: Any | None = None,
+    nu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     """Rescales updates by Adam's bias-corrected moment ratio.
 
@@ -129,6 +81,21 @@ def scale_by_adam(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByAdamState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_adam()
+        >>> state = block.init(jnp.zeros(2))
+        >>> updates, state = block.update(jnp.array([0.5, -2.0]), state)
+        >>> updates  # m_hat / sqrt(v_hat) = g / |g| on the first step
+        Array([ 1., -1.], dtype=float32)
+        >>> state.count
+        Array(1, dtype=int32)
+        >>> tx = lrjax.chain(lrjax.scale_by_adam(), lrjax.scale_by_learning_rate(0.1))
+        >>> updates, _ = tx.update(jnp.array([0.5, -2.0]), tx.init(jnp.zeros(2)))
+        >>> updates  # the rate block scales by -lr
+        Array([-0.1,  0.1], dtype=float32)
     """
     check_adam_args(b1, b2, eps, eps_root, mu_dtype, nu_dtype)
     val.check_type("nesterov", nesterov, bool)
@@ -148,6 +115,78 @@ def scale_by_adam(
             u = m_hat / (jnp.sqrt(v_new * nu_corr + eps_root) + eps)
             out = num.cast(u, num.update_dtype(g, m.dtype))
             return out, m_new.astype(m.dtype), v_new.astype(v.dtype)
+
+        out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
+        updates, mu, nu = num.tree_unzip(updates, out, 3)
+        return updates, ScaleByAdamState(count, mu, nu)
+
+    return GradientTransformation(init_fn, update_fn)
+
+
+def scale_by_adamax(
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    *,
+    mu_dtype: DTypeLike | None = None,
+    nu_dtype: DTypeLike | None = None,
+) -> GradientTransformation:
+    """Rescales updates by Adamax's exponentially weighted infinity norm.
+
+    Kingma & Ba (2015), section 7.1, with ``t`` counting updates from 1::
+
+        m <- b1 * m + (1 - b1) * g
+        u <- max(b2 * u, |g| + eps)
+        update = m / (1 - b1**t) / u
+
+    ``eps`` sits inside the maximum (optax, and PyTorch's ``Adamax``), so
+    ``u >= eps`` and a parameter whose gradients were always zero gets a zero
+    update; with ``eps=0`` such a parameter gets ``0 / 0 = NaN``. Keras
+    divides by ``u + eps`` instead, the same up to a term of order ``eps``.
+    The infinity norm needs no bias correction.
+
+    Args:
+      b1: first-moment decay in ``[0, 1)``. Default 0.9.
+      b2: decay of the infinity norm in ``[0, 1)``. Default 0.999.
+      eps: ``>= 0``, added to ``|g|`` inside the maximum. Default 1e-8.
+      mu_dtype: dtype of ``m`` (default: the parameter's). lrjax addition.
+      nu_dtype: dtype of ``u`` (default: the parameter's). lrjax addition.
+
+    Returns:
+      A ``GradientTransformation`` with :class:`ScaleByAdamState` (``nu``
+      holds ``u``).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_adamax()
+        >>> state = block.init(jnp.zeros(2))
+        >>> updates, state = block.update(jnp.array([0.5, -2.0]), state)
+        >>> state.nu  # |g| + eps
+        Array([0.5, 2. ], dtype=float32)
+        >>> updates, state = block.update(jnp.array([0.25, -1.0]), state)
+        >>> state.nu  # |g| fell below b2 * u: u decays by b2
+        Array([0.4995, 1.998 ], dtype=float32)
+    """
+    check_adam_args(b1, b2, eps, 0.0, mu_dtype, nu_dtype)
+
+    init_fn = moments_init(ScaleByAdamState, mu_dtype, nu_dtype)
+
+    def update_fn(updates, state, params=None):
+        del params
+        val.check_tree_structure("scale_by_adamax", updates, state.mu)
+        count = num.safe_increment(state.count)
+        mu_corr = num.bias_correction(b1, count)
+
+        def step(g, m, u):
+            g = jnp.asarray(g)
+            gc, m_new = num.upcast(g, m)
+            m_new = b1 * m_new + (1 - b1) * gc
+            # |g| is the modulus for complex g; u stays real.
+            u_new, g_abs = num.upcast(num.real_part(u), jnp.abs(gc))
+            u_new = jnp.maximum(b2 * u_new, g_abs + eps)
+            out = num.cast(m_new * mu_corr / u_new, num.update_dtype(g, m.dtype))
+            return out, m_new.astype(m.dtype), u_new.astype(u.dtype)
 
         out = jax.tree_util.tree_map(step, updates, state.mu, state.nu)
         updates, mu, nu = num.tree_unzip(updates, out, 3)

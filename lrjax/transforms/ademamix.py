@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -70,7 +71,7 @@ def scale_by_ademamix(
     alpha: ScalarOrSchedule = 6.0,
     eps: float = 1e-8,
     eps_root: float = 0.0,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     """AdEMAMix's direction: Adam with a second, slow momentum mixed in.
 
@@ -104,6 +105,17 @@ def scale_by_ademamix(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByAdemamixState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_ademamix()
+        >>> state = block.init(jnp.zeros(2))
+        >>> updates, state = block.update(jnp.array([0.5, -2.0]), state)
+        >>> state.m2  # (1 - b3) * g: the slow EMA has barely moved
+        Array([ 5.e-05, -2.e-04], dtype=float32)
+        >>> [round(float(u), 4) for u in updates]  # (1 + alpha * (1 - b3)) * g / |g|
+        [1.0006, -1.0006]
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
@@ -187,6 +199,18 @@ def scale_by_simplified_ademamix(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleBySimplifiedAdEMAMixState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_simplified_ademamix(alpha=1.0)
+        >>> state = block.init(jnp.zeros(2))
+        >>> updates, state = block.update(jnp.array([0.5, -2.0]), state)
+        >>> updates  # m = g, n_hat = |g|**2: (1 + alpha) * g / |g|
+        Array([ 2., -2.], dtype=float32)
+        >>> updates, state = block.update(jnp.array([0.5, -2.0]), state)
+        >>> state.m  # b1 * g + g: no (1 - b1) factor
+        Array([ 0.995, -3.98 ], dtype=float32)
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)

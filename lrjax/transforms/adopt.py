@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -30,6 +31,7 @@ class ScaleByAdoptState(NamedTuple):
 
 
 def default_clip(count: jax.Array) -> jax.Array:
+    """ADOPT's default bound on the normalised gradient: ``count**0.25``."""
     return count**0.25
 
 
@@ -37,7 +39,7 @@ def scale_by_adopt(
     b1: float = 0.9,
     b2: float = 0.9999,
     eps: float = 1e-6,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = False,
     use_clipping: bool = True,
@@ -85,6 +87,20 @@ def scale_by_adopt(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByAdoptState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> block = lrjax.scale_by_adopt()
+        >>> state = block.init(jnp.zeros(2))
+        >>> updates, state = block.update(jnp.array([0.5, -2.0]), state)
+        >>> updates  # step 0 only sets v = |g|**2
+        Array([0., 0.], dtype=float32)
+        >>> state.nu
+        Array([0.25, 4.  ], dtype=float32)
+        >>> updates, state = block.update(jnp.array([1.0, -1.0]), state)
+        >>> updates  # (1 - b1) * clip(g / sqrt(v), -1, 1) with the old v
+        Array([ 0.1 , -0.05], dtype=float32)
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)

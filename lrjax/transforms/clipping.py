@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -20,16 +21,11 @@ from lrjax._base import EmptyState, GradientTransformation
 __all__ = ["adaptive_grad_clip", "clip", "clip_by_global_norm", "global_norm"]
 
 
-def _reject_complex(tree: Any, what: str) -> None:
-    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        if jnp.iscomplexobj(leaf):
-            raise TypeError(
-                f"clip: the {what} at {jax.tree_util.keystr(path) or 'the root'} "
-                f"is complex ({leaf.dtype}). Element-wise clipping into "
-                "[-max_delta, max_delta] needs ordered (real) numbers; clip "
-                "complex updates by modulus with clip_by_global_norm or "
-                "clip_by_block_rms instead."
-            )
+# Complex numbers have no order; what clip's TypeError suggests instead.
+_REAL_ONLY_HINT = (
+    "Clip complex updates by modulus with clip_by_global_norm or "
+    "clip_by_block_rms instead."
+)
 
 
 def clip(max_delta: float) -> GradientTransformation:
@@ -42,16 +38,25 @@ def clip(max_delta: float) -> GradientTransformation:
 
     Args:
       max_delta: the bound, ``> 0``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.clip(1.0)
+        >>> g = {"w": jnp.array([0.5, -3.0, 2.0])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates["w"]
+        Array([ 0.5, -1. ,  1. ], dtype=float32)
     """
     val.check_positive("max_delta", max_delta)
 
     def init_fn(params):
-        _reject_complex(params, "parameter")
+        val.check_real("clip", params, "parameter", _REAL_ONLY_HINT)
         return EmptyState()
 
     def update_fn(updates, state, params=None):
         del params
-        _reject_complex(updates, "update")
+        val.check_real("clip", updates, "update", _REAL_ONLY_HINT)
 
         def clip_leaf(u):
             u = jnp.asarray(u)
@@ -84,6 +89,15 @@ def global_norm(tree: Any, *, axis_name: num.AxisName = None) -> jax.Array:
     be split along ``axis_name``: a leaf replicated along it would be counted
     once per device. ``None`` (default): no collective, the sum of what the
     caller holds.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tree = {"a": jnp.array([3.0]), "b": jnp.array([0.0, 4.0])}
+        >>> print(lrjax.global_norm(tree))
+        5.0
+        >>> print(lrjax.global_norm([jnp.array([3j, 4.0])]))  # moduli of complex leaves
+        5.0
     """
     val.check_axis_name("axis_name", axis_name)
     leaves = jax.tree_util.tree_leaves(tree)
@@ -109,6 +123,15 @@ def clip_by_global_norm(
       axis_name: lrjax addition (keyword-only): the mesh axis (or axes) the
         leaves are split across under ``shard_map``; the norm is then taken
         over the whole sharded tree. See :func:`global_norm`. Default None.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.clip_by_global_norm(1.0)
+        >>> g = {"a": jnp.array([3.0]), "b": jnp.array([4.0])}  # global norm 5
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates  # g * 1 / 5
+        {'a': Array([0.6], dtype=float32), 'b': Array([0.8], dtype=float32)}
     """
     val.check_positive("max_norm", max_norm)
     val.check_axis_name("axis_name", axis_name)
@@ -165,8 +188,8 @@ def _check_axis(axis: Any) -> None:
 
 
 def adaptive_grad_clip(
-    clipping: float | jax.Array,
-    eps: float | jax.Array = 1e-3,
+    clipping: ArrayLike,
+    eps: ArrayLike = 1e-3,
     axis: int | tuple[int, ...] | None = None,
 ) -> GradientTransformation:
     """Adaptive gradient clipping, unit-wise (Brock et al., 2021,
@@ -194,6 +217,19 @@ def adaptive_grad_clip(
 
     Returns:
       A stateless ``GradientTransformation``; ``update`` needs ``params``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.adaptive_grad_clip(clipping=0.1)
+        >>> params = {"w": jnp.array([3.0, 4.0])}  # ||w|| = 5: the bound is 0.5
+        >>> state = tx.init(params)
+        >>> updates, _ = tx.update({"w": jnp.array([0.0, 2.0])}, state, params)
+        >>> updates["w"]  # ||g|| = 2 > 0.5: g * 0.5 / 2
+        Array([0. , 0.5], dtype=float32)
+        >>> updates, _ = tx.update({"w": jnp.array([0.0, 0.2])}, state, params)
+        >>> updates["w"]  # under the bound: unchanged
+        Array([0. , 0.2], dtype=float32)
     """
     val.check_positive("clipping", clipping)
     val.check_non_negative("eps", eps)

@@ -84,6 +84,18 @@ def scale_by_trust_ratio(
 
     Returns:
       A stateless ``GradientTransformation``; ``update`` needs ``params``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_trust_ratio()
+        >>> params = {"w": jnp.array([3.0, 4.0]), "b": jnp.zeros(2)}
+        >>> grads = {"w": jnp.array([0.0, 0.1]), "b": jnp.array([0.0, 0.1])}
+        >>> updates, _ = tx.update(grads, tx.init(params), params)
+        >>> updates["w"]  # times ||w|| / ||g|| = 5 / 0.1: norm 5
+        Array([0., 5.], dtype=float32)
+        >>> updates["b"]  # ||b|| = 0: ratio 1
+        Array([0. , 0.1], dtype=float32)
     """
     val.check_non_negative("min_norm", min_norm)
     val.check_non_negative("trust_coefficient", trust_coefficient)
@@ -152,6 +164,17 @@ def fromage_retraction(learning_rate: ScalarOrSchedule) -> GradientTransformatio
     Returns:
       A ``GradientTransformation`` with :class:`FromageRetractionState`;
       ``update`` needs ``params``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import optax
+        >>> import lrjax
+        >>> tx = lrjax.fromage_retraction(learning_rate=0.75)
+        >>> params = {"w": jnp.array([4.0, 0.0])}
+        >>> step = {"w": jnp.array([0.0, 3.0])}  # the update of the block before
+        >>> updates, _ = tx.update(step, tx.init(params), params)
+        >>> optax.apply_updates(params, updates)["w"]  # (w + u) / sqrt(1 + 0.75**2)
+        Array([3.2, 2.4], dtype=float32)
     """
     val.check_learning_rate("learning_rate", learning_rate)
 

@@ -96,6 +96,20 @@ def scale_by_lbfgs(
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByLBFGSState`; ``update``
       needs ``params``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_lbfgs()  # on f(w) = ||w||**2, gradient 2 w
+        >>> w = {"w": jnp.array([3.0, 4.0])}
+        >>> state = tx.init(w)
+        >>> u, state = tx.update({"w": 2 * w["w"]}, state, w)
+        >>> u["w"]  # no pair yet: g / ||g|| (norm at most 1)
+        Array([0.6, 0.8], dtype=float32)
+        >>> w = {"w": w["w"] - u["w"]}
+        >>> u, state = tx.update({"w": 2 * w["w"]}, state, w)
+        >>> u["w"]  # y = 2 s: gamma = 1/2, u = H^-1 g = w (Newton's step)
+        Array([2.4, 3.2], dtype=float32)
     """
     val.check_positive_int("memory_size", memory_size)
     val.check_type("scale_init_precond", scale_init_precond, bool)

@@ -183,6 +183,28 @@ def scale_by_zoom_linesearch(
     Returns:
       A ``GradientTransformationExtraArgs`` with
       :class:`ScaleByZoomLinesearchState`.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import optax
+        >>> import lrjax
+        >>> def f(params):  # minimum at w = [1, 2]
+        ...     return jnp.sum((params["w"] - jnp.array([1.0, 2.0])) ** 2)
+        >>> search = lrjax.scale_by_zoom_linesearch(max_linesearch_steps=15)
+        >>> tx = lrjax.chain(lrjax.scale(-1.0), search)  # along -g
+        >>> params = {"w": jnp.zeros(2)}
+        >>> state = tx.init(params)
+        >>> value, grad = jax.value_and_grad(f)(params)
+        >>> updates, state = tx.update(
+        ...     grad, state, params, value=value, grad=grad, value_fn=f
+        ... )
+        >>> optax.apply_updates(params, updates)["w"]
+        Array([1., 2.], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))  # the step accepted
+        0.5
+        >>> int(state[1].info.num_linesearch_steps)
+        2
     """
     val.check_positive_int("max_linesearch_steps", max_linesearch_steps)
     if max_learning_rate is not None:

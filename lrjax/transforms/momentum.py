@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -23,7 +24,7 @@ class TraceState(NamedTuple):
 def trace(
     decay: float,
     nesterov: bool = False,
-    accumulator_dtype: Any | None = None,
+    accumulator_dtype: DTypeLike | None = None,
     *,
     dampening: float = 0.0,
 ) -> GradientTransformation:
@@ -43,6 +44,21 @@ def trace(
       nesterov: use Nesterov's look-ahead form.
       accumulator_dtype: dtype of ``v`` (default: the parameter's).
       dampening: in ``[0, 1]``; scales the incoming gradient.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.trace(decay=0.9)
+        >>> g = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(g)
+        >>> updates, state = tx.update(g, state)
+        >>> updates, state = tx.update(g, state)
+        >>> updates["w"]  # v = 0.9 * g + g = 1.9 * g
+        Array([ 1.9, -3.8], dtype=float32)
+        >>> tx = lrjax.trace(decay=0.9, nesterov=True)
+        >>> updates, state = tx.update(g, tx.init(g))
+        >>> updates["w"]  # g + 0.9 * v with v = g
+        Array([ 1.9, -3.8], dtype=float32)
     """
     val.check_in_range("decay", decay, 0.0, 1.0)
     val.check_in_range("dampening", dampening, 0.0, 1.0)
@@ -81,7 +97,7 @@ class EmaState(NamedTuple):
 
 
 def ema(
-    decay: float, debias: bool = True, accumulator_dtype: Any | None = None
+    decay: float, debias: bool = True, accumulator_dtype: DTypeLike | None = None
 ) -> GradientTransformation:
     """Exponential moving average: ``m <- decay * m + (1 - decay) * g``.
 
@@ -92,6 +108,19 @@ def ema(
       decay: in ``[0, 1)``.
       debias: divide by ``1 - decay**t`` to remove the zero-start bias.
       accumulator_dtype: dtype of ``m`` (default: the parameter's).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.ema(decay=0.9, debias=False)
+        >>> g = {"w": jnp.array([1.0, -2.0])}
+        >>> updates, state = tx.update(g, tx.init(g))
+        >>> updates["w"]  # m = 0.1 * g
+        Array([ 0.1, -0.2], dtype=float32)
+        >>> tx = lrjax.ema(decay=0.9)
+        >>> updates, state = tx.update(g, tx.init(g))
+        >>> [round(float(u), 4) for u in updates["w"]]  # debiased: m / (1 - 0.9) = g
+        [1.0, -2.0]
     """
     val.check_in_range("decay", decay, 0.0, 1.0, high_inclusive=False)
     val.check_type("debias", debias, bool)

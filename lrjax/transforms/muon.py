@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax.contrib
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -121,8 +122,8 @@ def _orthogonalize_matrix(x, coeffs, ns_steps, mode, eps):
 
 
 def orthogonalize_via_newton_schulz(
-    x: jax.Array,
-    ns_coeffs: jax.Array,
+    x: ArrayLike,
+    ns_coeffs: ArrayLike,
     ns_steps: int = 5,
     preconditioning: Literal["frobenius", "spectral", "aol", "schatten"] = "frobenius",
     eps: float = 1e-8,
@@ -151,7 +152,20 @@ def orthogonalize_via_newton_schulz(
 
     Returns:
       An array shaped like ``x``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> x = jnp.array([[3.0, 0.0], [0.0, 0.1]])  # U V^T = I
+        >>> o = lrjax.orthogonalize_via_newton_schulz(x, (3.4445, -4.7750, 2.0315))
+        >>> [round(float(s), 2) for s in jnp.linalg.svd(o, compute_uv=False)]
+        [1.13, 0.7]
+        >>> o = lrjax.orthogonalize_via_newton_schulz(x, (1.5, -0.5, 0.0), ns_steps=30)
+        >>> o.round(4)  # the cubic iteration converges to U V^T exactly, slowly
+        Array([[1., 0.],
+               [0., 1.]], dtype=float32)
     """
+    x = jnp.asarray(x)
     if x.ndim != 2 and not is_dim_nums(dimension_numbers):
         raise ValueError(
             f"orthogonalize_via_newton_schulz needs a matrix or dimension_numbers, "
@@ -209,7 +223,7 @@ def scale_by_muon(
     ns_steps: int = 5,
     beta: float = 0.95,
     eps: float = 1e-8,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = True,
     adaptive: bool = False,
@@ -246,6 +260,18 @@ def scale_by_muon(
 
     Returns:
       A ``GradientTransformation`` with :class:`MuonState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_muon(nesterov=False)
+        >>> g = {"w": jnp.array([[0.0, 2.0], [0.5, 0.0]])}  # U V^T = [[0, 1], [1, 0]]
+        >>> updates, state = tx.update(g, tx.init(g))
+        >>> updates["w"].round(2)  # NS(g): singular values pushed into [0.7, 1.2]
+        Array([[0.  , 0.74],
+               [0.74, 0.  ]], dtype=float32)
+        >>> state.count
+        Array(1, dtype=int32)
     """
     val.check_positive_int("ns_steps", ns_steps)
     val.check_in_range("beta", beta, 0.0, 1.0, high_inclusive=False)
@@ -336,6 +362,19 @@ def scale_by_shape(
 
     Returns:
       A stateless ``GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> g = {"w": jnp.ones((2, 8))}  # fan_in 2, fan_out 8
+        >>> tx = lrjax.scale_by_shape()
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> print(updates["w"][0, 0])  # sqrt(max(1, 8 / 2))
+        2.0
+        >>> tx = lrjax.scale_by_shape(consistent_rms=0.2)
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> print(f"{float(updates['w'][0, 0]):.4f}")  # sqrt(8) * 0.2
+        0.5657
     """
     if consistent_rms is not None:
         val.check_non_negative("consistent_rms", consistent_rms)

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -63,9 +64,9 @@ def noise_key(key: Any, seed: Any) -> jax.Array:
 
 
 def add_noise(
-    eta: float | jax.Array,
-    gamma: float | jax.Array,
-    key: jax.Array | int | None = None,
+    eta: ArrayLike,
+    gamma: ArrayLike,
+    key: ArrayLike | None = None,
     *,
     seed: int | None = None,
 ) -> GradientTransformation:
@@ -98,6 +99,21 @@ def add_noise(
 
     Returns:
       A ``GradientTransformation`` with :class:`AddNoiseState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.add_noise(eta=0.01, gamma=0.55, key=0)
+        >>> g = {"w": jnp.zeros(10_000)}
+        >>> state = tx.init(g)
+        >>> updates, state = tx.update(g, state)
+        >>> print(f"{float(jnp.std(updates['w'])):.2f}")  # sqrt(eta / 1**gamma) = 0.1
+        0.10
+        >>> updates, state = tx.update(g, state)
+        >>> print(f"{float(jnp.std(updates['w'])):.3f}")  # sqrt(0.01 / 2**0.55)
+        0.083
+        >>> print(state.count)
+        2
     """
     val.check_non_negative("eta", eta)
     val.check_non_negative("gamma", gamma)

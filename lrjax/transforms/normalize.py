@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import EmptyState, GradientTransformation
 from lrjax.transforms.clipping import global_norm
 
-__all__ = ["centralize", "normalize_by_update_norm"]
+__all__ = ["NormalizeState", "centralize", "normalize", "normalize_by_update_norm"]
+
+NormalizeState = EmptyState
 
 
 def _empty_init(params):
@@ -36,6 +39,18 @@ def centralize() -> GradientTransformation:
 
     Returns:
       A stateless ``GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.centralize()
+        >>> g = {"w": jnp.array([[1.0, 3.0], [2.0, 2.0]]), "b": jnp.array([1.0, 3.0])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates["w"]  # each row minus its mean (2 and 2)
+        Array([[-1.,  1.],
+               [ 0.,  0.]], dtype=float32)
+        >>> updates["b"]  # vectors pass through
+        Array([1., 3.], dtype=float32)
     """
 
     def centred(g):
@@ -54,7 +69,7 @@ def centralize() -> GradientTransformation:
 
 
 def normalize_by_update_norm(
-    scale_factor: float | jax.Array = 1.0, eps: float | jax.Array = 1e-6
+    scale_factor: ArrayLike = 1.0, eps: ArrayLike = 1e-6
 ) -> GradientTransformation:
     """Divides the updates by their global norm: ``u = s * g / (||g|| + eps)``.
 
@@ -70,6 +85,15 @@ def normalize_by_update_norm(
 
     Returns:
       A stateless ``GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.normalize_by_update_norm(scale_factor=2.0, eps=0.0)
+        >>> g = {"w": jnp.array([3.0, 4.0])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates["w"]  # 2 * g / ||g|| with ||g|| = 5
+        Array([1.2, 1.6], dtype=float32)
     """
     val.check_number("scale_factor", scale_factor)
     val.check_non_negative("eps", eps)
@@ -85,5 +109,39 @@ def normalize_by_update_norm(
             return num.keep_weak((gc * f).astype(g.dtype), g)
 
         return jax.tree_util.tree_map(scaled, updates), state
+
+    return GradientTransformation(_empty_init, update_fn)
+
+
+def normalize() -> GradientTransformation:
+    """Divides the updates by their global L2 norm: ``u = g / ||g||``.
+
+    SAM's adversarial direction (the paper's ``p = 2`` case, see
+    :func:`lrjax.sam`): chained with ``sgd(rho)`` it gives the ascent step
+    ``rho * g / ||g||``. The norm is :func:`lrjax.global_norm` (summed in at
+    least float32, ``|g|**2`` for complex leaves). Unlike
+    :func:`normalize_by_update_norm` there is no ``eps``: a zero gradient
+    gives NaN, as in optax.contrib.
+
+    Returns:
+      A stateless ``GradientTransformation`` (state :class:`NormalizeState`).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.normalize()
+        >>> g = {"a": jnp.array([3.0]), "b": jnp.array([0.0, 4.0])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates  # g / ||g|| with ||g|| = 5 over the whole tree
+        {'a': Array([0.6], dtype=float32), 'b': Array([0. , 0.8], dtype=float32)}
+    """
+
+    def update_fn(updates, state, params=None):
+        del params
+        norm = global_norm(updates)
+        out = jax.tree_util.tree_map(
+            lambda g: num.cast(num.upcast(g)[0] / norm, jnp.result_type(g)), updates
+        )
+        return out, state
 
     return GradientTransformation(_empty_init, update_fn)

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -35,7 +36,7 @@ def scale_by_novograd(
     eps: float = 1e-8,
     eps_root: float = 0.0,
     weight_decay: ScalarOrSchedule = 0.0,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
 ) -> GradientTransformation:
     """NovoGrad's direction: gradients normalised by a per-layer second moment.
 
@@ -66,6 +67,18 @@ def scale_by_novograd(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByNovogradState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_novograd(b1=0.9, b2=0.25, eps=0.0)
+        >>> g = {"w": jnp.array([3.0, 4.0]), "b": jnp.array([2.0])}
+        >>> state = tx.init(g)
+        >>> updates, state = tx.update(g, state)
+        >>> updates  # per leaf: g / ||g||
+        {'b': Array([1.], dtype=float32), 'w': Array([0.6, 0.8], dtype=float32)}
+        >>> state.nu  # one second moment per leaf: ||g||**2
+        {'b': Array(4., dtype=float32), 'w': Array(25., dtype=float32)}
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)

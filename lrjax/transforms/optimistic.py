@@ -6,11 +6,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
 from lrjax._base import GradientTransformation
-from lrjax.transforms.adam import (
+from lrjax.transforms._moments import (
     adam_moments,
     check_adam_args,
     first_moment_corrections,
@@ -38,7 +39,7 @@ class ScaleByOptimisticGradientState(NamedTuple):
 
 
 def scale_by_optimistic_gradient(
-    alpha: float | jax.Array = 1.0, beta: float | jax.Array = 1.0
+    alpha: ArrayLike = 1.0, beta: ArrayLike = 1.0
 ) -> GradientTransformation:
     """Generalised optimistic gradient: ``u_t = (alpha + beta) g_t - beta g_{t-1}``.
 
@@ -59,6 +60,18 @@ def scale_by_optimistic_gradient(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByOptimisticGradientState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_optimistic_gradient()
+        >>> state = tx.init({"w": jnp.zeros(2)})
+        >>> updates, state = tx.update({"w": jnp.array([1.0, 1.0])}, state)
+        >>> updates["w"]  # alpha * g_0
+        Array([1., 1.], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([2.0, 0.0])}, state)
+        >>> updates["w"]  # 2 * g_1 - g_0
+        Array([ 3., -1.], dtype=float32)
     """
     val.check_non_negative("alpha", alpha)
     val.check_non_negative("beta", beta)
@@ -111,11 +124,11 @@ def scale_by_optimistic_adam(
     b2: float = 0.999,
     eps: float = 1e-8,
     eps_root: float = 0.0,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     nesterov: bool = True,
-    alpha: float | jax.Array = 1.0,
-    beta: float | jax.Array = 1.0,
+    alpha: ArrayLike = 1.0,
+    beta: ArrayLike = 1.0,
 ) -> GradientTransformation:
     """The optimistic gradient of Adam's direction, computed in one block.
 
@@ -145,6 +158,15 @@ def scale_by_optimistic_adam(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByOptimisticAdamState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_optimistic_adam(eps=0.0, nesterov=False, beta=0.5)
+        >>> state = tx.init({"w": jnp.zeros(2)})
+        >>> updates, state = tx.update({"w": jnp.array([0.5, -3.0])}, state)
+        >>> [round(float(u), 4) for u in updates["w"]]  # r_0 = sign(g), alpha * r_0
+        [1.0, -1.0]
     """
     check_adam_args(b1, b2, eps, eps_root, mu_dtype)
     val.check_type("nesterov", nesterov, bool)

@@ -307,18 +307,7 @@ def pack_params(params: Any, min_size: int = DEFAULT_MIN_SIZE) -> PackedParams:
     parameters and read the tree through :func:`unpack_params` inside the
     loss: the gradient, the optimizer's update and ``optax.apply_updates``
     then work on the buffers, and a jitted step passes a few buffers in and
-    out instead of one per leaf.
-
-    Example::
-
-      flat = lrjax.pack_params(params)
-      opt = lrjax.packed(lrjax.adam(1e-3))
-      state = opt.init(flat)
-
-      def step(flat, state, batch):
-          grads = jax.grad(lambda f: loss(lrjax.unpack_params(f), batch))(flat)
-          updates, state = opt.update(grads, state, flat)
-          return optax.apply_updates(flat, updates), state
+    out instead of one per leaf (see the example below).
 
     Whether that is faster depends on the model and the backend (see
     ``BENCHMARKS.md``): each step cuts the leaves out of the buffers and
@@ -334,6 +323,26 @@ def pack_params(params: Any, min_size: int = DEFAULT_MIN_SIZE) -> PackedParams:
 
     Returns:
       A :class:`PackedParams`.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import optax
+        >>> import lrjax
+        >>> params = {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}
+        >>> flat = lrjax.pack_params(params)
+        >>> [x.shape for x in flat.buffers]  # one float32 buffer: 2 + 4 elements
+        [(6,)]
+        >>> opt = lrjax.packed(lrjax.sgd(0.1))
+        >>> state = opt.init(flat)
+        >>> def loss(flat):
+        ...     p = lrjax.unpack_params(flat)
+        ...     return jnp.sum(p["w"]) + jnp.sum(p["b"] - 1.0)
+        >>> grads = jax.grad(loss)(flat)  # packed, like flat
+        >>> updates, state = opt.update(grads, state, flat)
+        >>> flat = optax.apply_updates(flat, updates)
+        >>> lrjax.unpack_params(flat)["b"]  # 0 - lr * 1
+        Array([-0.1, -0.1], dtype=float32)
     """
     val.check_positive_int("min_size", min_size)
     if isinstance(params, PackedParams):
@@ -357,6 +366,16 @@ def unpack_params(packed: PackedParams) -> Any:
 
     Returns:
       A tree shaped like the one :func:`pack_params` was given.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> params = {"w": jnp.ones((2, 2)), "b": jnp.array([1.0, 2.0])}
+        >>> flat = lrjax.pack_params(params)
+        >>> flat.buffers[0]  # the leaves in tree order (b, then w)
+        Array([1., 2., 1., 1., 1., 1.], dtype=float32)
+        >>> lrjax.unpack_params(flat)["b"]
+        Array([1., 2.], dtype=float32)
     """
     return cut_leaves(packed)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -54,7 +55,7 @@ def _clip_and_sum(leaves: list, clip_norm: Any) -> tuple[list, jax.Array]:
 
 
 def per_example_global_norm_clip(
-    grads: Any, l2_norm_clip: float | jax.Array
+    grads: Any, l2_norm_clip: ArrayLike
 ) -> tuple[Any, jax.Array]:
     """Clips each example's gradient to global norm ``C``, then sums them.
 
@@ -76,6 +77,16 @@ def per_example_global_norm_clip(
       ``(sum, num_clipped)``: the tree of summed clipped gradients (each leaf
       without its batch axis, in its dtype) and the int32 number of examples
       whose norm exceeded ``C``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> grads = {"w": jnp.array([[3.0, 4.0], [0.3, 0.4]])}  # 2 examples
+        >>> total, num_clipped = lrjax.per_example_global_norm_clip(grads, 1.0)
+        >>> [round(float(x), 4) for x in total["w"]]  # [3, 4] / 5 + [0.3, 0.4]
+        [0.9, 1.2]
+        >>> int(num_clipped)
+        1
     """
     val.check_non_negative("l2_norm_clip", l2_norm_clip)
     _check_batched("per_example_global_norm_clip", grads)
@@ -85,7 +96,7 @@ def per_example_global_norm_clip(
 
 
 def per_example_layer_norm_clip(
-    grads: Any, global_l2_norm_clip: float | jax.Array, uniform: bool = True
+    grads: Any, global_l2_norm_clip: ArrayLike, uniform: bool = True
 ) -> tuple[Any, Any]:
     """Clips each example's gradient leaf by leaf (per layer), then sums.
 
@@ -109,6 +120,16 @@ def per_example_layer_norm_clip(
     Returns:
       ``(sums, num_clipped)``: two trees shaped like ``grads``, the summed
       clipped gradients and, per leaf, the int32 number of examples clipped.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> grads = {"a": jnp.array([[3.0], [0.1]]), "b": jnp.array([[4.0], [0.1]])}
+        >>> total, num_clipped = lrjax.per_example_layer_norm_clip(grads, 2.0**0.5)
+        >>> total  # C_k = sqrt(2) / sqrt(2) = 1 per leaf: 3 -> 1, 4 -> 1
+        {'a': Array([1.1], dtype=float32), 'b': Array([1.1], dtype=float32)}
+        >>> num_clipped
+        {'a': Array(1, dtype=int32), 'b': Array(1, dtype=int32)}
     """
     val.check_non_negative("global_l2_norm_clip", global_l2_norm_clip)
     val.check_type("uniform", uniform, bool)

@@ -6,6 +6,7 @@ from typing import Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -29,9 +30,9 @@ class ScaleByPolyakState(NamedTuple):
 
 
 def scale_by_polyak(
-    f_min: float | jax.Array = 0.0,
-    max_learning_rate: float | jax.Array = 1.0,
-    eps: float | jax.Array = 0.0,
+    f_min: ArrayLike = 0.0,
+    max_learning_rate: ArrayLike = 1.0,
+    eps: ArrayLike = 0.0,
     variant: Literal["sps", "sps+"] = "sps",
 ) -> GradientTransformationExtraArgs:
     """Multiplies the gradient by Polyak's step size, computed from the loss.
@@ -62,6 +63,17 @@ def scale_by_polyak(
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`ScaleByPolyakState`,
       whose ``update`` requires the keyword ``value``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_polyak(f_min=0.0, max_learning_rate=10.0)
+        >>> g = {"w": jnp.array([1.0, -2.0])}  # ||g||**2 = 5
+        >>> updates, state = tx.update(g, tx.init(g), value=2.5)
+        >>> updates["w"]  # gamma * g with gamma = (2.5 - 0) / 5
+        Array([ 0.5, -1. ], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.5
     """
     val.check_number("f_min", f_min)
     val.check_non_negative("max_learning_rate", max_learning_rate)

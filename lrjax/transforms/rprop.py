@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -43,11 +44,11 @@ def _rprop_real(g, prev, step, eta_minus, eta_plus, min_step, max_step):
 
 
 def scale_by_rprop(
-    learning_rate: float | jax.Array,
-    eta_minus: float | jax.Array = 0.5,
-    eta_plus: float | jax.Array = 1.2,
-    min_step_size: float | jax.Array = 1e-6,
-    max_step_size: float | jax.Array = 50.0,
+    learning_rate: ArrayLike,
+    eta_minus: ArrayLike = 0.5,
+    eta_plus: ArrayLike = 1.2,
+    min_step_size: ArrayLike = 1e-6,
+    max_step_size: ArrayLike = 50.0,
 ) -> GradientTransformation:
     """Rprop's direction: a per-element step size that follows gradient signs.
 
@@ -86,6 +87,21 @@ def scale_by_rprop(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByRpropState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_rprop(learning_rate=0.1)
+        >>> g = {"w": jnp.array([1.0, 1.0])}
+        >>> state = tx.init(g)
+        >>> updates, state = tx.update(g, state)
+        >>> updates["w"]  # Delta_0 * sign(g): the ascent direction
+        Array([0.1, 0.1], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([2.0, -2.0])}, state)
+        >>> updates["w"]  # kept: 0.1 * 1.2; flipped: 0 (and Delta halved)
+        Array([0.12, 0.  ], dtype=float32)
+        >>> state.step_sizes["w"]
+        Array([0.12, 0.05], dtype=float32)
     """
     val.check_non_negative("learning_rate", learning_rate)
     val.check_in_range("eta_minus", eta_minus, 0.0, 1.0, low_inclusive=False)

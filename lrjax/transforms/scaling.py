@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -35,7 +36,7 @@ def _scale_tree(updates: Any, factor: jax.Array) -> Any:
     return jax.tree_util.tree_map(one, updates)
 
 
-def scale(step_size: float | jax.Array) -> GradientTransformation:
+def scale(step_size: ArrayLike) -> GradientTransformation:
     """Multiplies every update by a constant: ``u <- step_size * u``.
 
     Args:
@@ -43,6 +44,15 @@ def scale(step_size: float | jax.Array) -> GradientTransformation:
 
     Returns:
       A stateless ``GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale(-0.5)
+        >>> g = {"w": jnp.array([1.0, -2.0])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates["w"]
+        Array([-0.5,  1. ], dtype=float32)
     """
     val.check_number("step_size", step_size)
 
@@ -89,6 +99,21 @@ def scale_by_learning_rate(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByLearningRateState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_learning_rate(lambda step: 0.1 / (1 + step))
+        >>> params = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(params)
+        >>> print(lrjax.get_learning_rate(state))  # before any update: rate(0)
+        0.1
+        >>> for _ in range(2):
+        ...     updates, state = tx.update({"w": jnp.array([1.0, 1.0])}, state)
+        >>> updates["w"]  # -rate(1) * g
+        Array([-0.05, -0.05], dtype=float32)
+        >>> print(lrjax.get_learning_rate(state))
+        0.05
     """
     val.check_learning_rate("learning_rate", learning_rate, allow_none=True)
     val.check_type("flip_sign", flip_sign, bool)
@@ -146,6 +171,19 @@ def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByScheduleState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_schedule(lambda step: 2.0**step)
+        >>> g = {"w": jnp.array([1.0, -2.0])}
+        >>> state = tx.init(g)
+        >>> for _ in range(3):
+        ...     updates, state = tx.update(g, state)
+        >>> updates["w"]  # 2**2 * g at the third update (no sign flip)
+        Array([ 4., -8.], dtype=float32)
+        >>> state.step_size
+        Array(4., dtype=float32)
     """
     if not callable(step_size_fn):
         raise TypeError(
@@ -170,7 +208,17 @@ def scale_by_schedule(step_size_fn: Any) -> GradientTransformation:
 
 
 def identity() -> GradientTransformation:
-    """Passes updates through unchanged."""
+    """Passes updates through unchanged.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.identity()
+        >>> g = {"w": jnp.array([1.0, -2.0])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates["w"]
+        Array([ 1., -2.], dtype=float32)
+    """
 
     def init_fn(params):
         del params
@@ -184,7 +232,25 @@ def identity() -> GradientTransformation:
 
 
 def set_to_zero() -> GradientTransformation:
-    """Replaces every update by zeros (freezes parameters under ``apply_updates``)."""
+    """Replaces every update by zeros (freezes parameters under ``apply_updates``).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import optax
+        >>> import lrjax
+        >>> # Freeze "b": SGD for "w", zeros for "b".
+        >>> tx = optax.partition(
+        ...     {"train": lrjax.sgd(0.1), "frozen": lrjax.set_to_zero()},
+        ...     {"w": "train", "b": "frozen"},
+        ... )
+        >>> params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array([3.0])}
+        >>> grads = {"w": jnp.array([0.5, 0.5]), "b": jnp.array([7.0])}
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> updates["b"]
+        Array([0.], dtype=float32)
+        >>> lrjax.get_learning_rate(state)  # the frozen branch records no rate
+        {'train': Array(0.1, dtype=float32)}
+    """
 
     def init_fn(params):
         del params

@@ -6,6 +6,7 @@ from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -32,7 +33,7 @@ class ScaleByLionState(NamedTuple):
 def scale_by_lion(
     b1: float = 0.9,
     b2: float = 0.99,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     *,
     mode: Literal["hard", "smooth", "refined"] = "hard",
     smooth_beta: float = 1.0,
@@ -72,6 +73,21 @@ def scale_by_lion(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleByLionState`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_lion(b1=0.9, b2=0.99)
+        >>> g = {"w": jnp.array([0.5, -3.0])}
+        >>> state = tx.init(g)
+        >>> updates, state = tx.update(g, state)
+        >>> updates["w"]  # sign(0.1 * g)
+        Array([ 1., -1.], dtype=float32)
+        >>> state.mu["w"]  # m = 0.01 * g, after the update
+        Array([ 0.005, -0.03 ], dtype=float32)
+        >>> updates, state = tx.update({"w": jnp.array([-0.01, -0.01])}, state)
+        >>> updates["w"]  # sign(0.9 * m + 0.1 * g): the momentum wins
+        Array([ 1., -1.], dtype=float32)
     """
     val.check_in_range("b1", b1, 0.0, 1.0)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)
@@ -125,6 +141,17 @@ def scale_by_sign() -> GradientTransformation:
 
     Returns:
       A stateless ``GradientTransformation``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_sign()
+        >>> g = {"w": jnp.array([0.5, -30.0, 0.0]), "z": jnp.array([3.0 + 4.0j])}
+        >>> updates, _ = tx.update(g, tx.init(g))
+        >>> updates["w"]
+        Array([ 1., -1.,  0.], dtype=float32)
+        >>> updates["z"]  # g / |g| for a complex element
+        Array([0.6+0.8j], dtype=complex64)
     """
 
     def init_fn(params):

@@ -43,13 +43,8 @@ def _axis_accumulators(p: Any) -> list[jax.Array]:
     ]
 
 
-def _check_real(params: Any) -> None:
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if jnp.issubdtype(getattr(leaf, "dtype", jnp.float32), jnp.complexfloating):
-            raise ValueError(
-                "scale_by_sm3 supports real parameters only (as optax's), got "
-                f"dtype {leaf.dtype} at {jax.tree_util.keystr(path) or 'the root'}."
-            )
+# optax's sm3 rejects complex parameters too.
+_REAL_ONLY_HINT = "Optimize the real and imaginary parts as separate real parameters."
 
 
 def scale_by_sm3(
@@ -74,7 +69,7 @@ def scale_by_sm3(
     and ``(1 - b2, b2)`` otherwise (an exponential average, as optax does).
     Vectors (and scalars) have one accumulator per element: Adagrad. The
     momentum ``m`` is an exponential average without debiasing (optax's
-    form). Real parameters only.
+    form). Real parameters only: a complex one is a ``TypeError`` at init.
 
     Args:
       b1: momentum decay, in ``[0, 1)``. Default 0.9 (0: no momentum).
@@ -83,6 +78,21 @@ def scale_by_sm3(
 
     Returns:
       A ``GradientTransformation`` with :class:`ScaleBySM3State`.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> tx = lrjax.scale_by_sm3(b1=0.0)
+        >>> g = {"w": jnp.array([[3.0, 0.0], [0.0, 4.0]])}
+        >>> state = tx.init(g)
+        >>> [a.shape for a in state.mu["w"]]  # one accumulator per row, per column
+        [(2,), (2,)]
+        >>> updates, state = tx.update(g, state)
+        >>> updates["w"]  # step 1: g / sqrt(g**2)
+        Array([[1., 0.],
+               [0., 1.]], dtype=float32)
+        >>> state.mu["w"]  # row and column maxima of nu = g**2
+        [Array([ 9., 16.], dtype=float32), Array([ 9., 16.], dtype=float32)]
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0)
@@ -90,7 +100,7 @@ def scale_by_sm3(
 
     def init_fn(params):
         num.check_optimizable(params, "lrjax init")
-        _check_real(params)
+        val.check_real("scale_by_sm3 init", params, hint=_REAL_ONLY_HINT)
         mu = jax.tree_util.tree_map(_axis_accumulators, params)
         return ScaleBySM3State(mu, num.tree_buffers(params))
 

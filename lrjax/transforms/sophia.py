@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.typing import DTypeLike
 
 from lrjax import _numerics as num
 from lrjax import _validation as val
@@ -93,7 +94,7 @@ def scale_by_sophia(
     clip_threshold: float | None = 1.0,
     update_interval: int = 10,
     hessian_diagonal_fn: GradientTransformation | None = None,
-    mu_dtype: Any | None = None,
+    mu_dtype: DTypeLike | None = None,
     verbose: bool = False,
     print_win_rate_every_n_steps: int = 0,
 ) -> GradientTransformationExtraArgs:
@@ -149,6 +150,22 @@ def scale_by_sophia(
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`SophiaState`.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> def loss(params):  # Hessian diag([1, 4]): Hutchinson's estimate is exact
+        ...     return 0.5 * jnp.sum(jnp.array([1.0, 4.0]) * params["w"] ** 2)
+        >>> tx = lrjax.scale_by_sophia(gamma=1.0)
+        >>> params = {"w": jnp.array([1.0, 1.0])}
+        >>> state = tx.init(params)
+        >>> grads = jax.grad(loss)(params)
+        >>> updates, state = tx.update(grads, state, params, obj_fn=loss)
+        >>> updates["w"]  # h = 0 so far: every coordinate clipped to +-1
+        Array([1., 1.], dtype=float32)
+        >>> state.nu["w"]  # then h <- 0.99 * 0 + 0.01 * diag(H)
+        Array([0.01, 0.04], dtype=float32)
     """
     val.check_in_range("b1", b1, 0.0, 1.0, high_inclusive=False)
     val.check_in_range("b2", b2, 0.0, 1.0, high_inclusive=False)

@@ -105,6 +105,22 @@ def add_decayed_weights(
 
     Raises (at update):
       ValueError: when ``params`` is not given.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> # AdamW's decay: added before the rate, masked off for biases.
+        >>> tx = lrjax.chain(
+        ...     lrjax.add_decayed_weights(0.5, mask={"w": True, "b": False}),
+        ...     lrjax.scale_by_learning_rate(0.1),
+        ... )
+        >>> params = {"w": jnp.array([1.0, 2.0]), "b": jnp.array([4.0])}
+        >>> grads = {"w": jnp.array([1.0, 1.0]), "b": jnp.array([1.0])}
+        >>> updates, state = tx.update(grads, tx.init(params), params)
+        >>> updates["w"]  # -lr * (g + 0.5 * w)
+        Array([-0.15, -0.2 ], dtype=float32)
+        >>> updates["b"]  # -lr * g
+        Array([-0.1], dtype=float32)
     """
     val.check_learning_rate("weight_decay", weight_decay)
     scheduled = callable(weight_decay)

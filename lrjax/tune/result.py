@@ -52,6 +52,31 @@ class StrategyRuns:
       compile_seconds: time spent tracing and compiling.
       run_seconds: time spent running the compiled functions.
       member_steps: sum of ``steps_trained`` (re-runs excluded).
+
+    Examples:
+        The population of :func:`lrjax.sweep`'s example: SGD fitting ``w`` in
+        ``y = 3 x`` at two rates, two seeds each, 20 steps:
+
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> x = jnp.linspace(-1.0, 1.0, 16)
+        >>> loss = lambda w, batch: jnp.mean((w * batch[0] - batch[1]) ** 2)
+        >>> result = lrjax.sweep(
+        ...     lambda key: jnp.zeros(()), loss, (x, 3.0 * x), steps=20,
+        ...     strategies={"sgd": lrjax.sgd}, batch_size=4, rates=[0.01, 0.5],
+        ...     seeds=2, progress=False)
+        >>> runs = result.strategies["sgd"]
+        >>> runs.rates, runs.seeds
+        (array([0.01, 0.5 ]), array([0, 1]))
+        >>> runs.train_loss.shape  # (rates, seeds, steps)
+        (2, 2, 20)
+        >>> runs.eval_steps  # every max(1, steps // 10) = 2 steps
+        array([ 2,  4,  6,  8, 10, 12, 14, 16, 18, 20])
+        >>> runs.final_metric.round(2)  # the loss on all the data, per member
+        array([[2.51, 2.51],
+               [0.  , 0.  ]])
+        >>> runs.chosen, runs.chosen_rate  # the best mean over the seeds
+        (1, 0.5)
     """
 
     name: str
@@ -87,6 +112,28 @@ class SweepResult:
       higher_is_better: whether the metric is maximised.
       method: ``"grid"``, ``"halving"`` or ``"pbt"``.
       budget: steps per member (the whole budget).
+
+    Examples:
+        The result of :func:`lrjax.sweep`'s example (SGD fitting ``w`` in
+        ``y = 3 x`` at two rates, two seeds each), and its table:
+
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> x = jnp.linspace(-1.0, 1.0, 16)
+        >>> loss = lambda w, batch: jnp.mean((w * batch[0] - batch[1]) ** 2)
+        >>> result = lrjax.sweep(
+        ...     lambda key: jnp.zeros(()), loss, (x, 3.0 * x), steps=20,
+        ...     strategies={"sgd": lrjax.sgd}, batch_size=4, rates=[0.01, 0.5],
+        ...     seeds=2, progress=False)
+        >>> list(result.strategies), result.metric, result.method, result.budget
+        (['sgd'], 'loss', 'grid', 20)
+        >>> result.strategies["sgd"].chosen_rate
+        0.5
+        >>> print(result.table())  # values, timings and notes elided
+        #  strategy  rate  loss mean ± std ...
+        ----...
+        1  sgd ...
+        method: grid; budget: 20 steps per member; loss: lower is better...
     """
 
     strategies: dict[str, StrategyRuns]

@@ -96,16 +96,24 @@ def periods(points: Sequence[int], start: int, stop: int) -> list[int]:
     return list(np.diff([start, *inside]).tolist())
 
 
-def rung_steps(steps: int, eta: int, num_rates: int) -> list[int]:
+def rung_steps(
+    steps: int, eta: int, num_rates: int, min_steps: int | None = None
+) -> list[int]:
     """Successive halving's rungs: ``steps // eta**(K - i)``, ``i = 0..K``.
 
-    ``K`` is the smallest integer with ``eta**K >= num_rates``, so the last
-    rung trains a single rate; the rungs are distinct when
-    ``steps >= eta**K`` (checked by :func:`lrjax.sweep`).
+    ``K`` is the smallest integer with ``eta**K >= num_rates`` (the last rung
+    trains a single rate), lowered until the first rung trains at least
+    ``min_steps`` (default ``max(1, steps // eta**2)``); the final rung may
+    then compare a few rates at the whole budget. The rungs are distinct:
+    ``steps // eta**K >= 1`` makes each the next one's ``eta``-th part or less.
     """
+    if min_steps is None:
+        min_steps = max(1, steps // eta**2)
     k = 0
     while eta**k < num_rates:
         k += 1
+    while k > 0 and steps // eta**k < min_steps:
+        k -= 1
     return [steps // eta ** (k - i) for i in range(k + 1)]
 
 
@@ -147,6 +155,7 @@ def run_halving(
     *,
     higher_is_better: bool,
     metric: str,
+    min_steps: int | None = None,
     on_rung: Callable[[int, int], None] | None = None,
 ) -> Outcome:
     """Synchronous successive halving over the rates (all seeds of a rate
@@ -155,7 +164,7 @@ def run_halving(
     ``points`` must include every rung (see :func:`rung_steps`).
     """
     r, s = len(rates), len(seeds.keys)
-    rungs = rung_steps(steps, eta, r)
+    rungs = rung_steps(steps, eta, r, min_steps)
     active = np.arange(r)
     members: Member | tuple = _fresh(rates, seeds)
     outcome = None

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax import _validation as val
+from lrjax._progress import progress_bar
 from lrjax.tune import inputs
 from lrjax.tune.named import named_strategies
 from lrjax.tune.population import Engine, Seeds, Task, seed_states, tree_take
@@ -30,17 +31,6 @@ from lrjax.tune.search import (
 )
 
 __all__ = ["sweep"]
-
-
-def _progress(items: Sequence[str], enabled: bool):
-    """A tqdm bar when tqdm is installed (an optional dependency), else None."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(items, unit="strategy", dynamic_ncols=True, leave=True)
 
 
 def _last_metric(outcome: Outcome, metric: str) -> np.ndarray:
@@ -79,6 +69,7 @@ def sweep(
     seeds: int | Sequence[int] = 3,
     method: str = "grid",
     eta: int = 3,
+    min_steps: int | None = None,
     pbt_interval: int | None = None,
     final_seeds: int | Sequence[int] | None = None,
     max_members: int | None = None,
@@ -99,9 +90,9 @@ def sweep(
 
     * ``"grid"``: every member trains ``steps`` steps.
     * ``"halving"``: synchronous successive halving (Li et al., 2020). With
-      ``K`` the smallest integer such that ``eta**K >= len(rates)``, rungs sit
-      at ``steps // eta**(K - i)`` for ``i = 0..K`` (needs ``steps >=
-      eta**K``); at each rung the ``ceil(n / eta)`` rates with the best mean
+      ``K`` the smallest integer such that ``eta**K >= len(rates)``, lowered
+      until ``steps // eta**K >= min_steps``, rungs sit at
+      ``steps // eta**(K - i)`` for ``i = 0..K``; at each rung the ``ceil(n / eta)`` rates with the best mean
       metric over seeds continue from their saved parameters and optimizer
       states, all seeds together. One compilation per rung.
     * ``"pbt"``: population based training (Jaderberg et al., 2017): every
@@ -163,6 +154,15 @@ def sweep(
       seeds: a count (seeds ``0..n-1``) or a sequence of seeds. Default 3.
       method: ``"grid"`` (default), ``"halving"`` or ``"pbt"``.
       eta: halving's reduction factor, an int ``>= 2``. Default 3.
+      min_steps: halving's first rung: the fewest steps a rate trains before
+        it can be stopped (Ray Tune's ``grace_period``, Optuna's
+        ``min_resource``), in ``[1, steps]``. Default ``max(1, steps //
+        eta**2)``: at most two rungs before the end. Short first rungs favour
+        rates that learn fast early and lose later (the short-horizon bias of
+        early stopping): on MNIST-1D, 16 Adam rates, a first rung at
+        ``steps // 27`` kept a rate 1.7x above the grid's best, one at
+        ``steps // 9`` found it with 28% of the grid's member-steps
+        (``benchmarks/sweep_population.py``).
       pbt_interval: steps between PBT's exploit steps, in ``[1, steps)``;
         default ``max(1, steps // 10)``.
       final_seeds: re-run each chosen rate on fresh seeds (a count: the seeds
@@ -183,18 +183,21 @@ def sweep(
     Raises:
       ValueError, TypeError: for bad arguments, before anything compiles.
 
-    Example::
+    Examples:
+        Fit the one weight ``w`` of ``y = 3 x`` by least squares: SGD at two
+        rates, two seeds each, 20 steps of batch 4:
 
-        >>> import jax, jax.numpy as jnp, lrjax
-        >>> x = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
-        >>> data = (x, x @ jnp.array([1.0, -2.0, 0.5]))
-        >>> init = lambda key: jnp.zeros(3)
-        >>> loss = lambda w, b: jnp.mean((b[0] @ w - b[1]) ** 2)
-        >>> result = lrjax.sweep(init, loss, data, batch_size=16, steps=50,
-        ...     strategies={"sgd": lrjax.sgd}, rates=[0.01, 0.1], seeds=2,
-        ...     progress=False)
-        >>> result.strategies["sgd"].chosen_rate
-        0.1
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> x = jnp.linspace(-1.0, 1.0, 16)
+        >>> data = (x, 3.0 * x)  # (inputs, targets)
+        >>> init = lambda key: jnp.zeros(())  # w = 0 for every seed
+        >>> loss = lambda w, batch: jnp.mean((w * batch[0] - batch[1]) ** 2)
+        >>> result = lrjax.sweep(
+        ...     init, loss, data, strategies={"sgd": lrjax.sgd}, steps=20,
+        ...     batch_size=4, rates=[0.01, 0.5], seeds=2, progress=False)
+        >>> result.strategies["sgd"].chosen_rate  # 0.01 is too slow for 20 steps
+        0.5
     """
     val.check_one_of("method", method, inputs.METHODS)
     tuned, names = inputs.check_strategies(strategies)
@@ -228,18 +231,16 @@ def sweep(
     order = names or list(tuned)
     rates = inputs.check_rates(rates, order, defaults)
     extra: list[int] = []
+    if min_steps is not None:
+        val.check_positive_int("min_steps", min_steps)
+        if min_steps > steps:
+            raise ValueError(
+                f"min_steps must be in [1, steps={steps}] (halving's first rung); "
+                f"got min_steps={min_steps}."
+            )
     if method == "halving":
         for name in order:
-            rungs = rung_steps(steps, eta, len(rates[name]))
-            if rungs[0] < 1:
-                need = eta ** (len(rungs) - 1)
-                raise ValueError(
-                    f"steps must be >= eta**(rungs - 1) = {eta}**{len(rungs) - 1} = "
-                    f"{need} for successive halving of {len(rates[name])} rates of "
-                    f"{name!r} ({len(rungs)} rungs, the first at steps // {need}); "
-                    f"got steps={steps}."
-                )
-            extra += rungs
+            extra += rung_steps(steps, eta, len(rates[name]), min_steps)
     if method == "pbt":
         pbt_interval = max(1, steps // 10) if pbt_interval is None else pbt_interval
         val.check_positive_int("pbt_interval", pbt_interval)
@@ -294,7 +295,7 @@ def sweep(
     fresh_seeds = None
     if final_seeds is not None:
         fresh_seeds = Seeds(*tree_take(states, np.arange(len(seeds), len(everyone))))
-    bar = _progress(order, progress)
+    bar = progress_bar(order, progress)
     results = {}
     for name in bar if bar is not None else order:
         engine = Engine(
@@ -313,7 +314,8 @@ def sweep(
 
             outcome = run_halving(
                 engine, r, chosen_seeds, steps, points, eta,
-                higher_is_better=higher_is_better, metric=metric, on_rung=on_rung,
+                higher_is_better=higher_is_better, metric=metric,
+                min_steps=min_steps, on_rung=on_rung,
             )  # fmt: skip
         else:
             outcome = run_pbt(

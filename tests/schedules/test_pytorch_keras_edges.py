@@ -1,4 +1,7 @@
-"""Edge configurations PyTorch and Keras define, and the README mapping's claims.
+"""Edge configurations PyTorch and Keras define, and the mapping page's claims.
+
+The mapping page is docs/schedule_mapping.md (PyTorch/Keras scheduler -> lrjax
+schedule); the forms it writes out are read from it and checked here.
 
 References are float64 NumPy/Python evaluations of the documented PyTorch and
 Keras formulas (closed or chainable forms), written out here, and optax.
@@ -7,6 +10,7 @@ Keras formulas (closed or chainable forms), written out here, and optax.
 from __future__ import annotations
 
 import math
+import pathlib
 import re
 
 import jax
@@ -143,11 +147,32 @@ def test_meaningless_configurations_are_refused_with_a_reason(make, name, why):
 
 
 # --------------------------------------------------------------------------
-# Claims of the README mapping (docs/schedule_mapping.md).
+# Claims of the mapping page (docs/schedule_mapping.md).
+
+MAPPING = pathlib.Path(__file__).resolve().parents[2] / "docs" / "schedule_mapping.md"
+
+
+def mapping_row(scheduler: str) -> str:
+    """The mapping table's row for ``scheduler`` (a PyTorch or Keras class)."""
+    (row,) = [
+        line
+        for line in MAPPING.read_text().splitlines()
+        if line.startswith(f"| `{scheduler}(")
+    ]
+    return row
+
+
+def test_the_page_writes_the_forms_tested_here():
+    # The three forms the tests below evaluate, as the page writes them.
+    periodic = "lambda t: m + (lr - m) * (1 + jnp.cos(jnp.pi * (t % (2 * T)) / T)) / 2"
+    assert periodic in mapping_row("CosineAnnealingLR")
+    assert "`T = 0`: `constant_schedule(lr * f)`" in mapping_row("ConstantLR")
+    continued = "exponential_decay(init_value=r * g, transition_steps=1, decay_rate=g)"
+    assert continued in mapping_row("SequentialLR")
 
 
 def test_periodic_cosine_annealing_lambda_does_not_drift():
-    # The README's periodic CosineAnnealingLR form: t reduced modulo 2 T
+    # The page's periodic CosineAnnealingLR form: t reduced modulo 2 T
     # (exact in int32) before the float32 cosine.
     lr, m, period = 0.1, 0.001, 1000
 
@@ -164,7 +189,7 @@ def test_periodic_cosine_annealing_lambda_does_not_drift():
 def test_constant_lr_zero_total_iters_keeps_the_factor():
     # PyTorch ConstantLR(factor=f, total_iters=0): get_lr gives lr * f at
     # step 0 and then keeps the current rate (last_epoch != total_iters), so
-    # the rate is lr * f forever; the README maps it to a constant.
+    # the rate is lr * f forever; the page maps it to a constant.
     lr, f, total_iters = 0.2, 0.5, 0
     rates = []
     for epoch in range(20):  # ConstantLR.get_lr, chainable form
@@ -183,7 +208,7 @@ def test_sequential_lr_restarts_closed_forms_and_continues_multiplicative():
     # ExponentialLR (closed form lr * g ** e) restarts from lr, as in
     # join_schedules. A MultiplicativeLR(f = g) has no closed form: current
     # PyTorch multiplies the rate r left at step m - 1 by f(0), f(1), ...,
-    # which the README writes as exponential_decay(r * g, 1, g) after m.
+    # which the page writes as exponential_decay(r * g, 1, g) after m.
     lr, g, m = 0.1, 0.9, 5
     warm = [lr * (0.2 + 0.8 * t / m) for t in range(m)]  # LinearLR(0.2, 1, m)
     restart = warm + [lr * g**e for e in range(15)]
@@ -192,5 +217,5 @@ def test_sequential_lr_restarts_closed_forms_and_continues_multiplicative():
     np.testing.assert_allclose(joined(np.arange(20)), restart, rtol=4 * EPS32)
     r = warm[-1]
     continued = warm + [r * g ** (e + 1) for e in range(15)]
-    readme = lrjax.join_schedules([first, lrjax.exponential_decay(r * g, 1, g)], [m])
-    np.testing.assert_allclose(readme(np.arange(20)), continued, rtol=4 * EPS32)
+    page = lrjax.join_schedules([first, lrjax.exponential_decay(r * g, 1, g)], [m])
+    np.testing.assert_allclose(page(np.arange(20)), continued, rtol=4 * EPS32)

@@ -118,3 +118,38 @@ def test_halving_with_final_seeds_and_higher_is_better():
     assert np.all(runs.steps_trained[kept] >= 4)
     assert runs.final_metrics["score"].shape == (1,)
     assert runs.compilations == 4  # three rungs, one re-run
+
+
+@pytest.mark.parametrize(
+    "steps, eta, num_rates, min_steps, expected",
+    [
+        (1000, 3, 16, None, [111, 333, 1000]),  # default first rung steps // 9
+        (1000, 3, 16, 1, [37, 111, 333, 1000]),  # K = 3: 27 >= 16, one left
+        (1000, 3, 16, 112, [333, 1000]),
+        (1000, 3, 16, 1000, [1000]),  # no stop before the end: the grid
+        (8, 3, 9, None, [2, 8]),  # 8 // 9 = 0 steps: one rung fewer
+        (27, 3, 9, None, [3, 9, 27]),
+        (1000, 2, 16, None, [250, 500, 1000]),
+    ],
+)
+def test_rung_steps(steps, eta, num_rates, min_steps, expected):
+    from lrjax.tune.search import rung_steps
+
+    assert rung_steps(steps, eta, num_rates, min_steps) == expected
+
+
+def test_halving_with_a_short_budget_compares_the_survivors_at_the_end():
+    """8 steps, 9 rates, eta 3: rungs at 2 and 8; the 3 survivors train the
+    whole budget and the best of them at the end is chosen."""
+    runs = lrjax.sweep(
+        init, loss_fn, DATA, batch_size=BATCH, steps=8, eval_every=2,
+        method="halving", strategies={"adam": lrjax.adam}, rates=RATES,
+        seeds=2, devices=ONE, progress=False,
+    ).strategies["adam"]  # fmt: skip
+    assert runs.compilations == 2
+    first = runs.eval_metrics["loss"][:, :, 0].mean(axis=1)
+    kept = np.sort(np.argsort(first, kind="stable")[:3])
+    np.testing.assert_array_equal(np.flatnonzero(runs.steps_trained[:, 0] == 8), kept)
+    final = runs.final_metric[kept].mean(axis=1)
+    assert runs.chosen == kept[np.argmin(final)]
+    assert runs.member_steps == 2 * (9 * 2 + 3 * 6)
