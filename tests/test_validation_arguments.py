@@ -34,6 +34,8 @@ NOT_CONSTRUCTORS = {
     "schedule_free_eval_params",
     "chain",
     "get_learning_rate",
+    "get_metrics",
+    "param_group_labels",
     "global_norm",
     "per_example_global_norm_clip",
     "per_example_layer_norm_clip",
@@ -60,6 +62,18 @@ REQUIRED = {
     "staleness_aware": {"inner": lrjax.sgd(0.1)},
     "scale_by_zoom_linesearch": {"max_linesearch_steps": 5},
     "mechanize": {"base_optimizer": lrjax.sgd(0.1)},
+    "param_groups": {
+        "optimizer": lrjax.adamw,
+        "groups": {"head": {"match": "head"}},
+        "learning_rate": 0.1,
+    },
+    "layerwise_rate_decay": {
+        "decay": 0.8,
+        "pattern": r"layers_(\d+)",
+        "num_layers": 4,
+    },
+    "track_signals": {"inner": lrjax.sgd(0.1)},
+    "skip_spikes": {"inner": lrjax.sgd(0.1)},
     "packed": {"optimizer": lrjax.sgd(0.1)},
     "pack_params": {"params": {"w": jnp.ones(3), "b": jnp.ones(2)}},
     "sam": {"optimizer": lrjax.sgd(0.1), "adv_optimizer": lrjax.sgd(0.05)},
@@ -155,6 +169,9 @@ DOCUMENTED_NONE = {
     ("scale_by_zoom_linesearch", "approx_dec_rtol"),
     ("sophia", "clip_threshold"),
     ("scale_by_sophia", "clip_threshold"),
+    ("skip_spikes", "max_consecutive"),
+    # None: every group gives its own rate.
+    ("param_groups", "learning_rate"),
 }
 
 
@@ -298,6 +315,10 @@ def test_numeric_arguments_cover_the_hyperparameters():
         ("clip_schedule", "min_value"),
         ("cyclic_schedule", "step_size_down"),
         ("dog", "weight_decay"),
+        ("param_groups", "learning_rate"),
+        ("param_groups", "weight_decay"),
+        ("skip_spikes", "max_consecutive"),
+        ("track_signals", "ema_decay"),
         ("dowg", "init_estim_sq_dist"),
         ("dowg", "weight_decay"),
         ("exponential_decay", "end_value"),

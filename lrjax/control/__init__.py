@@ -62,6 +62,8 @@ from lrjax.control.schedule_free import (
     schedule_free_eval_params,
     schedule_free_sgd,
 )
+from lrjax.control.signals import TrackSignalsState, get_metrics, track_signals
+from lrjax.control.spikes import SkipSpikesState, skip_spikes
 from lrjax.control.stale import (
     StaleGradientsState,
     StalenessAwareState,
@@ -86,8 +88,10 @@ __all__ = [
     "ReduceOnPlateauState",
     "ScaleByDistanceOverGradientsState",
     "ScheduleFreeState",
+    "SkipSpikesState",
     "StaleGradientsState",
     "StalenessAwareState",
+    "TrackSignalsState",
     "adam_hd",
     "averaged_params",
     "cocob",
@@ -96,6 +100,7 @@ __all__ = [
     "dowg",
     "ema_params",
     "find_learning_rate",
+    "get_metrics",
     "hypergradient_descent",
     "inject_hyperparams",
     "loss_adaptive_scale",
@@ -113,6 +118,8 @@ __all__ = [
     "schedule_free_eval_params",
     "schedule_free_sgd",
     "sgd_hd",
+    "skip_spikes",
     "stale_gradients",
     "staleness_aware",
+    "track_signals",
 ]

@@ -27,6 +27,7 @@ from lrjax.transforms.clipping import (
     global_norm,
 )
 from lrjax.transforms.hessian import HutchinsonDiagonalState, hutchinson_diagonal
+from lrjax.transforms.layer_decay import layerwise_rate_decay
 from lrjax.transforms.layerwise import (
     FromageRetractionState,
     fromage_retraction,
@@ -69,6 +70,12 @@ from lrjax.transforms.packed_params import (
     pack_params,
     unpack_params,
 )
+from lrjax.transforms.param_groups import (
+    ParamGroup,
+    RateMultiplierState,
+    param_group_labels,
+    param_groups,
+)
 from lrjax.transforms.per_example import (
     per_example_global_norm_clip,
     per_example_layer_norm_clip,
@@ -110,6 +117,8 @@ __all__ = [
     "PackedParams",
     "PackedState",
     "PackingLayout",
+    "ParamGroup",
+    "RateMultiplierState",
     "ScaleByAdaDeltaState",
     "ScaleByAdaHessianState",
     "ScaleByAdamState",
@@ -149,11 +158,14 @@ __all__ = [
     "global_norm",
     "hutchinson_diagonal",
     "identity",
+    "layerwise_rate_decay",
     "normalize",
     "normalize_by_update_norm",
     "orthogonalize_via_newton_schulz",
     "pack_params",
     "packed",
+    "param_group_labels",
+    "param_groups",
     "per_example_global_norm_clip",
     "per_example_layer_norm_clip",
     "scale",

@@ -1,0 +1,363 @@
+"""Training-health signals kept in the optimizer state, and one reader for them.
+
+The ratio of the update's size to the parameters' size tells whether a
+learning rate is too high or too low before the loss does: steps that move
+each weight by ~1e-3 of its size are the usual regime for Adam-like
+optimizers; ~1e-1 means the rate is too high, ~1e-6 that it barely trains.
+:func:`track_signals` records it, with the gradient, update and parameter
+norms, overall and per group of parameters; :func:`get_metrics` reads what
+is recorded (and the learning rate) from wherever the state lives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lrjax import _containers
+from lrjax import _numerics as num
+from lrjax import _validation as val
+from lrjax._base import (
+    GradientTransformation,
+    GradientTransformationExtraArgs,
+    checks_state,
+    get_learning_rate,
+    mark_elementwise,
+)
+from lrjax.control.spikes import SkipSpikesState
+
+__all__ = ["TrackSignalsState", "get_metrics", "track_signals"]
+
+SIGNALS = ("grad_norm", "update_norm", "param_norm", "update_rms_ratio")
+Groups = str | Callable[[str], "str | None"] | Mapping[str, str] | None
+
+
+class TrackSignalsState(NamedTuple):
+    """State of :func:`track_signals`.
+
+    Attributes:
+      count: int32 updates recorded (saturating).
+      signals: dict from signal name (``"grad_norm"``, ``"grad_norm/<group>"``,
+        ...) to a float32 scalar: its value at the latest update, or its
+        debiased moving average with ``ema_decay``. Zeros before any update.
+      ema: dict of the (biased) moving averages, same keys; empty without
+        ``ema_decay``.
+      inner_state: the wrapped optimizer's state.
+    """
+
+    count: jax.Array
+    signals: dict[str, jax.Array]
+    ema: dict[str, jax.Array]
+    inner_state: Any
+
+    def metrics(self) -> dict[str, jax.Array]:
+        """What :func:`get_metrics` reports of this state."""
+        return dict(self.signals)
+
+
+def _key_str(key: Any) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def _leaf_paths(tree: Any) -> list[str]:
+    """The leaves' paths as ``"a/b/0"`` strings, in ``tree_leaves`` order."""
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return ["/".join(_key_str(k) for k in path) for path, _ in flat]
+
+
+def _labeller(groups: Groups) -> Callable[[str], str | None] | None:
+    """``path -> group label or None`` for the ``groups`` argument."""
+    if groups is None:
+        return None
+    if isinstance(groups, str):
+        val.check_one_of("groups", groups, ("top",))
+        return lambda path: path.split("/", 1)[0]
+    if isinstance(groups, Mapping):
+        patterns = []
+        for label, pattern in groups.items():
+            if not isinstance(label, str) or not isinstance(pattern, str):
+                raise TypeError(
+                    "groups must map labels (str) to regular expressions (str), "
+                    f"got {label!r}: {pattern!r}."
+                )
+            try:
+                patterns.append((label, re.compile(pattern)))
+            except re.error as err:
+                raise ValueError(
+                    f"groups[{label!r}] must be a regular expression, got "
+                    f"{pattern!r} ({err})."
+                ) from err
+
+        def by_pattern(path: str) -> str | None:
+            return next((lab for lab, pat in patterns if pat.search(path)), None)
+
+        return by_pattern
+    if callable(groups):
+        return groups
+    raise TypeError(
+        "groups must be None, 'top', a callable path -> label or a mapping "
+        f"label -> regular expression, got {groups!r} of type "
+        f"{type(groups).__name__}."
+    )
+
+
+def _group_members(labeller: Any, params: Any) -> dict[str, list[int]]:
+    """Group label -> indices of its leaves (in ``tree_leaves`` order)."""
+    members: dict[str, list[int]] = {}
+    if labeller is None:
+        return members
+    for i, path in enumerate(_leaf_paths(params)):
+        label = labeller(path)
+        if label is None:
+            continue
+        if not isinstance(label, str):
+            raise TypeError(
+                f"groups: the label of {path!r} must be a str or None, got {label!r}."
+            )
+        members.setdefault(label, []).append(i)
+    return members
+
+
+def _leaf_sum_sq(x: Any) -> jax.Array:
+    return jnp.sum(num.abs_sq(num.upcast(x)[0]))
+
+
+def _norms(sq: list[jax.Array], idx: list[int]) -> jax.Array:
+    terms = [sq[i] for i in idx]
+    total = sum(terms[1:], terms[0]) if terms else jnp.zeros([], jnp.float32)
+    return jnp.sqrt(total).astype(jnp.float32)
+
+
+def _signal_names(members: dict[str, list[int]]) -> list[str]:
+    return list(SIGNALS) + [f"{s}/{g}" for g in members for s in SIGNALS]
+
+
+@checks_state
+def track_signals(
+    inner: GradientTransformation,
+    *,
+    groups: Groups = None,
+    ema_decay: float | None = None,
+) -> GradientTransformationExtraArgs:
+    """Records gradient, update and parameter norms and their ratio in the state.
+
+    At each ``update``, with ``g`` the gradients received, ``u`` the updates
+    ``inner`` returns and ``p`` the parameters passed (before the update is
+    applied), it records::
+
+        grad_norm        = sqrt(sum |g|**2)
+        update_norm      = sqrt(sum |u|**2)
+        param_norm       = sqrt(sum |p|**2)
+        update_rms_ratio = rms(u) / rms(p) = update_norm / param_norm
+
+    summed over every element of every leaf, in float32 (bf16 leaves are
+    upcast; a complex element counts ``|z|``). ``rms`` is the root mean
+    square over the same elements, so the ratio of RMS values equals the
+    ratio of norms. Where ``param_norm`` is 0 (zero-initialized biases
+    before their first step) the ratio is recorded as 0: no size to compare
+    with, and an infinite value would never leave a moving average.
+
+    With ``groups`` each signal is also recorded per group of leaves, as
+    ``"<signal>/<group>"``. A leaf's path is its keys joined by ``/``
+    (``"Dense_0/kernel"``, ``"layers/0/w"``):
+
+    * ``"top"``: the group is the first component of the path;
+    * a callable ``path -> label`` (``None``: in no group);
+    * a mapping ``label -> regular expression``: the first label whose
+      expression ``re.search``-es the path (none: in no group).
+
+    With ``ema_decay`` (``beta``) every signal is smoothed::
+
+        m_t = beta * m_{t-1} + (1 - beta) * x_t,   recorded m_t / (1 - beta**t)
+
+    (the debiasing of Adam's moments: the first value is recorded as is).
+
+    Read the signals with :func:`lrjax.get_metrics`. Norms cost three
+    reductions over the parameters per step; see ``BENCHMARKS.md`` for the
+    share of an Adam step. ``update`` needs ``params``.
+
+    Args:
+      inner: the optimizer whose updates are measured.
+      groups: ``None`` (default: whole tree only), ``"top"``, a callable or a
+        mapping as above.
+      ema_decay: ``None`` (default: latest values) or ``beta`` in ``[0, 1)``.
+
+    Returns:
+      A ``GradientTransformationExtraArgs`` with :class:`TrackSignalsState`;
+      updates and ``inner``'s behaviour are unchanged.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.track_signals(lrjax.sgd(0.1), groups="top")
+        >>> params = {"a": jnp.array([3.0, 4.0]), "b": jnp.array([0.0])}
+        >>> state = opt.init(params)
+        >>> grads = {"a": jnp.array([0.6, 0.8]), "b": jnp.array([2.0])}
+        >>> _, state = opt.update(grads, state, params)
+        >>> m = lrjax.get_metrics(state)
+        >>> for k in ("param_norm", "update_norm/a", "update_rms_ratio/a"):
+        ...     print(k, f"{float(m[k]):.3f}")  # 5; 0.1 * 1; 0.1 / 5
+        param_norm 5.000
+        update_norm/a 0.100
+        update_rms_ratio/a 0.020
+        >>> print(f"{float(m['update_rms_ratio/b']):.1f}")  # zero parameters
+        0.0
+        >>> print(f"{float(m['learning_rate']):.1f}")
+        0.1
+    """
+    if not callable(getattr(inner, "update", None)):
+        raise TypeError(
+            f"inner must be a GradientTransformation, got {type(inner).__name__}."
+        )
+    labeller = _labeller(groups)
+    if ema_decay is not None:
+        val.check_in_range("ema_decay", ema_decay, 0.0, 1.0, high_inclusive=False)
+    inner = optax.with_extra_args_support(inner)
+
+    def init_fn(params):
+        names = _signal_names(_group_members(labeller, params))
+        zeros = {k: jnp.zeros([], jnp.float32) for k in names}
+        return TrackSignalsState(
+            count=num.zero_count(),
+            signals=zeros,
+            ema=dict(zeros) if ema_decay is not None else {},
+            inner_state=inner.init(params),
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if params is None:
+            raise ValueError(
+                "track_signals: update needs params (the parameter norm and the "
+                "update/parameter ratio are measured against them)."
+            )
+        new_updates, inner_state = inner.update(
+            updates, state.inner_state, params, **extra_args
+        )
+        trees = (updates, new_updates, params)
+        sq = [[_leaf_sum_sq(x) for x in jax.tree_util.tree_leaves(t)] for t in trees]
+        if not len(sq[0]) == len(sq[1]) == len(sq[2]):
+            raise ValueError(
+                "track_signals: gradients, updates and params must have the same "
+                f"leaves, got {len(sq[0])}, {len(sq[1])} and {len(sq[2])}."
+            )
+        members = {"": list(range(len(sq[2])))}
+        members.update(_group_members(labeller, params))
+        values = {}
+        for group, idx in members.items():
+            g, u, p = (_norms(s, idx) for s in sq)
+            ratio = jnp.where(p > 0, u / jnp.where(p > 0, p, 1.0), 0.0)
+            suffix = f"/{group}" if group else ""
+            for name, x in zip(SIGNALS, (g, u, p, ratio), strict=True):
+                values[name + suffix] = x
+        count = num.safe_increment(state.count)
+        ema = state.ema
+        if ema_decay is not None:
+            beta = jnp.asarray(ema_decay, jnp.float32)
+            ema = {k: beta * state.ema[k] + (1.0 - beta) * x for k, x in values.items()}
+            debias = num.bias_correction(ema_decay, count).astype(jnp.float32)
+            values = {k: m * debias for k, m in ema.items()}
+        values = {k: values[k] for k in state.signals}
+        return new_updates, TrackSignalsState(count, values, ema, inner_state)
+
+    return mark_elementwise(
+        GradientTransformationExtraArgs(init_fn, update_fn),
+        "it records norms over the whole tree and per group of leaves",
+    )
+
+
+_RECORDERS = (TrackSignalsState, SkipSpikesState)
+
+
+def _is_recorder(node: Any) -> bool:
+    return isinstance(node, _RECORDERS)
+
+
+def _recorders(tree: Any, prefix: tuple[Any, ...]) -> list[tuple[tuple, Any]]:
+    """(path, state) of every recorder in ``tree``, wrapped ones included."""
+    flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_recorder)[0]
+    found = []
+    for path, node in flat:
+        if _is_recorder(node):
+            path = prefix + tuple(path)
+            found.append((path, node))
+            inner_key = jax.tree_util.GetAttrKey("inner_state")
+            found.extend(_recorders(node.inner_state, path + (inner_key,)))
+    return found
+
+
+def get_metrics(state: Any) -> dict[str, jax.Array]:
+    """The training signals recorded in an optimizer state, as a flat dict.
+
+    Finds every :func:`lrjax.track_signals` and :func:`lrjax.skip_spikes`
+    state in ``state`` (a bare state, ``optax.chain``, a Flax ``TrainState``,
+    an ``nnx.Optimizer`` or its ``opt_state``), inside ``jit`` too, and
+    returns their entries: ``grad_norm``, ``update_norm``, ``param_norm``,
+    ``update_rms_ratio`` (and ``<signal>/<group>``) from ``track_signals``;
+    ``skip_count``, ``skipped``, ``monitored_value``, ``monitored_mean`` and
+    ``monitored_std`` from ``skip_spikes``. When several recorders of one
+    kind are present, each one's keys are prefixed with its path in the state
+    (``"0/grad_norm"``). ``learning_rate`` is added whenever
+    :func:`lrjax.get_learning_rate` reads one (per label for a partition:
+    ``learning_rate/<label>``).
+
+    Args:
+      state: an optimizer state, or an object holding one.
+
+    Returns:
+      A dict from name to a scalar array (batched under ``vmap``), ready for
+      a logger: ``{k: float(v) for k, v in get_metrics(state).items()}``.
+
+    Raises:
+      ValueError: when the state holds no ``track_signals`` or
+        ``skip_spikes`` state.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> import lrjax
+        >>> opt = lrjax.track_signals(lrjax.adam(1e-3))
+        >>> params = jnp.ones(4)
+        >>> state = opt.init(params)
+        >>> _, state = opt.update(jnp.full(4, 0.5), state, params)
+        >>> m = lrjax.get_metrics(state)
+        >>> sorted(m)
+        ['grad_norm', 'learning_rate', 'param_norm', 'update_norm', 'update_rms_ratio']
+        >>> print(f"{float(m['update_rms_ratio']):.4f}")  # Adam's first step: lr
+        0.0010
+    """
+    opt_state = _containers.opt_state_of(state)
+    found = _recorders(opt_state, ())
+    if not found:
+        raise ValueError(
+            "get_metrics: the state records no training signals (got a "
+            f"{type(state).__name__}); wrap the optimizer in lrjax.track_signals "
+            "or lrjax.skip_spikes."
+        )
+    out: dict[str, jax.Array] = {}
+    for path, node in found:
+        shared = sum(type(other) is type(node) for _, other in found) > 1
+        prefix = "/".join(_key_str(k) for k in path) + "/" if shared else ""
+        out.update({prefix + k: v for k, v in node.metrics().items()})
+    try:
+        rate = get_learning_rate(opt_state)
+    except ValueError:
+        return out
+    out.update(_flat_rates("learning_rate", rate))
+    return out
+
+
+def _flat_rates(name: str, rate: Any) -> dict[str, jax.Array]:
+    """A partition's ``{label: rate}`` (nested for nested partitions), flat."""
+    if not isinstance(rate, dict):
+        return {name: rate}
+    out = {}
+    for label, sub in rate.items():
+        out.update(_flat_rates(f"{name}/{label}", sub))
+    return out
