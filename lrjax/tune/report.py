@@ -62,6 +62,9 @@ def _mark(s: StrategySummary) -> str:
     return "≈best" if s.indistinguishable_from_best else ""
 
 
+EDGE_MARKS = {"": "", "highest": "↑", "lowest": "↓"}
+
+
 def table(result: SweepResult, alpha: float = 0.05) -> str:
     """A fixed-width table of the strategies, best mean metric first.
 
@@ -69,7 +72,8 @@ def table(result: SweepResult, alpha: float = 0.05) -> str:
     seeds, its 95% Student-t interval, the number of seeds n, a mark (``best``;
     ``≈best`` where Welch's t-test against the best gives p >= ``alpha``;
     ``?`` where it cannot be run: fewer than two values, or not finite), that
-    p-value, compile and run seconds and member-steps. Footer lines name the
+    p-value, compile and run seconds and member-steps. A chosen rate marked
+    ``↑`` (``↓``) is the highest (lowest) tried. Footer lines name the
     test, the seeds the numbers come from (:func:`lrjax.tune.stats.summarise`)
     and the search method.
     """
@@ -82,7 +86,7 @@ def table(result: SweepResult, alpha: float = 0.05) -> str:
     for rank, s in enumerate(summaries.values(), 1):
         runs = result.strategies[s.name]
         rows.append([
-            str(rank), s.name, f"{s.chosen_rate:.3g}",
+            str(rank), s.name, f"{s.chosen_rate:.3g}{EDGE_MARKS[s.at_edge]}",
             f"{s.mean:.4g} ± {s.std:.2g}", f"[{s.ci_low:.4g}, {s.ci_high:.4g}]",
             str(s.n), _mark(s), "" if s.best else f"{s.p_value_vs_best:.3g}",
             f"{runs.compile_seconds:.1f}", f"{runs.run_seconds:.1f}",
@@ -107,6 +111,11 @@ def table(result: SweepResult, alpha: float = 0.05) -> str:
         f"method: {result.method}; budget: {result.budget} steps per member; "
         f"{result.metric}: {better} is better",
     ]
+    if any(s.at_edge for s in summaries.values()):
+        footer.append(
+            "↑/↓: the chosen rate is the highest/lowest tried; the best may lie "
+            "beyond it: widen the rates"
+        )
     return "\n".join([header, "-" * len(header), *map(line, rows), *footer])
 
 
@@ -121,7 +130,7 @@ SUMMARY_COLUMNS = (
     "rank", "strategy", "chosen_rate", "metric", "values", "n", "mean", "std",
     "ci_low", "ci_high", "best", "indistinguishable_from_best",
     "p_value_vs_best", "compilations", "compile_seconds", "run_seconds",
-    "member_steps", "method", "budget", "higher_is_better",
+    "member_steps", "method", "budget", "higher_is_better", "rate_at_edge",
 )  # fmt: skip
 
 
@@ -252,7 +261,7 @@ def to_csv(result: SweepResult, directory: str, alpha: float = 0.05) -> list[str
                 _text(s.p_value_vs_best), int(runs.compilations),
                 _text(float(runs.compile_seconds)), _text(float(runs.run_seconds)),
                 int(runs.member_steps), result.method, int(result.budget),
-                int(result.higher_is_better),
+                int(result.higher_is_better), s.at_edge,
             ])  # fmt: skip
     return paths
 

@@ -312,6 +312,9 @@ class StrategySummary:
       fresh_seeds: True when the values are the chosen rate's re-run on fresh
         seeds, False when they are the selection seeds' (biased optimistically,
         since the rate was chosen for doing well on exactly those seeds).
+      at_edge: ``"highest"`` or ``"lowest"`` when the chosen rate is the
+        highest or lowest of several rates tried (the best rate may lie
+        beyond the range: widen it), else ``""``.
     """
 
     name: str
@@ -325,6 +328,19 @@ class StrategySummary:
     indistinguishable_from_best: bool
     p_value_vs_best: float
     fresh_seeds: bool
+    at_edge: str = ""
+
+
+def rate_at_edge(runs: StrategyRuns) -> str:
+    """``"highest"``/``"lowest"`` when ``runs.chosen`` is the highest/lowest of
+    two or more distinct rates tried, else ``""``."""
+    rates = np.asarray(runs.rates, np.float64)
+    if np.unique(rates).size < 2:
+        return ""
+    chosen = rates[runs.chosen]
+    if chosen >= rates.max():
+        return "highest"
+    return "lowest" if chosen <= rates.min() else ""
 
 
 def summarised_values(runs: StrategyRuns, metric: str) -> tuple[np.ndarray, bool]:
@@ -379,5 +395,6 @@ def summarise(result: SweepResult, alpha: float = 0.05) -> dict[str, StrategySum
             name, rate, int(values[name].size), *stats[name],
             best=name == best, indistinguishable_from_best=bool(p >= alpha),
             p_value_vs_best=p, fresh_seeds=fresh,
+            at_edge=rate_at_edge(result.strategies[name]),
         )  # fmt: skip
     return summaries

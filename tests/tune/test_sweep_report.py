@@ -13,7 +13,7 @@ import pytest
 
 from lrjax.tune import report
 from lrjax.tune.result import StrategyRuns, SweepResult
-from lrjax.tune.stats import mean_std_ci, welch_t_test
+from lrjax.tune.stats import mean_std_ci, summarise, welch_t_test
 
 RATES = np.array([1e-3, 1e-2, 1e-1, 1.0])
 SEEDS = np.array([0, 1, 2], np.int64)
@@ -166,6 +166,30 @@ def test_table_untestable_and_single_source():
     assert "fresh" not in lines and "method: grid" in lines
 
 
+def test_table_flags_a_chosen_rate_at_the_edge_of_the_range():
+    """lion chose the lowest of its 4 rates: marked, with a footer saying why;
+    adam (2nd) and sgd (3rd of 4) are inside the range."""
+    result = _result()
+    lines = report.table(result).splitlines()
+    rows = {row.split()[1]: row for row in lines[2:5]}
+    assert "0.001↓" in rows["lion"]
+    assert (
+        "↑" not in rows["adam"] + rows["sgd"] and "↓" not in rows["adam"] + rows["sgd"]
+    )
+    assert "the highest/lowest tried" in lines[-1] and "widen the rates" in lines[-1]
+    highest = dataclasses.replace(result.strategies["adam"], chosen=3)
+    one_rate = dataclasses.replace(
+        result.strategies["adam"], rates=np.full(4, 0.1), chosen=3
+    )
+    edges = summarise(
+        dataclasses.replace(result, strategies={"a": highest, "b": one_rate})
+    )
+    assert (edges["a"].at_edge, edges["b"].at_edge) == ("highest", "")
+    inside = {k: dataclasses.replace(v, chosen=1) for k, v in result.strategies.items()}
+    text = report.table(dataclasses.replace(result, strategies=inside))
+    assert "↑" not in text and "↓" not in text and "widen" not in text
+
+
 # ------------------------------------------------------------------------ CSV
 
 
@@ -260,6 +284,7 @@ def test_csv_round_trips(tmp_path):
     assert [(s["best"], s["indistinguishable_from_best"]) for s in summary] == [
         ("1", "1"), ("0", "1"), ("0", "0"),
     ]  # fmt: skip
+    assert [s["rate_at_edge"] for s in summary] == ["", "", "lowest"]
 
 
 # ----------------------------------------------------------------------- plot
