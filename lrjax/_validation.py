@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lrjax import _numerics as num
+
 __all__ = [
     "is_checkable",
     "is_zero",
@@ -54,11 +56,7 @@ __all__ = [
 
 def is_checkable(value: Any) -> bool:
     """True when ``value`` is a concrete number that can be checked now."""
-    if value is None or callable(value):
-        return False
-    if isinstance(value, jax.core.Tracer):
-        return False
-    return True
+    return value is not None and num.is_concrete(value)
 
 
 def _concrete(name: str, value: Any, expected: str) -> bool:
