@@ -7,9 +7,12 @@ with the ``mnist1d`` package of the ``examples`` extra and cached), batch
 compilation:
 
 (a) ``lrjax.sweep`` grid: the 64 members in one compiled, vmapped scan;
+    (a2) the same with the CPU cores exposed as XLA devices, so the
+    population is sharded over them;
 (b) the usual optax way: a jitted step in a Python loop with the rate a Python
     float (so one compilation per trial), host-side shuffling, trials one
-    after another;
+    after another; (b2) the same loop reading each step's loss on the host,
+    as a loop that logs it does;
 (c) one compiled ``lax.scan`` taking the rate as an argument, called 64 times;
 (e) the same scan written by hand under ``jax.vmap`` over (rate, seed): what
     ``lrjax.sweep`` adds on top of a hand-written population;
@@ -114,8 +117,10 @@ def by_sharded_sweep(quick: bool) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def by_python_loop(train, test, rates, seeds, steps, batch):
-    """Per trial: optax.adam(float), a fresh jitted step, a Python loop."""
+def by_python_loop(train, test, rates, seeds, steps, batch, log_loss=False):
+    """Per trial: optax.adam(float), a fresh jitted step, a Python loop;
+    ``log_loss`` reads each step's loss on the host, as a loop that logs or
+    shows it in a progress bar does (a device sync per step)."""
     x, y = np.asarray(train["x"]), np.asarray(train["y"])
     evaluate = jax.jit(eval_fn)
     began = time.perf_counter()
@@ -133,12 +138,15 @@ def by_python_loop(train, test, rates, seeds, steps, batch):
             params = init(jax.random.PRNGKey(seed))
             state = tx.init(params)
             rng = np.random.default_rng(seed)
+            history = []
             per_epoch = len(x) // batch
             for t in range(steps):
                 if t % per_epoch == 0:
                     order = rng.permutation(len(x))
                 i = order[(t % per_epoch) * batch : (t % per_epoch + 1) * batch]
                 params, state, loss = step(params, state, x[i], y[i])
+                if log_loss:
+                    history.append(float(loss))
                 if (t + 1) % (steps // 10) == 0:
                     metrics = evaluate(params, test)
             finals.append(float(metrics["loss"]))
@@ -263,6 +271,8 @@ def main() -> None:
         f"(a2) lrjax.sweep grid over {sharded['devices']} CPU devices: {sharded['seconds']:.1f} s"
     )
     loop_s, _ = by_python_loop(train, test, rates, seeds, steps, batch)
+    logged_s, _ = by_python_loop(train, test, rates, seeds, steps, batch, True)
+    print(f"(b2) the same, the loss read each step: {logged_s:.1f} s")
     print(f"(b) optax, one compiled step per trial: {loop_s:.1f} s")
     scan_s, scan_finals = by_scan(train, test, rates, seeds, steps, batch)
     print(f"(c) one compiled scan, one call per trial: {scan_s:.1f} s")
@@ -301,6 +311,7 @@ def main() -> None:
         (f"(a) `lrjax.sweep`, grid: {trials} members, one compiled scan", grid_s, grid.compilations),
         (f"(a2) the same, the population sharded over {sharded['devices']} CPU devices", sharded["seconds"], 1),
         ("(b) optax: jitted step in a Python loop, rate a float, trial after trial", loop_s, trials),
+        ("(b2) the same, each step's loss read on the host (a logging loop)", logged_s, trials),
         (f"(c) one compiled `lax.scan`, rate an argument, {trials} calls", scan_s, 1),
         (f"(e) the same scan under `jax.vmap` by hand: {trials} members", hand_s, 1),
     ] + [
