@@ -21,9 +21,9 @@ from lrjax.compare.data import TASKS, Dataset, cache_dir, load_digits, load_mnis
 from lrjax.compare.figure import plot_results
 from lrjax.compare.models import MODELS, Model, build_model, cnn, cnn1d, mlp
 from lrjax.compare.report import StrategyResult, format_table, write_csv
-from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy, select
-from lrjax.compare.training import Curves, Plan, make_seed_run, seed_keys, train_seeds
+from lrjax.compare.training import Curves, make_seed_run, seed_keys, train_seeds
 from lrjax.compare.tuning import DEFAULT_STRATEGIES, compare, rate_grid
+from lrjax.tune.catalogue import FAMILIES, STRATEGIES, Context, Plan, Strategy, select
 
 __all__ = [
     "Context",

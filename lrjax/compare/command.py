@@ -29,8 +29,7 @@ from lrjax.compare.data import TASKS, Dataset
 from lrjax.compare.figure import plot_results
 from lrjax.compare.models import MODELS, Model, build_model
 from lrjax.compare.report import TABLE_NOTE, StrategyResult, format_table, write_csv
-from lrjax.compare.strategies import FAMILIES, STRATEGIES, Context, Strategy
-from lrjax.compare.training import Plan, cross_entropy, train_seeds
+from lrjax.compare.training import cross_entropy, train_seeds
 from lrjax.compare.tuning import (
     DEFAULT_STRATEGIES,
     RATE_POINTS,
@@ -38,6 +37,7 @@ from lrjax.compare.tuning import (
     make_range_test,
     resolve_strategies,
 )
+from lrjax.tune.catalogue import FAMILIES, STRATEGIES, Context, Plan, Strategy
 
 __all__ = ["UsageError", "add_arguments", "run", "run_comparison"]
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from lrjax.compare.report import StrategyResult, ranked
-from lrjax.compare.strategies import FAMILIES, STRATEGIES, Strategy
+from lrjax.tune.catalogue import FAMILIES, STRATEGIES, Strategy
 
 __all__ = [
     "FAMILY_DASHES",

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from lrjax.compare.strategies import Strategy
 from lrjax.compare.training import RETIME_BELOW_SECONDS, Curves
+from lrjax.tune.catalogue import Strategy
 from lrjax.tune.result import StrategyRuns
 from lrjax.tune.stats import mean_std_ci, welch_t_test
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,48 +24,16 @@ from jax.typing import ArrayLike
 from lrjax._learning_rate import get_learning_rate
 from lrjax.compare.data import Dataset
 from lrjax.compare.models import Model
+from lrjax.tune.catalogue import EvalParams, Plan
 
 __all__ = [
     "Curves",
-    "Plan",
     "RETIME_BELOW_SECONDS",
     "TrainedSeeds",
     "make_seed_run",
     "seed_keys",
     "train_seeds",
 ]
-
-EvalParams = Callable[[Any, Any], Any]
-
-
-class Plan(NamedTuple):
-    """The shape of a run, shared by every strategy.
-
-    Attributes:
-      epochs: passes over the training set.
-      batch_size: examples per step; the last incomplete batch of each epoch
-        is dropped (a different remainder each epoch, as the order is
-        reshuffled).
-      steps_per_epoch: ``num_train // batch_size``.
-
-    Examples:
-        >>> import lrjax.compare
-        >>> plan = lrjax.compare.Plan(epochs=3, batch_size=32, steps_per_epoch=10)
-        >>> plan.total_steps, plan.steps(0.3)  # 3 x 10; 30% of 30 steps
-        (30, 9)
-    """
-
-    epochs: int
-    batch_size: int
-    steps_per_epoch: int
-
-    @property
-    def total_steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
-
-    def steps(self, fraction: float) -> int:
-        """``fraction`` of the run in steps (at least 1), for schedule lengths."""
-        return max(1, round(fraction * self.total_steps))
 
 
 class Curves(NamedTuple):

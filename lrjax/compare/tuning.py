@@ -23,10 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax.compare.report import StrategyResult
-from lrjax.compare.strategies import STRATEGIES, Context, Strategy, select
-from lrjax.compare.training import Curves, Plan
+from lrjax.compare.training import Curves
 from lrjax.control.range_test import find_learning_rate
 from lrjax.tune import StrategyRuns, sweep
+from lrjax.tune.catalogue import STRATEGIES, Context, Plan, Strategy, select
 from lrjax.tune.search import rung_steps
 
 __all__ = [

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from lrjax.tune.catalogue import STRATEGIES, Context, Plan
 from lrjax.tune.population import Tuned
 
 __all__ = ["NAMED_RATE_SPAN", "named_strategies"]
@@ -37,10 +38,6 @@ def named_strategies(
       ValueError: for a name that is no row, or a row that is not tunable
         (``range-test`` picks its own rate).
     """
-    # lrjax.compare imports lrjax: resolved at call time.
-    from lrjax.compare.strategies import STRATEGIES, Context
-    from lrjax.compare.training import Plan
-
     rows = {s.name: s for s in STRATEGIES}
     epochs = max(1, -(-steps // steps_per_epoch))
     context = Context(

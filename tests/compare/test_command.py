@@ -17,7 +17,7 @@ from lrjax.compare.report import (  # noqa: E402
     SWEEP_COLUMNS,
     StrategyResult,
 )
-from lrjax.compare.strategies import select  # noqa: E402
+from lrjax.tune.catalogue import select  # noqa: E402
 
 
 def _read(path):

@@ -36,7 +36,7 @@ from lrjax.compare.figure import (  # noqa: E402
     strategy_styles,
 )
 from lrjax.compare.report import StrategyResult  # noqa: E402
-from lrjax.compare.strategies import select  # noqa: E402
+from lrjax.tune.catalogue import select  # noqa: E402
 
 EPOCHS, STEPS, SEEDS = 5, 4, 2
 

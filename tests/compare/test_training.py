@@ -24,7 +24,7 @@ from lrjax.compare import (  # noqa: E402
     mlp,
     train_seeds,
 )
-from lrjax.compare.strategies import select  # noqa: E402
+from lrjax.tune.catalogue import select  # noqa: E402
 
 DATA = load_digits(validation=0)  # the whole 1,347-image training split
 SMALL = mlp((32,))
