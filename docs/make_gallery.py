@@ -128,6 +128,12 @@ EXAMPLES: dict[str, tuple[str, Callable[[], Any]]] = {
         "100 / 500 / 400, 1-sqrt cooldown",
         lambda: s.warmup_stable_decay_schedule(LR, 100, 500, 400, decay_type="sqrt"),
     ),
+    "wsd_schedule": (
+        "2 cycles, warmup 0.05, decay 0.3, peak x0.5",
+        lambda: s.wsd_schedule(
+            LR, NUM_STEPS, warmup=0.05, decay=0.3, cycles=2, peak_decay=0.5
+        ),
+    ),
     "inverse_sqrt_schedule": (
         "warmup 100",
         lambda: s.inverse_sqrt_schedule(LR, 100),

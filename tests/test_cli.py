@@ -102,6 +102,30 @@ def test_multistep_list_argument(capsys, milestones):
     assert turning(rows, "jump") == {30, 80}
 
 
+@pytest.mark.parametrize(
+    "cycles, restart", [(["2"], 500), (["400,600"], 400), (["400", "600"], 400)]
+)
+def test_count_or_list_argument(capsys, cycles, restart):
+    # wsd_schedule's cycles is an int or a list: one value is a count.
+    status, out, err = run(
+        capsys, "schedule", "wsd_schedule", "--peak-value", "0.1",
+        "--total-steps", "1000", "--warmup", "0.05", "--cycles", *cycles,
+        "--steps", "1000",
+    )  # fmt: skip
+    assert status == 0 and err == ""
+    rows = table(out)
+    assert rows[restart][0] == pytest.approx(0.0)  # each cycle warms up again
+    assert restart in turning(rows, "min")
+
+
+def test_count_or_list_argument_rejects_a_fraction(capsys):
+    status, _, err = run(
+        capsys, "schedule", "wsd_schedule", "--peak-value", "0.1",
+        "--total-steps", "1000", "--cycles", "2.5", "--steps", "1000",
+    )  # fmt: skip
+    assert status == 2 and "--cycles expects an integer or a list, got '2.5'" in err
+
+
 def test_one_cycle_peak(capsys):
     status, out, _ = run(
         capsys,

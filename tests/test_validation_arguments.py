@@ -158,6 +158,7 @@ REQUIRED = {
         "stable_steps": 3,
         "decay_steps": 5,
     },
+    "wsd_schedule": {"peak_value": 0.1, "total_steps": 100},
 }
 _LR = {"learning_rate": 0.1}
 

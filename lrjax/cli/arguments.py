@@ -101,6 +101,8 @@ def parse_kind(param: inspect.Parameter) -> str:
         return "kwargs_list"
     if name == "boundaries_and_scales" or re.search(r"dict|Mapping", text):
         return "dict"
+    if re.fullmatch(r"int \| (Sequence|list|tuple)\[int\]", text):
+        return "int_or_list"  # a count, or a list (wsd_schedule's cycles)
     if name in ("milestones", "boundaries") or re.search(
         r"Sequence|list|tuple|Iterable", text
     ):
@@ -144,7 +146,7 @@ def read_value(kind: str, flag: str, texts: list[str]) -> Any:
         if kind == "bool":
             return True
         raise CliError(f"{flag} needs a value")
-    if kind in ("list", "any") and len(texts) > 1:
+    if kind in ("list", "int_or_list", "any") and len(texts) > 1:
         return [_literal(t) for t in texts]
     if len(texts) > 1:
         raise CliError(f"{flag} takes one value, got {' '.join(texts)!r}")
@@ -178,6 +180,13 @@ def read_value(kind: str, flag: str, texts: list[str]) -> Any:
         return value
     if kind == "list":
         return [_literal(item) for item in _split_items(text)]
+    if kind == "int_or_list":
+        items = _split_items(text)
+        if len(items) > 1:
+            return [_literal(item) for item in items]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise CliError(f"{flag} expects an integer or a list, got {text!r}")
+        return value
     if kind == "dict":
         table = {}
         for item in _split_items(text):

@@ -119,6 +119,7 @@ def _format_table(
 _FORMS = {
     "bool": "true or false; the bare flag means true",
     "list": "a list: 30,60,90 or 30 60 90",
+    "int_or_list": "an integer, or a list: 3 or 300,300,400",
     "dict": "STEP:VALUE pairs: 100:0.1,200:0.1",
     "schedule": "a schedule: NAME:ARG=VALUE,... or a call NAME(...)",
     "schedules": "schedules: repeat the flag, one NAME:ARG=VALUE,... each",

@@ -33,6 +33,7 @@ from lrjax.schedules.warmup import (
 )
 from lrjax.schedules.wrappers import clip_schedule, per_epoch_schedule
 from lrjax.schedules.wsd import warmup_stable_decay_schedule
+from lrjax.schedules.wsd_cycles import wsd_schedule
 
 __all__ = [
     "clip_schedule",
@@ -61,4 +62,5 @@ __all__ = [
     "warmup_exponential_decay_schedule",
     "warmup_schedule",
     "warmup_stable_decay_schedule",
+    "wsd_schedule",
 ]

@@ -24,9 +24,28 @@ from lrjax.schedules._common import (
     step_arg,
 )
 
-__all__ = ["warmup_stable_decay_schedule"]
+__all__ = ["cooldown_weights", "warmup_stable_decay_schedule"]
 
 _MAX_STEP = 2**31 - 1
+
+
+def cooldown_weights(
+    done: jax.Array, left: jax.Array, decay_type: str
+) -> tuple[jax.Array, jax.Array]:
+    """The weights ``(f(q), 1 - f(q))`` of the peak and end values in a cooldown.
+
+    ``done`` and ``left`` are the fractions ``q`` and ``1 - q`` of the cooldown
+    run and still to run (:func:`lrjax.schedules._common.phase_fractions`);
+    ``f`` is the cooldown shape of ``decay_type``. Each weight is computed
+    without cancellation, so both ends are exact.
+    """
+    if decay_type == "linear":
+        return left, done
+    if decay_type == "cosine":
+        return cosine_weight(left), cosine_weight(done)
+    # 1 - sqrt(q) as (1 - q) / (1 + sqrt(q)): no cancellation near q = 1.
+    root = jnp.sqrt(done)
+    return left / (1.0 + root), root
 
 
 def warmup_stable_decay_schedule(
@@ -56,7 +75,8 @@ def warmup_stable_decay_schedule(
     Compute-Optimal Training Beyond Fixed Training Durations*). WSD is
     described by Hu et al. 2024 (*MiniCPM*). PyTorch: ``SequentialLR`` of
     ``LinearLR``, ``ConstantLR`` and a decay; Keras: none; optax:
-    ``join_schedules`` of three schedules.
+    ``join_schedules`` of three schedules. :func:`lrjax.wsd_schedule` gives
+    the phases as fractions of a total and repeats them in re-warmed cycles.
 
     Args:
       peak_value: the rate held during the stable phase, ``>= 0``.
@@ -110,14 +130,7 @@ def warmup_stable_decay_schedule(
         else:
             warm = peak
         done, left = phase_fractions(whole, frac, decay_start, decay_steps)
-        if decay_type == "linear":
-            stay, go = left, done
-        elif decay_type == "cosine":
-            stay, go = cosine_weight(left), cosine_weight(done)
-        else:
-            # 1 - sqrt(q) as (1 - q) / (1 + sqrt(q)): no cancellation near q = 1.
-            root = jnp.sqrt(done)
-            stay, go = left / (1.0 + root), root
+        stay, go = cooldown_weights(done, left, decay_type)
         cool = interpolate(peak, end, go, stay)
         rate = jnp.where(whole < decay_start, peak, cool)
         rate = jnp.where(whole < warmup_steps, warm, rate)

@@ -189,6 +189,21 @@ JIT_CASES = [
         [100],
     ),
     (
+        "wsd_cycles",
+        lambda: lrjax.wsd_schedule(
+            1.0,
+            300,
+            warmup=0.1,
+            decay=0.3,
+            init_value=0.1,
+            end_value=1e-3,
+            decay_type="sqrt",
+            cycles=[70, 100, 130],
+            peak_decay=0.5,
+        ),
+        [7, 49, 70, 80, 140, 170, 183, 209, 300],
+    ),
+    (
         "clip",
         lambda: lrjax.clip_schedule(
             lrjax.polynomial_schedule(1.0, 0.0, 0.1, 100), 0.0, 0.5
