@@ -51,3 +51,19 @@ def test_docstring_example_runs(name):
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     runner.run(test, out=failures.append)
     assert runner.failures == 0, "".join(failures)
+
+
+@pytest.mark.parametrize(
+    "subpackage", ["optimizers", "transforms", "schedules", "control", "tune"]
+)
+def test_every_public_function_has_an_example(subpackage):
+    module = getattr(lrjax, subpackage)
+    missing = [
+        name
+        for name in module.__all__
+        if inspect.isfunction(getattr(module, name))
+        # optax's re-exports carry optax's docstrings
+        and not getattr(module, name).__module__.startswith("optax")
+        and name not in EXAMPLES
+    ]
+    assert not missing, f"public functions without a >>> example: {missing}"

@@ -19,8 +19,9 @@ import numpy as np
 
 from lrjax.compare.training import RETIME_BELOW_SECONDS, Curves
 from lrjax.tune.catalogue import Strategy
+from lrjax.tune.report import EDGE_MARKS
 from lrjax.tune.result import StrategyRuns
-from lrjax.tune.stats import mean_std_ci, welch_t_test
+from lrjax.tune.stats import mean_std_ci, rate_at_edge, welch_t_test
 
 __all__ = [
     "ALPHA",
@@ -167,7 +168,8 @@ TABLE_NOTE = (
     "interval;\n         ≈best: Welch's t-test against the best finds no "
     f"difference at {100 * ALPHA:g}% (?: untestable)\n"
     "rate:    the rate the seeds ran at (* tuned by lrjax.sweep on the "
-    "validation split)\nsteps/s: members x steps per second of the timed "
+    "validation split;\n         ↑/↓: the highest/lowest rate tuned, the best "
+    "may lie beyond it)\nsteps/s: members x steps per second of the timed "
     "training calls alone, after compiling\n         (with --no-tune, also "
     f"after an untimed warm-up call when training takes under "
     f"{RETIME_BELOW_SECONDS:g} s)\n"
@@ -219,7 +221,8 @@ def format_table(results: Sequence[StrategyResult]) -> str:
     for rank, r in enumerate(ranked(results), 1):
         mean, std, low, high = (scale * v for v in mean_std_ci(r.final_accuracy))
         loss = float(r.curves.train_loss[:, -1].mean())
-        rate = "" if r.rate is None else f"{r.rate:.3g}{'*' if r.tuned else ''}"
+        edge = "" if r.sweep is None else EDGE_MARKS[rate_at_edge(r.sweep)]
+        rate = "" if r.rate is None else f"{r.rate:.3g}{'*' if r.tuned else ''}{edge}"
         lines.append(
             f"{rank:3d}  {r.strategy.name:22}{r.strategy.family:11}{rate:>10}"
             f"{f'{mean:.2f} ± {std:.2f}':>20}{f'[{low:.2f}, {high:.2f}]':>18}"

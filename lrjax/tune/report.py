@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CURVE_COLUMNS",
+    "EDGE_MARKS",
     "MEMBER_COLUMNS",
     "SUMMARY_COLUMNS",
     "metric_names",

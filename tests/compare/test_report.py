@@ -35,7 +35,10 @@ from lrjax.compare.figure import (  # noqa: E402
     drawing_order,
     strategy_styles,
 )
-from lrjax.compare.report import StrategyResult  # noqa: E402
+from lrjax.compare.report import (
+    TABLE_NOTE,  # noqa: E402
+    StrategyResult,  # noqa: E402
+)
 from lrjax.tune.catalogue import select  # noqa: E402
 
 EPOCHS, STEPS, SEEDS = 5, 4, 2
@@ -321,3 +324,14 @@ def test_tuned_results_add_the_rate_sensitivity_panel_and_sweep_csv(tmp_path):
     summary = list(csv.DictReader(open(paths[0], newline="")))
     assert {r["seed"] for r in summary} == {"2", "3"}
     assert {r["tuned"] for r in summary} == {"1"}
+
+
+def test_table_flags_a_tuned_rate_at_the_edge_of_its_grid():
+    """adam's tuned rate is the highest of its three, constant's the middle."""
+    table = format_table([_tuned("constant"), _tuned("adam", chosen=2)])
+    rows = {line.split()[1]: line for line in table.splitlines()[2:]}
+    assert " 1*↑ " in rows["adam"] + " "
+    assert "0.1* " in rows["constant"] + " " and "↑" not in rows["constant"]
+    low = format_table([_tuned("constant", chosen=0)])
+    assert "0.01*↓" in low
+    assert "↑/↓: the highest/lowest rate tuned" in TABLE_NOTE
