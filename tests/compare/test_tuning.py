@@ -108,6 +108,9 @@ def test_tuned_rate_is_the_one_lrjax_sweep_picks():
     assert (fixed.rate, fixed.tuned, fixed.seed_list, fixed.sweep) == (0.1, False, (0, 1), None)  # fmt: skip
 
 
+# 20 s; the default run already runs compare() on an own model (the docs
+# page's example in test_readme_examples.py).
+@pytest.mark.slow
 def test_own_model_example_runs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     monkeypatch.setattr("sys.argv", [EXAMPLE, str(tmp_path)])
