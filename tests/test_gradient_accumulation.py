@@ -53,7 +53,7 @@ def _cases():
         yield pytest.param(name, False, id=f"eager-{name}", marks=marks)
 
 
-@pytest.mark.parametrize("name, jit", _cases())
+@pytest.mark.parametrize("name, jit", list(_cases()))
 def test_accumulated_steps_equal_steps_on_the_concatenated_batch(name, jit):
     x, y = data()
     grad = jax.grad(loss_fn)
