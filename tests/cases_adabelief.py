@@ -6,17 +6,7 @@ float32 moments for bf16 params: mixed dtypes are exercised without leaving
 optax's numerics.
 """
 
-from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
-_eps = st.floats(1e-10, 1e-3)
-_f32 = {"mu_dtype": "float32", "nu_dtype": "float32"}
-_common_invalid = (
-    ({"b1": 1.0}, "b1"),
-    ({"b2": -0.5}, "b2"),
-    ({"eps": -1e-8}, "eps"),
-)
+from optimizer_case import ADAM_INVALID, EPS, F32_MOMENTS, UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -24,8 +14,8 @@ CASES = [
         name="adabelief",
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "eps": _eps, "eps_root": _eps},
-        invalid=_common_invalid
+        hyperparams={"b1": UNIT, "b2": UNIT, "eps": EPS, "eps_root": EPS},
+        invalid=ADAM_INVALID
         + (({"eps_root": -1e-16}, "eps_root"), ({"nu_dtype": "int32"}, "nu_dtype")),
     ),
     OptimizerCase(
@@ -34,12 +24,12 @@ CASES = [
         kwargs={"nesterov": True, "eps": 1e-8, "eps_root": 1e-8},
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit},
+        hyperparams={"b1": UNIT, "b2": UNIT},
     ),
     OptimizerCase(
         id="adabelief_f32_moments",
         name="adabelief",
-        lrjax_kwargs=_f32,
+        lrjax_kwargs=F32_MOMENTS,
         converge_lr=0.1,
         converge_steps=300,
     ),

@@ -4,11 +4,9 @@ import dataclasses
 from typing import Any
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
+from optimizer_case import UNIT, OptimizerCase
 
 import lrjax
-
-_unit = st.floats(0.0, 0.999)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +34,7 @@ CASES = [
         converge_lr=1.0,
         converge_steps=800,
         hyperparams={
-            "rho": _unit,
+            "rho": UNIT,
             "eps": st.floats(1e-8, 1e-3),
             "weight_decay": st.floats(0.0, 0.1),
         },
@@ -58,6 +56,6 @@ CASES = [
         optax_parity=False,
         converge_lr=None,
         converge_steps=800,
-        hyperparams={"rho": _unit},
+        hyperparams={"rho": UNIT},
     ),
 ]

@@ -1,9 +1,8 @@
 """Shared-test cases for AdaGrad (see optimizer_case.py)."""
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
+from optimizer_case import EPS, OptimizerCase
 
-_eps = st.floats(1e-10, 1e-3)
 _non_negative = st.floats(0.0, 1.0)
 
 CASES = [
@@ -12,7 +11,7 @@ CASES = [
         name="adagrad",
         converge_lr=0.5,
         converge_steps=50,
-        hyperparams={"initial_accumulator_value": _non_negative, "eps": _eps},
+        hyperparams={"initial_accumulator_value": _non_negative, "eps": EPS},
         invalid=(
             ({"initial_accumulator_value": -0.1}, "initial_accumulator_value"),
             ({"eps": -1e-7}, "eps"),

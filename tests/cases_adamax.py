@@ -7,16 +7,7 @@ optax's numerics.
 """
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
-_eps = st.floats(1e-10, 1e-3)
-_f32 = {"mu_dtype": "float32", "nu_dtype": "float32"}
-_common_invalid = (
-    ({"b1": 1.0}, "b1"),
-    ({"b2": -0.5}, "b2"),
-    ({"eps": -1e-8}, "eps"),
-)
+from optimizer_case import ADAM_INVALID, EPS, F32_MOMENTS, UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -24,13 +15,13 @@ CASES = [
         name="adamax",
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "eps": _eps},
-        invalid=_common_invalid + (({"nu_dtype": "int32"}, "nu_dtype"),),
+        hyperparams={"b1": UNIT, "b2": UNIT, "eps": EPS},
+        invalid=ADAM_INVALID + (({"nu_dtype": "int32"}, "nu_dtype"),),
     ),
     OptimizerCase(
         id="adamax_f32_moments",
         name="adamax",
-        lrjax_kwargs=_f32,
+        lrjax_kwargs=F32_MOMENTS,
         converge_lr=0.1,
         converge_steps=300,
     ),
@@ -40,7 +31,7 @@ CASES = [
         kwargs={"weight_decay": 1e-2},
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "weight_decay": st.floats(0.0, 1.0)},
+        hyperparams={"b1": UNIT, "weight_decay": st.floats(0.0, 1.0)},
         invalid=(({"weight_decay": -1e-4}, "weight_decay"), ({"b2": 1.5}, "b2")),
     ),
 ]

@@ -5,9 +5,7 @@ keeps optax's buffers in order; its step counter is named ``count``).
 """
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -16,9 +14,9 @@ CASES = [
         converge_lr=0.1,
         converge_steps=300,
         hyperparams={
-            "b1": _unit,
-            "b2": _unit,
-            "b3": _unit,
+            "b1": UNIT,
+            "b2": UNIT,
+            "b3": UNIT,
             "eps": st.floats(1e-10, 1e-3),
             "weight_decay": st.floats(0.0, 1.0),
         },

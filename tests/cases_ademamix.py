@@ -4,9 +4,7 @@
 
 import optax.contrib
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -16,7 +14,7 @@ CASES = [
         optax_module=optax.contrib,
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "b3": _unit, "alpha": st.floats(0, 10)},
+        hyperparams={"b1": UNIT, "b2": UNIT, "b3": UNIT, "alpha": st.floats(0, 10)},
         invalid=(
             ({"b1": 1.0}, "b1"),
             ({"b2": -0.5}, "b2"),
@@ -48,7 +46,7 @@ CASES = [
         complex_checked=False,
         converge_lr=0.01,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "alpha": st.floats(0, 10)},
+        hyperparams={"b1": UNIT, "b2": UNIT, "alpha": st.floats(0, 10)},
         invalid=(
             ({"b1": 1.0}, "b1"),
             ({"b2": 1.0}, "b2"),

@@ -2,9 +2,7 @@
 
 import optax.contrib
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -16,7 +14,7 @@ CASES = [
         complex_checked=False,
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "eps": st.floats(1e-8, 1e-3)},
+        hyperparams={"b1": UNIT, "b2": UNIT, "eps": st.floats(1e-8, 1e-3)},
         invalid=(
             ({"b1": 1.0}, "b1"),
             ({"b2": -0.5}, "b2"),

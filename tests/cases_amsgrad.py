@@ -6,16 +6,7 @@ float32 moments for bf16 params: mixed dtypes are exercised without leaving
 optax's numerics.
 """
 
-from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
-_eps = st.floats(1e-10, 1e-3)
-_common_invalid = (
-    ({"b1": 1.0}, "b1"),
-    ({"b2": -0.5}, "b2"),
-    ({"eps": -1e-8}, "eps"),
-)
+from optimizer_case import ADAM_INVALID, EPS, UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -23,8 +14,8 @@ CASES = [
         name="amsgrad",
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "eps": _eps},
-        invalid=_common_invalid
+        hyperparams={"b1": UNIT, "b2": UNIT, "eps": EPS},
+        invalid=ADAM_INVALID
         + (
             ({"eps_root": -1.0}, "eps_root"),
             ({"mu_dtype": "int32"}, "mu_dtype"),
@@ -38,7 +29,7 @@ CASES = [
         kwargs={"bias_correction_mu": False, "bias_correction_nu": False},
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit},
+        hyperparams={"b1": UNIT, "b2": UNIT},
     ),
     OptimizerCase(
         id="amsgrad_f32_moments",

@@ -1,10 +1,7 @@
 """Shared-test cases for SGD and Adam/AdamW (see optimizer_case.py)."""
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
-_eps = st.floats(1e-10, 1e-3)
+from optimizer_case import EPS, UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -21,7 +18,7 @@ CASES = [
         kwargs={"momentum": 0.9},
         converge_lr=0.05,
         converge_steps=200,
-        hyperparams={"momentum": _unit},
+        hyperparams={"momentum": UNIT},
     ),
     OptimizerCase(
         id="sgd_nesterov",
@@ -29,7 +26,7 @@ CASES = [
         kwargs={"momentum": 0.9, "nesterov": True},
         converge_lr=0.05,
         converge_steps=200,
-        hyperparams={"momentum": _unit},
+        hyperparams={"momentum": UNIT},
     ),
     OptimizerCase(
         id="sgd_ema_momentum",
@@ -39,7 +36,7 @@ CASES = [
         optax_parity=False,
         converge_lr=0.3,
         converge_steps=200,
-        hyperparams={"momentum": _unit, "dampening": st.floats(0.0, 1.0)},
+        hyperparams={"momentum": UNIT, "dampening": st.floats(0.0, 1.0)},
         invalid=(({"dampening": 1.5}, "dampening"),),
     ),
     OptimizerCase(
@@ -47,7 +44,7 @@ CASES = [
         name="adam",
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "eps": _eps},
+        hyperparams={"b1": UNIT, "b2": UNIT, "eps": EPS},
         invalid=(
             ({"b1": 1.0}, "b1"),
             ({"b2": -0.5}, "b2"),
@@ -62,7 +59,7 @@ CASES = [
         kwargs={"nesterov": True, "eps_root": 1e-8},
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit},
+        hyperparams={"b1": UNIT, "b2": UNIT},
     ),
     OptimizerCase(
         id="adamw",
@@ -70,7 +67,7 @@ CASES = [
         kwargs={"weight_decay": 1e-2},
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "weight_decay": st.floats(0.0, 1.0)},
+        hyperparams={"b1": UNIT, "weight_decay": st.floats(0.0, 1.0)},
         invalid=(({"weight_decay": -1e-4}, "weight_decay"),),
     ),
 ]

@@ -10,9 +10,8 @@ tree with 128-wide matrices, so that the factored statistics are exercised.
 import jax.numpy as jnp
 import numpy as np
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
+from optimizer_case import UNIT, OptimizerCase
 
-_unit = st.floats(0.0, 0.999)
 _decay = st.floats(0.0, 0.1)
 
 
@@ -56,7 +55,7 @@ CASES = [
         name="lion",
         converge_lr=_cosine(0.05, 200),
         converge_steps=200,
-        hyperparams={"b1": st.floats(0.0, 1.0), "b2": _unit, "weight_decay": _decay},
+        hyperparams={"b1": st.floats(0.0, 1.0), "b2": UNIT, "weight_decay": _decay},
         invalid=(
             ({"b1": 1.5}, "b1"),
             ({"b2": 1.0}, "b2"),
@@ -72,7 +71,7 @@ CASES = [
         kwargs={"mu_dtype": jnp.float16, "weight_decay": 0.0},
         converge_lr=_cosine(0.05, 200),
         converge_steps=200,
-        hyperparams={"b1": st.floats(0.0, 1.0), "b2": _unit},
+        hyperparams={"b1": st.floats(0.0, 1.0), "b2": UNIT},
     ),
     OptimizerCase(
         id="lamb",
@@ -81,8 +80,8 @@ CASES = [
         converge_lr=0.05,
         converge_steps=300,
         hyperparams={
-            "b1": _unit,
-            "b2": _unit,
+            "b1": UNIT,
+            "b2": UNIT,
             "eps": st.floats(1e-10, 1e-3),
             "weight_decay": _decay,
         },
@@ -122,7 +121,7 @@ CASES = [
         learning_rate=0.1,
         converge_lr=_cosine(5.0, 300),
         converge_steps=300,
-        hyperparams={"momentum": _unit, "weight_decay": _decay},
+        hyperparams={"momentum": UNIT, "weight_decay": _decay},
     ),
     # Default arguments: nothing in the mixed test tree reaches 128, so the
     # variants run on a tree whose matrices (2-D and 3-D) are factored.
@@ -162,6 +161,6 @@ CASES = [
         learning_rate=0.1,
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"momentum": _unit, "weight_decay_rate": _decay},
+        hyperparams={"momentum": UNIT, "weight_decay_rate": _decay},
     ),
 ]

@@ -11,9 +11,7 @@ estimates are set so that the first step moves the parameters visibly.
 
 import optax.contrib
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -45,7 +43,7 @@ CASES = [
         parity_steps=20,
         state_holds_params=True,
         converge_lr=0.1,
-        hyperparams={"b1": st.floats(0.05, 1.0), "b2": _unit},
+        hyperparams={"b1": st.floats(0.05, 1.0), "b2": UNIT},
         invalid=(({"b2": 1.0}, "b2"), ({"eps": -1.0}, "eps")),
     ),
     OptimizerCase(

@@ -2,9 +2,7 @@
 
 import optax.contrib
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -20,7 +18,7 @@ CASES = [
         state_holds_params=True,
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"momentum": _unit, "weight_decay": st.floats(0.0, 0.1)},
+        hyperparams={"momentum": UNIT, "weight_decay": st.floats(0.0, 0.1)},
         invalid=(
             ({"momentum": 1.0}, "momentum"),
             ({"momentum": -0.1}, "momentum"),

@@ -1,10 +1,7 @@
 """Shared-test cases for Muon against ``optax.contrib.muon`` (see optimizer_case.py)."""
 
 import optax.contrib
-from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -15,7 +12,7 @@ CASES = [
         leaf_local=False,
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"beta": _unit, "adam_b1": _unit, "adam_b2": _unit},
+        hyperparams={"beta": UNIT, "adam_b1": UNIT, "adam_b2": UNIT},
         invalid=(
             ({"beta": 1.0}, "beta"),
             ({"ns_steps": 0}, "ns_steps"),

@@ -1,9 +1,7 @@
 """Shared-test cases for NovoGrad (see optimizer_case.py); optax's twin."""
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -12,8 +10,8 @@ CASES = [
         converge_lr=0.1,
         converge_steps=300,
         hyperparams={
-            "b1": _unit,
-            "b2": _unit,
+            "b1": UNIT,
+            "b2": UNIT,
             "eps": st.floats(1e-10, 1e-3),
             "weight_decay": st.floats(0.0, 1.0),
         },

@@ -9,9 +9,8 @@ test problem, so its cases use 1e-3.
 """
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
+from optimizer_case import UNIT, OptimizerCase
 
-_unit = st.floats(0.0, 0.999)
 _weight = st.floats(0.0, 2.0)
 
 CASES = [
@@ -44,7 +43,7 @@ CASES = [
         reports_learning_rate=False,
         converge_lr=0.05,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit},
+        hyperparams={"b1": UNIT, "b2": UNIT},
         invalid=(
             ({"optimism": -1.0}, "optimism"),
             ({"b1": 1.0}, "b1"),
@@ -74,7 +73,7 @@ CASES = [
         learning_rate=1e-2,
         converge_lr=0.05,
         converge_steps=300,
-        hyperparams={"alpha": _weight, "beta": _weight, "b1": _unit},
+        hyperparams={"alpha": _weight, "beta": _weight, "b1": UNIT},
         invalid=(({"alpha": -1.0}, "alpha"), ({"b2": 1.0}, "b2")),
     ),
 ]

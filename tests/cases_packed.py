@@ -13,8 +13,7 @@ import functools
 import inspect
 
 import optax
-from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
+from optimizer_case import UNIT, OptimizerCase
 
 import lrjax
 
@@ -34,15 +33,13 @@ def _packed(optimizer):
     return factory
 
 
-_unit = st.floats(0.0, 0.999)
-
 CASES = [
     OptimizerCase(
         id="packed_adam",
         name="adam",
         factory=_packed(lrjax.adam),
         converge_lr=0.1,
-        hyperparams={"b1": _unit, "b2": _unit},
+        hyperparams={"b1": UNIT, "b2": UNIT},
         invalid=(({"b1": 1.0}, "b1"), ({"eps": -1e-8}, "eps")),
         optax_state_twin=False,
         per_leaf_state=False,

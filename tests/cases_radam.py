@@ -7,16 +7,7 @@ optax's numerics.
 """
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
-_eps = st.floats(1e-10, 1e-3)
-_f32 = {"mu_dtype": "float32", "nu_dtype": "float32"}
-_common_invalid = (
-    ({"b1": 1.0}, "b1"),
-    ({"b2": -0.5}, "b2"),
-    ({"eps": -1e-8}, "eps"),
-)
+from optimizer_case import ADAM_INVALID, EPS, F32_MOMENTS, UNIT, OptimizerCase
 
 CASES = [
     # 200 parity steps cover both regimes: momentum SGD for steps 1-5, the
@@ -29,12 +20,12 @@ CASES = [
         converge_lr=0.1,
         converge_steps=300,
         hyperparams={
-            "b1": _unit,
-            "b2": _unit,
-            "eps": _eps,
+            "b1": UNIT,
+            "b2": UNIT,
+            "eps": EPS,
             "threshold": st.floats(4.0, 50.0),
         },
-        invalid=_common_invalid
+        invalid=ADAM_INVALID
         + (
             ({"threshold": 3.0}, "threshold"),
             ({"eps_root": -1.0}, "eps_root"),
@@ -47,13 +38,13 @@ CASES = [
         kwargs={"nesterov": True, "threshold": 8.0, "eps_root": 1e-8},
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit},
+        hyperparams={"b1": UNIT, "b2": UNIT},
     ),
     OptimizerCase(
         id="radam_f32_moments",
         name="radam",
         kwargs={"b2": 0.99},
-        lrjax_kwargs=_f32,
+        lrjax_kwargs=F32_MOMENTS,
         converge_lr=0.1,
         converge_steps=300,
     ),

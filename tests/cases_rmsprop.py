@@ -3,10 +3,8 @@ optimizer_case.py).
 """
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
+from optimizer_case import EPS, UNIT, OptimizerCase
 
-_unit = st.floats(0.0, 0.999)
-_eps = st.floats(1e-10, 1e-3)
 _non_negative = st.floats(0.0, 1.0)
 
 _RMS_INVALID = (
@@ -20,7 +18,7 @@ _RMS_INVALID = (
     ({"nu_dtype": "int32"}, "nu_dtype"),
     ({"mu_dtype": "int32"}, "mu_dtype"),
 )
-_RMS_HP = {"decay": _unit, "eps": _eps, "initial_scale": _non_negative}
+_RMS_HP = {"decay": UNIT, "eps": EPS, "initial_scale": _non_negative}
 
 CASES = [
     OptimizerCase(
@@ -45,7 +43,7 @@ CASES = [
         kwargs={"momentum": 0.9, "nesterov": True},
         converge_lr=0.01,
         converge_steps=100,
-        hyperparams={**_RMS_HP, "momentum": _unit},
+        hyperparams={**_RMS_HP, "momentum": UNIT},
         invalid=(({"momentum": 1.5}, "momentum"), ({"momentum": -0.1}, "momentum")),
     ),
     OptimizerCase(

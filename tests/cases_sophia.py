@@ -4,9 +4,7 @@ import jax
 import jax.numpy as jnp
 import optax.contrib
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 
 def _separable_objective(params):
@@ -39,7 +37,7 @@ CASES = [
         # |u| ~ |g| / (gamma * h) ~ 0.01 |g| unclipped: a larger rate.
         converge_lr=3.0,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "gamma": st.floats(0.0, 100.0)},
+        hyperparams={"b1": UNIT, "b2": UNIT, "gamma": st.floats(0.0, 100.0)},
         invalid=(
             ({"b1": 1.0}, "b1"),
             ({"b2": -0.5}, "b2"),

@@ -1,9 +1,7 @@
 """Shared-test cases for Yogi (see optimizer_case.py): optax's ``yogi`` is its twin."""
 
 from hypothesis import strategies as st
-from optimizer_case import OptimizerCase
-
-_unit = st.floats(0.0, 0.999)
+from optimizer_case import UNIT, OptimizerCase
 
 CASES = [
     OptimizerCase(
@@ -11,7 +9,7 @@ CASES = [
         name="yogi",
         converge_lr=0.1,
         converge_steps=300,
-        hyperparams={"b1": _unit, "b2": _unit, "eps": st.floats(1e-8, 1e-1)},
+        hyperparams={"b1": UNIT, "b2": UNIT, "eps": st.floats(1e-8, 1e-1)},
         invalid=(
             ({"b1": 1.0}, "b1"),
             ({"b2": -0.1}, "b2"),

@@ -15,8 +15,20 @@ from typing import Any
 
 import optax
 import pytest
+from hypothesis import strategies as st
 
 import lrjax
+
+# Hyperparameter strategies and invalid entries the cases files share.
+UNIT = st.floats(0.0, 0.999)  # a decay rate in [0, 1)
+EPS = st.floats(1e-10, 1e-3)
+F32_MOMENTS = {"mu_dtype": "float32", "nu_dtype": "float32"}
+# Adam-family arguments out of range: (override, the argument it names).
+ADAM_INVALID = (
+    ({"b1": 1.0}, "b1"),
+    ({"b2": -0.5}, "b2"),
+    ({"eps": -1e-8}, "eps"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
