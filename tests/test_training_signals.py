@@ -9,9 +9,11 @@ and ``m_t = b m + (1 - b) x``, ``m_t / (1 - b**t)`` for the moving average.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import chex
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -295,3 +297,133 @@ def test_callable_label_must_be_a_string():
     opt = track_signals(lrjax.sgd(0.1), groups=lambda path: 3)
     with pytest.raises(TypeError, match="must be a str or None, got 3"):
         opt.init({"w": jnp.ones(2)})
+
+
+# Which updates record, in the order they come: the first, then every third.
+RECORD_PATTERN = (True, False, False, True, False, True)
+
+
+def reference_for_pattern(opt_inner, pattern, ema_decay):
+    """What get_metrics must read after each update when only the updates
+    marked True record: the last recorded step's values (NumPy), or the
+    debiased moving average over the recorded steps only."""
+    params, state = make_params(), opt_inner.init(make_params())
+    want, last, ema, n = [], None, None, 0
+    for t, record in enumerate(pattern):
+        g = grads_at(params, t)
+        u, state = opt_inner.update(g, state, params)
+        if record:
+            raw = reference_signals(g, u, params, {})
+            n += 1
+            if ema_decay is None:
+                last = raw
+            else:
+                b = ema_decay
+                ema = {
+                    k: (1 - b) * x + (b * ema[k] if ema else 0.0)
+                    for k, x in raw.items()
+                }
+                last = {k: m / (1 - b**n) for k, m in ema.items()}
+        want.append(last)
+        params = optax.apply_updates(params, u)
+    return want
+
+
+@pytest.mark.parametrize("ema_decay", [None, 0.8])
+@pytest.mark.parametrize("flag", ["python_bool", "traced"])
+def test_recording_some_updates(flag, ema_decay):
+    """record_signals=False keeps the last values and count, the updates are
+    the inner optimizer's, and a moving average runs over recorded updates."""
+    inner = lrjax.adam(lrjax.exponential_decay(0.05, 1, 0.8))
+    opt = track_signals(inner, ema_decay=ema_decay)
+    want = reference_for_pattern(inner, RECORD_PATTERN, ema_decay)
+    if flag == "python_bool":
+        update = jax.jit(opt.update, static_argnames="record_signals")
+    else:
+        update = jax.jit(opt.update)
+    params = make_params()
+    state = opt.init(params)
+    zeros = dict(state.signals)
+    bare_state = inner.init(params)
+    for t, record in enumerate(RECORD_PATTERN):
+        g = grads_at(params, t)
+        record_arg = record if flag == "python_bool" else jnp.asarray(record)
+        u, state = update(g, state, params, record_signals=record_arg)
+        u_bare, bare_state = inner.update(g, bare_state, params)
+        chex.assert_trees_all_close(u, u_bare, rtol=1e-5)
+        got = get_metrics(state)
+        for k in SIGNALS:
+            expected = want[t][k] if want[t] is not None else zeros[k]
+            np.testing.assert_allclose(got[k], expected, rtol=2e-5, err_msg=f"{k}@{t}")
+        # The rate read back is the inner optimizer's, recorded or not.
+        np.testing.assert_allclose(got["learning_rate"], 0.05 * 0.8**t, rtol=1e-6)
+        assert int(state.count) == sum(RECORD_PATTERN[: t + 1])
+        params = optax.apply_updates(params, u)
+
+
+def reductions(fn, *args, **kwargs):
+    """How many reduce_sum the traced computation holds, nested jaxprs included."""
+
+    def count(jaxpr):
+        n = 0
+        for eqn in jaxpr.eqns:
+            n += eqn.primitive.name == "reduce_sum"
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                n += count(sub)
+        return n
+
+    return count(jax.make_jaxpr(partial(fn, **kwargs))(*args).jaxpr)
+
+
+def test_a_step_that_does_not_record_computes_nothing_more_than_inner():
+    inner = lrjax.adam(1e-3)
+    params = make_params()
+    g = grads_at(params, 0)
+    opt = track_signals(inner, groups="top")
+    bare = reductions(inner.update, g, inner.init(params), params)
+    off = reductions(opt.update, g, opt.init(params), params, record_signals=False)
+    on = reductions(opt.update, g, opt.init(params), params)
+    assert off == bare
+    assert on == bare + 3 * len(jax.tree_util.tree_leaves(params))
+
+
+def test_record_flag_reaches_nested_recorders_through_chain_and_nnx():
+    # A recorder inside a spike skipper inside a chain: the flag passes through
+    # both wrappers and the chain; plain members of the chain ignore it.
+    opt = optax.chain(optax.clip(10.0), skip_spikes(track_signals(lrjax.sgd(0.1))))
+    params = make_params()
+    state = opt.init(params)
+    g0, g1 = grads_at(params, 0), grads_at(params, 1)
+    _, state = opt.update(g0, state, params, record_signals=True)
+    _, state = opt.update(g1, state, params, record_signals=False)
+    np.testing.assert_allclose(
+        get_metrics(state)["grad_norm"], norm(jax.tree_util.tree_leaves(g0)), rtol=1e-6
+    )
+    assert int(get_metrics(state)["skip_count"]) == 0
+
+    model = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, track_signals(lrjax.sgd(0.1)), wrt=nnx.Param)
+    x = jnp.array([[1.0, -1.0, 2.0]])
+    grads = nnx.grad(lambda m: jnp.sum(m(x) ** 2))(model)
+    kernel = np.asarray(model.kernel[...])
+    optimizer.update(model, grads, record_signals=False)
+    assert int(optimizer.opt_state.count) == 0
+    assert float(get_metrics(optimizer)["grad_norm"]) == 0.0
+    # ... but the model moved.
+    assert not np.allclose(np.asarray(model.kernel[...]), kernel)
+
+
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        ("yes", TypeError, "record_signals must be a bool"),
+        (1, TypeError, "record_signals must be a bool"),
+        (jnp.array(1.0), TypeError, "record_signals must be a bool"),
+        (jnp.array([True, False]), ValueError, "must be a scalar, got an array"),
+    ],
+)
+def test_bad_record_flag_raises(value, error, match):
+    opt = track_signals(lrjax.sgd(0.1))
+    params = jnp.ones(2)
+    with pytest.raises(error, match=re.escape(match)):
+        opt.update(jnp.ones(2), opt.init(params), params, record_signals=value)

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from lrjax import _containers
@@ -33,6 +34,7 @@ from lrjax.control.spikes import SkipSpikesState
 
 __all__ = ["TrackSignalsState", "get_metrics", "track_signals"]
 
+RECORD_ARG = "record_signals"
 SIGNALS = ("grad_norm", "update_norm", "param_norm", "update_rms_ratio")
 Groups = str | Callable[[str], "str | None"] | Mapping[str, str] | None
 
@@ -41,7 +43,8 @@ class TrackSignalsState(NamedTuple):
     """State of :func:`track_signals`.
 
     Attributes:
-      count: int32 updates recorded (saturating).
+      count: int32 updates recorded (saturating; updates passed with
+        ``record_signals=False`` are not counted).
       signals: dict from signal name (``"grad_norm"``, ``"grad_norm/<group>"``,
         ...) to a float32 scalar: its value at the latest update, or its
         debiased moving average with ``ema_decay``. Zeros before any update.
@@ -136,6 +139,22 @@ def _norms(sq: list[jax.Array], idx: list[int]) -> jax.Array:
     return jnp.sqrt(total).astype(jnp.float32)
 
 
+def _record_flag(value: Any) -> bool | jax.Array:
+    """``record_signals`` as a Python bool when known now, else a traced bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if not isinstance(value, (jax.Array, np.ndarray)) or value.dtype != bool:
+        raise TypeError(
+            f"{RECORD_ARG} must be a bool (or a boolean scalar array), got "
+            f"{value!r} of type {type(value).__name__}."
+        )
+    if value.shape != ():
+        raise ValueError(
+            f"{RECORD_ARG} must be a scalar, got an array of shape {value.shape}."
+        )
+    return bool(value) if num.is_concrete(value) else value
+
+
 def _signal_names(members: dict[str, list[int]]) -> list[str]:
     return list(SIGNALS) + [f"{s}/{g}" for g in members for s in SIGNALS]
 
@@ -180,9 +199,23 @@ def track_signals(
 
     (the debiasing of Adam's moments: the first value is recorded as is).
 
-    Read the signals with :func:`lrjax.get_metrics`. Norms cost three
-    reductions over the parameters per step; see ``BENCHMARKS.md`` for the
-    share of an Adam step. ``update`` needs ``params``.
+    Read the signals with :func:`lrjax.get_metrics`. ``update`` needs
+    ``params``.
+
+    **Recording only some steps.** ``update`` takes the keyword
+    ``record_signals`` (default ``True``), passed like any extra argument
+    (``opt.update(g, state, params, record_signals=False)``,
+    ``nnx.Optimizer.update(model, grads, record_signals=False)``) and on to
+    ``inner``, so nested recorders follow it. A Python ``bool`` decides while
+    tracing: with ``False`` nothing is measured, the recorded signals, moving
+    averages and ``count`` stay as they were, and the step compiles to
+    ``inner``'s alone. A traced boolean scalar (``step % 100 == 0`` inside
+    ``jit``) decides at run time under ``lax.cond``. The moving average and
+    its debiasing then run over the recorded updates only. Recording costs
+    three sums of squares over the parameters and keeps the updates in
+    memory: on a CPU that is a large share of a bare optimizer update (see
+    ``BENCHMARKS.md``), so log every N steps with a second jitted step that
+    passes ``record_signals=True``.
 
     Args:
       inner: the optimizer whose updates are measured.
@@ -193,6 +226,11 @@ def track_signals(
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`TrackSignalsState`;
       updates and ``inner``'s behaviour are unchanged.
+
+    Raises:
+      TypeError: ``record_signals`` that is not a bool or boolean array.
+      ValueError: ``record_signals`` that is not a scalar; ``update`` without
+        ``params``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -212,6 +250,15 @@ def track_signals(
         0.0
         >>> print(f"{float(m['learning_rate']):.1f}")
         0.1
+
+        A step that does not record keeps the last values:
+
+        >>> grads = {"a": jnp.array([6.0, 8.0]), "b": jnp.array([0.0])}
+        >>> _, state = opt.update(grads, state, params, record_signals=False)
+        >>> print(f"{float(lrjax.get_metrics(state)['grad_norm']):.1f}")  # not 10
+        2.2
+        >>> int(state.count)
+        1
     """
     if not callable(getattr(inner, "update", None)):
         raise TypeError(
@@ -232,15 +279,8 @@ def track_signals(
             inner_state=inner.init(params),
         )
 
-    def update_fn(updates, state, params=None, **extra_args):
-        if params is None:
-            raise ValueError(
-                "track_signals: update needs params (the parameter norm and the "
-                "update/parameter ratio are measured against them)."
-            )
-        new_updates, inner_state = inner.update(
-            updates, state.inner_state, params, **extra_args
-        )
+    def measure(updates, new_updates, params, state):
+        """Count, signals and moving averages after recording this update."""
         trees = (updates, new_updates, params)
         sq = [[_leaf_sum_sq(x) for x in jax.tree_util.tree_leaves(t)] for t in trees]
         if not len(sq[0]) == len(sq[1]) == len(sq[2]):
@@ -264,8 +304,30 @@ def track_signals(
             ema = {k: beta * state.ema[k] + (1.0 - beta) * x for k, x in values.items()}
             debias = num.bias_correction(ema_decay, count).astype(jnp.float32)
             values = {k: m * debias for k, m in ema.items()}
-        values = {k: values[k] for k in state.signals}
-        return new_updates, TrackSignalsState(count, values, ema, inner_state)
+        return count, {k: values[k] for k in state.signals}, ema
+
+    def update_fn(updates, state, params=None, **extra_args):
+        if params is None:
+            raise ValueError(
+                "track_signals: update needs params (the parameter norm and the "
+                "update/parameter ratio are measured against them)."
+            )
+        record = _record_flag(extra_args.get(RECORD_ARG, True))
+        new_updates, inner_state = inner.update(
+            updates, state.inner_state, params, **extra_args
+        )
+        if record is True:
+            recorded = measure(updates, new_updates, params, state)
+        elif record is False:  # nothing to compute: the step costs what inner's does
+            recorded = (state.count, state.signals, state.ema)
+        else:
+            recorded = jax.lax.cond(
+                record,
+                lambda ops: measure(*ops),
+                lambda ops: (ops[3].count, ops[3].signals, ops[3].ema),
+                (updates, new_updates, params, state),
+            )
+        return new_updates, TrackSignalsState(*recorded, inner_state)
 
     return mark_elementwise(
         GradientTransformationExtraArgs(init_fn, update_fn),
