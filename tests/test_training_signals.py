@@ -427,3 +427,34 @@ def test_bad_record_flag_raises(value, error, match):
     params = jnp.ones(2)
     with pytest.raises(error, match=re.escape(match)):
         opt.update(jnp.ones(2), opt.init(params), params, record_signals=value)
+
+
+def test_population_of_rates_under_vmap():
+    """A batch of learning rates under vmap: every signal gets the batch axis
+    and member i's values are those of a run at rate i alone."""
+    rates = jnp.array([1e-3, 1e-2, 1e-1])
+    params = make_params()
+    g = grads_at(params, 0)
+
+    def one(rate, record):
+        opt = track_signals(lrjax.sgd(rate), groups="top")
+        state = opt.init(params)
+        _, state = opt.update(g, state, params, record_signals=record)
+        return get_metrics(state)
+
+    batched = jax.jit(jax.vmap(one, in_axes=(0, None)))(rates, jnp.asarray(True))
+    for i, rate in enumerate(rates):
+        alone = one(rate, True)
+        assert set(batched) == set(alone)
+        for k, v in batched.items():
+            chex.assert_shape(v, (3,))
+            np.testing.assert_allclose(v[i], alone[k], rtol=1e-6, err_msg=k)
+    # update_norm = rate * grad_norm for SGD.
+    np.testing.assert_allclose(
+        batched["update_norm"], rates * batched["grad_norm"], rtol=1e-6
+    )
+    # A per-member flag is a batched predicate: lax.cond becomes a select.
+    flags = jnp.array([True, False, True])
+    mixed = jax.vmap(one)(rates, flags)
+    np.testing.assert_allclose(mixed["grad_norm"][1], 0.0)
+    np.testing.assert_allclose(mixed["grad_norm"][0], batched["grad_norm"][0])
