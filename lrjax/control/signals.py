@@ -31,6 +31,7 @@ from lrjax._base import (
     mark_elementwise,
 )
 from lrjax.control.spikes import SkipSpikesState
+from lrjax.transforms._param_rules import path_string
 
 __all__ = ["TrackSignalsState", "get_metrics", "track_signals"]
 
@@ -63,17 +64,10 @@ class TrackSignalsState(NamedTuple):
         return dict(self.signals)
 
 
-def _key_str(key: Any) -> str:
-    for attr in ("key", "name", "idx"):
-        if hasattr(key, attr):
-            return str(getattr(key, attr))
-    return str(key)
-
-
 def _leaf_paths(tree: Any) -> list[str]:
     """The leaves' paths as ``"a/b/0"`` strings, in ``tree_leaves`` order."""
     flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return ["/".join(_key_str(k) for k in path) for path, _ in flat]
+    return [path_string(path) for path, _ in flat]
 
 
 def _labeller(groups: Groups) -> Callable[[str], str | None] | None:
@@ -405,7 +399,7 @@ def get_metrics(state: Any) -> dict[str, jax.Array]:
     out: dict[str, jax.Array] = {}
     for path, node in found:
         shared = sum(type(other) is type(node) for _, other in found) > 1
-        prefix = "/".join(_key_str(k) for k in path) + "/" if shared else ""
+        prefix = path_string(path) + "/" if shared else ""
         out.update({prefix + k: v for k, v in node.metrics().items()})
     try:
         rate = get_learning_rate(opt_state)
