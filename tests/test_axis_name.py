@@ -139,6 +139,14 @@ CASES = {
         lrjax.scale_by_param_block_rms(axis_name=a), optax.scale(-0.1)
     ),
     "adafactor": lambda a: lrjax.adafactor(0.05, axis_name=a),
+    "track_signals": lambda a: lrjax.track_signals(
+        lrjax.sgd(0.1), groups={"ab": "^[ab]$"}, ema_decay=0.5, axis_name=a
+    ),
+    # A threshold of 0.5 std: steps 4 and 5 compare their norm to the
+    # statistics of the first ones.
+    "skip_spikes": lambda a: lrjax.skip_spikes(
+        lrjax.adam(0.3), warmup=2, threshold=0.5, axis_name=a
+    ),
 }
 
 
@@ -146,7 +154,7 @@ CASES = {
 # trust ratio, a distance estimate, factored moments, a wrapper); the others
 # under slow.
 _DEFAULT_MODEL_PARALLEL = {"clip_by_global_norm", "lamb", "prodigy", "dog"}
-_DEFAULT_MODEL_PARALLEL |= {"adafactor", "mechanize"}
+_DEFAULT_MODEL_PARALLEL |= {"adafactor", "mechanize", "track_signals", "skip_spikes"}
 
 
 @pytest.mark.parametrize(
@@ -168,7 +176,7 @@ def test_model_parallel_update_equals_unsharded(mesh, name):
 # One case per kind of reduction: global norm, per-leaf norm, dot product,
 # sum of squares, per-leaf mean, and a reduction that only reaches the state.
 WRONG_WITHOUT = ["clip_by_global_norm", "lamb", "sgd_hd", "dowg", "clip_by_block_rms"]
-WRONG_WITHOUT += ["cocob"]
+WRONG_WITHOUT += ["cocob", "track_signals", "skip_spikes"]
 
 
 @pytest.mark.parametrize("name", WRONG_WITHOUT)

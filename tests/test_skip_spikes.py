@@ -145,6 +145,20 @@ def test_after_max_consecutive_skips_the_next_finite_value_is_accepted():
     assert int(never[-1][1].skip_count) == 5
 
 
+def test_non_finite_skips_neither_use_up_nor_break_max_consecutive():
+    # A NaN burst (fp16 loss scaling, say) says nothing about the level: the
+    # spike after it is still skipped, and the count of spikes in a row runs
+    # across the NaNs: spike, NaN, spike reaches max_consecutive=2.
+    opt = skip_spikes(lrjax.sgd(0.1), warmup=3, max_consecutive=2)
+    values = [1.0, 1.1, 0.9, np.nan, np.nan, np.nan, 1e6, np.nan, 1e6, 1e6]
+    steps = run(opt, values)
+    skipped = [bool(s.skipped) for _, s in steps]
+    assert skipped == [False] * 3 + [True] * 6 + [False]
+    assert [int(s.consecutive) for _, s in steps] == [0, 0, 0, 0, 0, 0, 1, 1, 2, 0]
+    assert int(steps[-1][1].accepted) == 4
+    assert int(steps[-1][1].skip_count) == 6
+
+
 def test_abstract_init_and_jit():
     opt = skip_spikes(lrjax.adam(1e-3), warmup=2)
     state = opt.init(PARAMS)

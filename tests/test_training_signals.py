@@ -194,11 +194,45 @@ def test_reader_through_chain_partition_and_several_recorders():
     )
     _, state = part.update(grads, part.init(params), params)
     m = get_metrics(state)
-    # Two recorders: each key is prefixed with its path in the state.
-    np.testing.assert_allclose(m["inner_states/a/inner_state/param_norm"], np.sqrt(5.0))
-    np.testing.assert_allclose(m["inner_states/b/inner_state/update_norm"], 0.2)
+    # Two recorders: each key is prefixed with its partition label.
+    assert sorted(m) == sorted(
+        [f"{label}/{k}" for label in "ab" for k in SIGNALS]
+        + ["learning_rate/a", "learning_rate/b"]
+    )
+    np.testing.assert_allclose(m["a/param_norm"], np.sqrt(5.0))
+    np.testing.assert_allclose(m["b/update_norm"], 0.2)
     np.testing.assert_allclose(m["learning_rate/a"], 0.1, rtol=1e-6)
     np.testing.assert_allclose(m["learning_rate/b"], 0.2, rtol=1e-6)
+
+    # Two in a chain: the chain positions.
+    chained = optax.chain(
+        track_signals(optax.identity()), track_signals(lrjax.sgd(0.1))
+    )
+    _, state = chained.update(grads, chained.init(params), params)
+    m = get_metrics(state)
+    np.testing.assert_allclose(m["0/update_norm"], np.sqrt(1.5), rtol=1e-6)
+    np.testing.assert_allclose(m["1/update_norm"], 0.1 * np.sqrt(1.5), rtol=1e-6)
+
+    # Nested recorders: the short paths coincide, so the whole paths; the
+    # outer one at the root gets no prefix (no leading "/").
+    nested = track_signals(track_signals(lrjax.sgd(0.1)))
+    _, state = nested.update(grads, nested.init(params), params)
+    m = get_metrics(state)
+    assert {"grad_norm", "inner_state/grad_norm"} <= set(m)
+    assert not any(k.startswith("/") for k in m)
+
+    # Inside optax.MultiSteps (gradient accumulation): no wrapper field shows.
+    multi = optax.MultiSteps(
+        optax.partition(
+            {"a": track_signals(lrjax.sgd(0.1)), "b": track_signals(lrjax.sgd(0.2))},
+            {"w": "a", "b": "b"},
+        ),
+        every_k_schedule=2,
+    )
+    state = multi.init(params)
+    for _ in range(2):
+        _, state = multi.update(grads, state, params)
+    assert {"a/grad_norm", "b/grad_norm"} <= set(get_metrics(state))
 
     # A recorder and a spike skipper: different keys, no prefix.
     opt = skip_spikes(track_signals(lrjax.sgd(0.1)), warmup=2)
@@ -458,3 +492,52 @@ def test_population_of_rates_under_vmap():
     mixed = jax.vmap(one)(rates, flags)
     np.testing.assert_allclose(mixed["grad_norm"][1], 0.0)
     np.testing.assert_allclose(mixed["grad_norm"][0], batched["grad_norm"][0])
+
+
+def test_empty_labels():
+    # groups="top" on a bare array: the empty path has no first component,
+    # so no group, only the whole-tree signals.
+    opt = track_signals(lrjax.sgd(0.1), groups="top")
+    params = jnp.array([3.0, 4.0])
+    _, state = opt.update(jnp.ones(2), opt.init(params), params)
+    assert set(get_metrics(state)) == set(SIGNALS) | {"learning_rate"}
+    np.testing.assert_allclose(get_metrics(state)["param_norm"], 5.0)
+    # A user label "" would collide with the whole-tree keys: refused at init.
+    for groups in ({"": r"^b$"}, lambda path: ""):
+        opt = track_signals(lrjax.sgd(0.1), groups=groups)
+        with pytest.raises(ValueError, match=re.escape("must be a non-empty str")):
+            opt.init({"a": jnp.ones(2), "b": jnp.ones(2)})
+
+
+def test_a_non_finite_value_stays_out_of_the_moving_average():
+    """Outside skip_spikes, a skipped NaN step gives a NaN gradient norm and a
+    zero update: the NaN must not enter grad_norm's average for good, while
+    the zero update is a finite value and enters update_norm's."""
+    b = 0.5
+    opt = track_signals(skip_spikes(lrjax.sgd(0.1), warmup=100), ema_decay=b)
+    params = make_params()
+    state = opt.init(params)
+    g0, g2 = grads_at(params, 0), grads_at(params, 2)
+    nan = jax.tree_util.tree_map(lambda g: jnp.full_like(g, jnp.nan), g0)
+    update = jax.jit(opt.update)
+    for g in (g0, nan, g2):
+        _, state = update(g, state, params)
+    m = get_metrics(state)
+    assert bool(m["skipped"]) is False and int(m["skip_count"]) == 1
+
+    def debiased(xs):  # the moving average of the finite values xs, debiased
+        avg = 0.0
+        for x in xs:
+            avg = b * avg + (1 - b) * x
+        return avg / (1 - b ** len(xs))
+
+    gn = [norm(jax.tree_util.tree_leaves(g)) for g in (g0, g2)]
+    np.testing.assert_allclose(m["grad_norm"], debiased(gn), rtol=1e-6)
+    un = [0.1 * gn[0], 0.0, 0.1 * gn[1]]  # the skipped step's update is zero
+    np.testing.assert_allclose(m["update_norm"], debiased(un), rtol=1e-6)
+    assert int(state.ema_count["grad_norm"]) == 2
+    assert int(state.ema_count["update_norm"]) == 3 == int(state.count)
+    # Before any finite value there is no average: the value itself.
+    first = opt.update(nan, opt.init(params), params)[1]
+    assert np.isnan(float(get_metrics(first)["grad_norm"]))
+    assert float(get_metrics(first)["update_norm"]) == 0.0

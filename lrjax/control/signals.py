@@ -51,12 +51,16 @@ class TrackSignalsState(NamedTuple):
         debiased moving average with ``ema_decay``. Zeros before any update.
       ema: dict of the (biased) moving averages, same keys; empty without
         ``ema_decay``.
+      ema_count: dict of int32 counts of the finite values each moving
+        average holds (its debiasing power), same keys; empty without
+        ``ema_decay``.
       inner_state: the wrapped optimizer's state.
     """
 
     count: jax.Array
     signals: dict[str, jax.Array]
     ema: dict[str, jax.Array]
+    ema_count: dict[str, jax.Array]
     inner_state: Any
 
     def metrics(self) -> dict[str, jax.Array]:
@@ -76,7 +80,8 @@ def _labeller(groups: Groups) -> Callable[[str], str | None] | None:
         return None
     if isinstance(groups, str):
         val.check_one_of("groups", groups, ("top",))
-        return lambda path: path.split("/", 1)[0]
+        # A bare array has the empty path: no first component, no group.
+        return lambda path: path.split("/", 1)[0] or None
     if isinstance(groups, Mapping):
         patterns = []
         for label, pattern in groups.items():
@@ -119,6 +124,11 @@ def _group_members(labeller: Any, params: Any) -> dict[str, list[int]]:
             raise TypeError(
                 f"groups: the label of {path!r} must be a str or None, got {label!r}."
             )
+        if not label:
+            raise ValueError(
+                f"groups: the label of {path!r} must be a non-empty str (the "
+                "whole-tree signals have no suffix), got ''."
+            )
         members.setdefault(label, []).append(i)
     return members
 
@@ -127,10 +137,9 @@ def _leaf_sum_sq(x: Any) -> jax.Array:
     return jnp.sum(num.abs_sq(num.upcast(x)[0]))
 
 
-def _norms(sq: list[jax.Array], idx: list[int]) -> jax.Array:
-    terms = [sq[i] for i in idx]
-    total = sum(terms[1:], terms[0]) if terms else jnp.zeros([], jnp.float32)
-    return jnp.sqrt(total).astype(jnp.float32)
+def _total(sq: list[jax.Array], idx: list[int]) -> jax.Array:
+    terms = [sq[i].astype(jnp.float32) for i in idx]
+    return sum(terms[1:], terms[0]) if terms else jnp.zeros([], jnp.float32)
 
 
 def _record_flag(value: Any) -> bool | jax.Array:
@@ -159,6 +168,7 @@ def track_signals(
     *,
     groups: Groups = None,
     ema_decay: float | None = None,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """Records gradient, update and parameter norms and their ratio in the state.
 
@@ -192,6 +202,11 @@ def track_signals(
         m_t = beta * m_{t-1} + (1 - beta) * x_t,   recorded m_t / (1 - beta**t)
 
     (the debiasing of Adam's moments: the first value is recorded as is).
+    A non-finite value (the gradient norm of a NaN step that
+    :func:`lrjax.skip_spikes` skipped inside, say) does not enter its
+    average: that key keeps its average, and ``t`` counts each key's finite
+    values. Without ``ema_decay`` the latest value is recorded as it is,
+    non-finite or not.
 
     Read the signals with :func:`lrjax.get_metrics`. ``update`` needs
     ``params``.
@@ -216,6 +231,10 @@ def track_signals(
       groups: ``None`` (default: whole tree only), ``"top"``, a callable or a
         mapping as above.
       ema_decay: ``None`` (default: latest values) or ``beta`` in ``[0, 1)``.
+      axis_name: lrjax addition: the mesh axis the parameters are split
+        across under ``shard_map``; the sums of squares are then completed
+        over it with ``psum``, so every device records the norms of the whole
+        tree (see :func:`lrjax.global_norm`). Default None.
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`TrackSignalsState`;
@@ -261,20 +280,24 @@ def track_signals(
     labeller = _labeller(groups)
     if ema_decay is not None:
         val.check_in_range("ema_decay", ema_decay, 0.0, 1.0, high_inclusive=False)
+    val.check_axis_name("axis_name", axis_name)
     inner = optax.with_extra_args_support(inner)
 
     def init_fn(params):
         names = _signal_names(_group_members(labeller, params))
         zeros = {k: jnp.zeros([], jnp.float32) for k in names}
+        smoothed = ema_decay is not None
         return TrackSignalsState(
             count=num.zero_count(),
             signals=zeros,
-            ema=dict(zeros) if ema_decay is not None else {},
+            ema=dict(zeros) if smoothed else {},
+            ema_count={k: num.zero_count() for k in names} if smoothed else {},
             inner_state=inner.init(params),
         )
 
     def measure(updates, new_updates, params, state):
-        """Count, signals and moving averages after recording this update."""
+        """Count, signals and moving averages (and their counts) after
+        recording this update."""
         trees = (updates, new_updates, params)
         sq = [[_leaf_sum_sq(x) for x in jax.tree_util.tree_leaves(t)] for t in trees]
         if not len(sq[0]) == len(sq[1]) == len(sq[2]):
@@ -284,21 +307,37 @@ def track_signals(
             )
         members = {"": list(range(len(sq[2])))}
         members.update(_group_members(labeller, params))
+        # One psum for every sum of squares: (groups, 3) values.
+        totals = jnp.stack(
+            [jnp.stack([_total(s, i) for s in sq]) for i in members.values()]
+        )
+        norms = jnp.sqrt(num.psum_if(totals, axis_name))
         values = {}
-        for group, idx in members.items():
-            g, u, p = (_norms(s, idx) for s in sq)
+        for group, (g, u, p) in zip(members, norms, strict=True):
             ratio = jnp.where(p > 0, u / jnp.where(p > 0, p, 1.0), 0.0)
             suffix = f"/{group}" if group else ""
             for name, x in zip(SIGNALS, (g, u, p, ratio), strict=True):
                 values[name + suffix] = x
+        values = {k: values[k] for k in state.signals}
         count = num.safe_increment(state.count)
-        ema = state.ema
-        if ema_decay is not None:
-            beta = jnp.asarray(ema_decay, jnp.float32)
-            ema = {k: beta * state.ema[k] + (1.0 - beta) * x for k, x in values.items()}
-            debias = num.bias_correction(ema_decay, count).astype(jnp.float32)
-            values = {k: m * debias for k, m in ema.items()}
-        return count, {k: values[k] for k in state.signals}, ema
+        if ema_decay is None:
+            return count, values, state.ema, state.ema_count
+        beta = jnp.asarray(ema_decay, jnp.float32)
+        ema, ema_count, signals = {}, {}, {}
+        for k, x in values.items():
+            finite = jnp.isfinite(x)
+            ema[k] = jnp.where(
+                finite, beta * state.ema[k] + (1.0 - beta) * x, state.ema[k]
+            )
+            ema_count[k] = jnp.where(
+                finite, num.safe_increment(state.ema_count[k]), state.ema_count[k]
+            )
+            debias = num.bias_correction(ema_decay, jnp.maximum(ema_count[k], 1))
+            # Before any finite value there is no average: the value itself.
+            signals[k] = jnp.where(
+                ema_count[k] > 0, ema[k] * debias.astype(jnp.float32), x
+            )
+        return count, signals, ema, ema_count
 
     def update_fn(updates, state, params=None, **extra_args):
         if params is None:
@@ -313,12 +352,17 @@ def track_signals(
         if record is True:
             recorded = measure(updates, new_updates, params, state)
         elif record is False:  # nothing to compute: the step costs what inner's does
-            recorded = (state.count, state.signals, state.ema)
+            recorded = (state.count, state.signals, state.ema, state.ema_count)
         else:
             recorded = jax.lax.cond(
                 record,
                 lambda ops: measure(*ops),
-                lambda ops: (ops[3].count, ops[3].signals, ops[3].ema),
+                lambda ops: (
+                    ops[3].count,
+                    ops[3].signals,
+                    ops[3].ema,
+                    ops[3].ema_count,
+                ),
                 (updates, new_updates, params, state),
             )
         return new_updates, TrackSignalsState(*recorded, inner_state)
@@ -360,7 +404,11 @@ def get_metrics(state: Any) -> dict[str, jax.Array]:
     ``skip_count``, ``skipped``, ``monitored_value``, ``monitored_mean`` and
     ``monitored_std`` from ``skip_spikes``. When several recorders of one
     kind are present, each one's keys are prefixed with its path in the state
-    (``"0/grad_norm"``). ``learning_rate`` is added whenever
+    without the wrappers' ``inner_state`` fields (``"0/grad_norm"`` for the
+    first member of a chain, ``"<label>/grad_norm"`` for a partition branch;
+    nested recorders, whose short paths coincide, keep their whole path:
+    ``"grad_norm"`` and ``"inner_state/grad_norm"``). ``learning_rate`` is
+    added whenever
     :func:`lrjax.get_learning_rate` reads one (per label for a partition:
     ``learning_rate/<label>``).
 
@@ -398,8 +446,7 @@ def get_metrics(state: Any) -> dict[str, jax.Array]:
         )
     out: dict[str, jax.Array] = {}
     for path, node in found:
-        shared = sum(type(other) is type(node) for _, other in found) > 1
-        prefix = path_string(path) + "/" if shared else ""
+        prefix = _prefixes(found, type(node))[path]
         out.update({prefix + k: v for k, v in node.metrics().items()})
     try:
         rate = get_learning_rate(opt_state)
@@ -407,6 +454,23 @@ def get_metrics(state: Any) -> dict[str, jax.Array]:
         return out
     out.update(_flat_rates("learning_rate", rate))
     return out
+
+
+# Wrapper fields that only lead to an inner state: left out of key prefixes.
+_WRAPPER_KEYS = frozenset({"inner_state", "inner_states", "inner_opt_state"})
+
+
+def _prefixes(found: list[tuple[tuple, Any]], kind: type) -> dict[tuple, str]:
+    """Key prefix of each recorder of ``kind``: none when it is the only one;
+    else its path without wrapper fields (``"0/"``, ``"<label>/"`` for a
+    partition branch), or its whole path where those would collide."""
+    paths = [path for path, node in found if type(node) is kind]
+    if len(paths) == 1:
+        return {paths[0]: ""}
+    full = [path_string(p) for p in paths]
+    short = ["/".join(c for c in f.split("/") if c not in _WRAPPER_KEYS) for f in full]
+    names = short if len(set(short)) == len(short) else full
+    return {p: f"{n}/" if n else "" for p, n in zip(paths, names, strict=True)}
 
 
 def _flat_rates(name: str, rate: Any) -> dict[str, jax.Array]:

@@ -40,7 +40,8 @@ class SkipSpikesState(NamedTuple):
     Attributes:
       count: int32 updates seen, skipped ones included (saturating).
       skip_count: int32 updates skipped.
-      consecutive: int32 updates skipped in a row up to the latest one.
+      consecutive: int32 finite spikes skipped in a row up to the latest
+        update (non-finite values leave it unchanged).
       accepted: int32 values that entered the statistics (saturating).
       mean: float32 running mean of the accepted values.
       variance: float32 running variance of the accepted values.
@@ -80,6 +81,7 @@ def skip_spikes(
     decay: float = 0.99,
     use: str = "grad_norm",
     max_consecutive: int | None = 10,
+    axis_name: num.AxisName = None,
 ) -> GradientTransformationExtraArgs:
     """Returns zero updates when the monitored value spikes; else ``inner``'s.
 
@@ -111,8 +113,10 @@ def skip_spikes(
     at any step (applying it would make the parameters non-finite), and never
     enters the statistics. If the monitored level shifts for good, every
     update could stay above the limit and none would enter the statistics
-    again: after ``max_consecutive`` skips in a row the next finite value is
-    accepted whatever it is (``None``: never), so the statistics catch up.
+    again: after ``max_consecutive`` spikes skipped in a row the next finite
+    value is accepted whatever it is (``None``: never), so the statistics
+    catch up. Non-finite values say nothing about the level: they neither
+    count towards ``max_consecutive`` nor break a run of skipped spikes.
 
     Compose it outside what should not see skipped steps:
     ``skip_spikes(track_signals(adam))`` keeps the recorded signals of the
@@ -128,8 +132,13 @@ def skip_spikes(
       decay: decay of the running statistics, in ``[0, 1)``. Default 0.99.
       use: ``"grad_norm"`` (default) or ``"loss"``; with ``"loss"`` every
         ``update`` needs ``value=`` (a scalar), which ``inner`` receives too.
-      max_consecutive: skips in a row after which a finite value is accepted,
-        integer ``>= 1``, or ``None``. Default 10.
+      max_consecutive: spikes skipped in a row after which a finite value is
+        accepted, integer ``>= 1``, or ``None``. Default 10.
+      axis_name: lrjax addition (keyword-only): the mesh axis the parameters
+        are split across under ``shard_map``; the gradient norm is then over
+        the whole tree (see :func:`lrjax.global_norm`), so every device
+        makes the same decision. With ``use="loss"`` pass the same loss on
+        every device. Default None.
 
     Returns:
       A ``GradientTransformationExtraArgs`` with :class:`SkipSpikesState`.
@@ -166,11 +175,12 @@ def skip_spikes(
     val.check_one_of("use", use, _USES)
     if max_consecutive is not None:
         val.check_positive_int("max_consecutive", max_consecutive)
+    val.check_axis_name("axis_name", axis_name)
     original, inner = inner, optax.with_extra_args_support(inner)
 
     def monitored(updates: Any, extra_args: dict[str, Any]) -> jax.Array:
         if use == "grad_norm":
-            return jnp.sqrt(tree_sum_sq(updates))
+            return jnp.sqrt(tree_sum_sq(updates, axis_name))
         value = extra_args.get("value")
         if value is None:
             raise ValueError(
@@ -202,7 +212,7 @@ def skip_spikes(
         x = monitored(updates, extra_args)
         finite = jnp.isfinite(x)
         limit = state.mean + threshold * jnp.sqrt(state.variance)
-        spike = (state.accepted >= warmup) & (x > limit)
+        spike = finite & (state.accepted >= warmup) & (x > limit)
         if max_consecutive is not None:
             spike &= state.consecutive < max_consecutive
         skip = ~finite | spike
@@ -230,9 +240,11 @@ def skip_spikes(
         return new_updates, SkipSpikesState(
             count=num.safe_increment(state.count),
             skip_count=keep(num.safe_increment(state.skip_count), state.skip_count),
-            consecutive=keep(num.safe_increment(state.consecutive), 0).astype(
-                jnp.int32
-            ),
+            consecutive=jnp.where(
+                spike,
+                num.safe_increment(state.consecutive),
+                jnp.where(finite, 0, state.consecutive),
+            ).astype(jnp.int32),
             accepted=keep(state.accepted, n),
             mean=keep(state.mean, mean).astype(jnp.float32),
             variance=keep(state.variance, variance).astype(jnp.float32),
