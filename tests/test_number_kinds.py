@@ -17,6 +17,7 @@ from __future__ import annotations
 import chex
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 import optax
 import pytest
@@ -409,6 +410,31 @@ def test_issue_example_adam_first_float16_step():
         assert u.dtype == jnp.float16
         # m_hat = g, v_hat = g**2: u = -lr * g / (|g| + eps) = -lr (1 - 1e-4).
         np.testing.assert_allclose(u, np.full(3, -1e-2 * (1 - 1e-4)), rtol=2e-3)
+
+
+def test_adamw_bf16_step_rounds_once_per_block():
+    # docs/runtime.md: a chain rounds once per block. adamw's first bf16 step
+    # is the Adam direction g / (|g| + eps) in float32, rounded; plus the
+    # decoupled decay wd * p, rounded; times -lr, rounded.
+    rng = np.random.RandomState(0)
+    p = jnp.asarray(rng.randn(4096), jnp.bfloat16)
+    g = jnp.asarray(rng.randn(4096) * 1e-2, jnp.bfloat16)
+    lr, wd = 1e-3, 0.1
+    opt = lrjax.adamw(lr, weight_decay=wd)
+    u, _ = opt.update(g, opt.init(p), p)
+
+    def bf(x):
+        return np.asarray(x, np.float32).astype(ml_dtypes.bfloat16).astype(np.float32)
+
+    g32, p32 = np.asarray(g, np.float32), np.asarray(p, np.float32)
+    direction = g32 / (np.abs(g32) + np.float32(1e-8))
+    per_block = bf(-np.float32(lr) * bf(bf(direction) + np.float32(wd) * p32))
+    np.testing.assert_array_equal(np.asarray(u, np.float32), per_block)
+    once = bf(-np.float32(lr) * (direction + np.float32(wd) * p32))
+    differ = np.mean(np.asarray(u, np.float32) != once)
+    assert 0.1 < differ < 0.4  # "about a quarter" of the elements, by 1 ulp
+    ulp = np.abs(once) * 2.0**-7
+    assert np.all(np.abs(np.asarray(u, np.float32) - once) <= ulp)
 
 
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
