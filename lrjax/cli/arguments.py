@@ -86,8 +86,18 @@ def _annotation_text(param: inspect.Parameter) -> str:
     return ann if isinstance(ann, str) else inspect.formatannotation(ann)
 
 
+# An annotation ``X | Sequence[X]`` (or list, tuple): one value or a list.
+_ONE_OR_LIST = re.compile(r"(\w+) \| (?:Sequence|list|tuple)\[\1\]")
+_NUMBER_TYPES = ("float", "Numeric", "ArrayLike")
+
+
 def parse_kind(param: inspect.Parameter) -> str:
-    """How to read a command-line string for ``param``."""
+    """How to read a command-line string for ``param``.
+
+    An argument annotated ``X | Sequence[X]`` takes one value or a list
+    (``"int_or_list"``, ``"number_or_list"``), so the annotation of a
+    schedule argument that accepts a list decides how the flag is read.
+    """
     name, text, default = param.name, _annotation_text(param), param.default
     if name == "key" or re.search(r"PRNGKey|KeyArray", text):
         return "key"
@@ -101,8 +111,11 @@ def parse_kind(param: inspect.Parameter) -> str:
         return "kwargs_list"
     if name == "boundaries_and_scales" or re.search(r"dict|Mapping", text):
         return "dict"
-    if re.fullmatch(r"int \| (Sequence|list|tuple)\[int\]", text):
+    one_or_list = _ONE_OR_LIST.fullmatch(text)  # X | Sequence[X]
+    if one_or_list and one_or_list.group(1) == "int":
         return "int_or_list"  # a count, or a list (wsd_schedule's cycles)
+    if one_or_list and one_or_list.group(1) in _NUMBER_TYPES:
+        return "number_or_list"  # a value, or one per cycle (its peak_value)
     if name in ("milestones", "boundaries") or re.search(
         r"Sequence|list|tuple|Iterable", text
     ):
@@ -137,6 +150,13 @@ def _split_items(text: str) -> list[str]:
     return [item for item in (s.strip() for s in text.split(",")) if item]
 
 
+def _number(flag: str, text: str, or_list: str = "") -> int | float:
+    value = _literal(text)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CliError(f"{flag} expects a number{or_list}, got {text!r}")
+    return value
+
+
 def read_value(kind: str, flag: str, texts: list[str]) -> Any:
     """Converts the strings given to ``flag`` into a value of ``kind``."""
     if kind in ("schedules", "kwargs_list"):
@@ -146,6 +166,8 @@ def read_value(kind: str, flag: str, texts: list[str]) -> Any:
         if kind == "bool":
             return True
         raise CliError(f"{flag} needs a value")
+    if kind == "number_or_list" and len(texts) > 1:
+        return [_number(flag, t, " or a list of numbers") for t in texts]
     if kind in ("list", "int_or_list", "any") and len(texts) > 1:
         return [_literal(t) for t in texts]
     if len(texts) > 1:
@@ -175,9 +197,12 @@ def read_value(kind: str, flag: str, texts: list[str]) -> Any:
             raise CliError(f"{flag} expects an integer, got {text!r}")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CliError(f"{flag} expects a number, got {text!r}")
-        return value
+        return _number(flag, text)
+    if kind == "number_or_list":
+        items = _split_items(text)
+        if len(items) > 1:
+            return [_number(flag, item, " or a list of numbers") for item in items]
+        return _number(flag, text, " or a list of numbers")
     if kind == "list":
         return [_literal(item) for item in _split_items(text)]
     if kind == "int_or_list":

@@ -77,6 +77,8 @@ from lrjax.plotting import (
 __all__ = ["add_parser", "run"]
 
 _PLOT_LIMIT = 2**24
+_PLOT_WIDTH = 7.0  # inches
+_TITLE_SIZE = 9  # points
 _MAX_TURNING = 60
 _VALUED_OPTIONS = ("--steps", "--points", "--plot", "--seed")
 _EMPTY = inspect.Parameter.empty
@@ -120,6 +122,7 @@ _FORMS = {
     "bool": "true or false; the bare flag means true",
     "list": "a list: 30,60,90 or 30 60 90",
     "int_or_list": "an integer, or a list: 3 or 300,300,400",
+    "number_or_list": "a number, or a list: 1e-3 or 1e-3,5e-4 or 1e-3 5e-4",
     "dict": "STEP:VALUE pairs: 100:0.1,200:0.1",
     "schedule": "a schedule: NAME:ARG=VALUE,... or a call NAME(...)",
     "schedules": "schedules: repeat the flag, one NAME:ARG=VALUE,... each",
@@ -313,6 +316,17 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return 0
 
 
+def _shown(kind: str, texts: list[str]) -> str:
+    """A flag's value as the title's call shows it: lists as ``[30, 60]``."""
+    if not texts:
+        return "true"
+    if kind in ("list", "int_or_list", "number_or_list"):
+        items = [i.strip() for t in texts for i in t.split(",") if i.strip()]
+        if len(items) > 1:
+            return f"[{', '.join(items)}]"
+    return " ".join(texts)
+
+
 def _schedule_from_flags(
     name: str, schedule_args: list[tuple[str, list[str]]], seed: int | None
 ) -> tuple[Callable[..., Any], str]:
@@ -332,7 +346,7 @@ def _schedule_from_flags(
         key: read_value(parse_kind(params[key]), flag_of(key), v)
         for key, v in texts.items()
     }
-    shown = [f"{key}={' '.join(v) if v else 'true'}" for key, v in texts.items()]
+    shown = [f"{key}={_shown(parse_kind(params[key]), v)}" for key, v in texts.items()]
     for key, param in params.items():
         if parse_kind(param) == "key" and key not in kwargs:
             kwargs[key] = read_value("key", "--seed", [str(seed or 0)])
@@ -341,6 +355,21 @@ def _schedule_from_flags(
             raise CliError(f"give either --seed or --{key}, not both")
     schedule = construct(name, fn, (), kwargs, flags=True)
     return schedule, f"{name}({', '.join(shown)})"
+
+
+def wrap_title(
+    title: str, width: float = _PLOT_WIDTH, fontsize: float = _TITLE_SIZE
+) -> str:
+    """``title`` (the whole call) in lines that fit a figure ``width`` inches wide.
+
+    A line holds as many characters as fit in the width less half an inch of
+    margins at 0.65 em a character (wider than DejaVu Sans's average), and
+    breaks after a space, else inside a word too long for a line; no character
+    is dropped but the spaces the lines break at.
+    """
+    chars = max(int((width - 0.5) * 72 / (0.65 * fontsize)), 20)
+    lines = textwrap.wrap(title, chars, break_on_hyphens=False)
+    return "\n".join(lines) or title
 
 
 def _plot(schedule: Callable[..., Any], n: int, title: str, path: str) -> None:
@@ -354,10 +383,10 @@ def _plot(schedule: Callable[..., Any], n: int, title: str, path: str) -> None:
         raise CliError(
             '--plot needs matplotlib: pip install "lrjax[examples]"'
         ) from None
-    figure = Figure(figsize=(7, 4), layout="constrained")
+    figure = Figure(figsize=(_PLOT_WIDTH, 4), layout="constrained")
     ax = figure.add_subplot()
     plot_schedule(schedule, n, ax=ax)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(wrap_title(title), fontsize=_TITLE_SIZE)
     ax.grid(alpha=0.3)
     try:
         figure.savefig(path, dpi=120)

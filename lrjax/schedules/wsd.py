@@ -84,9 +84,11 @@ def warmup_stable_decay_schedule(
       stable_steps: ``S``, an integer ``>= 0``.
       decay_steps: ``D``, an integer ``>= 1``; ``W + S + D <= 2**31 - 1``
         (steps are int32).
-      init_value: the rate at step 0, ``>= 0``.
+      init_value: the rate the warmup starts from, ``>= 0``; with
+        ``warmup_steps=0`` no step takes it (step 0 is at the peak).
       end_value: the rate reached at ``W + S + D`` and held after, ``>= 0``.
-      decay_type: ``"linear"``, ``"cosine"`` or ``"sqrt"``.
+      decay_type: ``"linear"``, ``"cosine"`` or ``"sqrt"`` (the 1-sqrt
+        cooldown).
 
     Returns:
       A schedule ``step -> float32 rate``, between the smallest and largest of

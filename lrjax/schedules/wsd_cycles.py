@@ -83,6 +83,31 @@ def _phase_steps(
     return [step_arg(name, value)] * len(lengths)
 
 
+def _fraction(value: Any) -> tuple[float, float] | None:
+    """A float ``value`` (a fraction) and its dtype's epsilon; None for steps."""
+    arr = np.asarray(value)
+    if arr.ndim == 0 and np.issubdtype(arr.dtype, np.floating):
+        return float(arr), float(np.finfo(arr.dtype).eps)
+    return None
+
+
+def _check_fraction_sum(warmup: Any, decay: Any) -> None:
+    """Fractions ``warmup + decay > 1`` raise, whatever the cycle lengths.
+
+    Up to the rounding of the two floats: ``0.3 + 0.7`` is 1, and so is
+    ``np.float32(0.1) + 0.9`` (``1 + 1.5e-9``).
+    """
+    w, d = _fraction(warmup), _fraction(decay)
+    if w is None or d is None:
+        return
+    if w[0] + d[0] > 1.0 + 4 * max(w[1], d[1]):
+        raise ValueError(
+            f"warmup + decay must be in [0, 1] when both are fractions (floats) "
+            f"of the cycle length, got warmup={warmup!r} + decay={decay!r} = "
+            f"{w[0] + d[0]:.6g}; give ints for numbers of steps."
+        )
+
+
 def _cycle_lengths(total_steps: int, cycles: Any) -> list[int]:
     """The length of each cycle; they add up to ``total_steps``."""
     if _is_sequence(cycles):
@@ -122,7 +147,7 @@ def _fractions(whole, frac, begin, length):
 
 
 def wsd_schedule(
-    peak_value: ArrayLike,
+    peak_value: ArrayLike | Sequence[ArrayLike],
     total_steps: int,
     *,
     warmup: int | float = 0.0,
@@ -158,7 +183,9 @@ def wsd_schedule(
     the ``peak_decay``. Cycle 0 warms up from ``init_value``; each later one
     re-warms from ``init_value`` (``rewarmup_from="init"``: every cycle has
     the shape of the first) or from ``end_value`` (``"end"``: where the
-    previous cycle ended, so the rate is continuous at the restart).
+    previous cycle ended, so the rate is continuous at the restart). With
+    ``warmup=0`` there is no warmup: every cycle starts at its peak, and
+    ``init_value`` is never taken.
 
     Phase lengths: ``warmup`` and ``decay`` are step counts when they are
     integers (the same in every cycle) and fractions of each cycle's length
@@ -172,9 +199,12 @@ def wsd_schedule(
     any ``warmup + decay <= 1`` inside the cycle (``0.5`` and ``0.5`` of 7
     steps: 4 warmup and 3 cooldown steps). The stable phase takes the rest,
     ``S_k = L_k - W_k - D_k``, so the phases add up to ``L_k`` and the cycles
-    to ``total_steps`` exactly. ``W_k + D_k > L_k`` (possible with step
-    counts) or ``D_k = 0`` raises ``ValueError`` naming ``warmup`` and
-    ``decay``, their values and step counts, and the cycle length.
+    to ``total_steps`` exactly. Two fractions with ``warmup + decay > 1``
+    raise ``ValueError`` naming both, whatever ``total_steps``. Otherwise
+    (step counts, or a step count and a fraction) ``W_k + D_k > L_k`` in a
+    cycle, or ``D_k = 0`` (a fraction rounding to no step), raises
+    ``ValueError`` naming ``warmup`` and ``decay``, their values and step
+    counts, and the cycle length.
 
     Cycles: an int ``n`` splits ``total_steps`` into ``n`` cycles whose
     lengths differ by at most one step (the longer ones first); a sequence
@@ -197,11 +227,15 @@ def wsd_schedule(
       warmup: the warmup of each cycle, an int (steps, ``>= 0``) or a float
         in ``[0, 1]`` (a fraction of the cycle length). Default 0.0.
       decay: the cooldown of each cycle, an int (steps) or a float in
-        ``[0, 1]``; at least 1 step once rounded. Default 0.2.
-      init_value: the rate at step 0, ``>= 0``.
+        ``[0, 1]``; at least 1 step once rounded. Two floats must have
+        ``warmup + decay`` in ``[0, 1]``. Default 0.2.
+      init_value: the rate the warmup starts from (cycle 0's, and every
+        cycle's with ``rewarmup_from="init"``), ``>= 0``; with ``warmup=0``
+        no step takes it.
       end_value: the rate each cooldown ends at, held after ``total_steps``,
         ``>= 0``.
-      decay_type: ``"linear"``, ``"cosine"`` or ``"sqrt"``.
+      decay_type: ``"linear"``, ``"cosine"`` or ``"sqrt"`` (the 1-sqrt
+        cooldown).
       cycles: the number of equal cycles (an int in ``[1, min(total_steps,
         4096)]``) or a sequence of cycle lengths. Default 1.
       peak_decay: ``d >= 0``, the factor on the peak from one cycle to the
@@ -252,6 +286,7 @@ def wsd_schedule(
         )
     warm = _phase_steps("warmup", warmup, lengths)
     cool = _phase_steps("decay", decay, lengths, last=True)
+    _check_fraction_sum(warmup, decay)
     for k, (w, d, n) in enumerate(zip(warm, cool, lengths, strict=True)):
         if d < 1 or w + d > n:
             raise ValueError(

@@ -295,7 +295,7 @@ def test_rounding_is_nearest_with_ties_up():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(total_steps=100, warmup=0.6, decay=0.5), r"warmup=0\.6 \(60 steps\)"),
+        (dict(total_steps=100, warmup=60, decay=0.5), r"warmup=60 \(60 steps\)"),
         (dict(total_steps=100, warmup=60, decay=41), r"decay=41 \(41 steps\)"),
         (dict(total_steps=100, warmup=0.1, decay=0.004), r"decay=0\.004 \(0 steps\)"),
         (dict(total_steps=100, warmup=0.1, decay=0), "decay"),
