@@ -17,7 +17,6 @@ import optax
 import pytest
 
 import lrjax
-from lrjax.transforms.layer_decay import layerwise_rate_decay
 from lrjax.transforms.param_groups import (
     ParamGroup,
     RateMultiplierState,
@@ -167,69 +166,6 @@ def test_default_group_frozen_trains_only_the_head():
     got, _ = run(tx)
     chex.assert_trees_all_equal(got["body"], PARAMS["body"])
     assert not np.allclose(got["head"]["w"], PARAMS["head"]["w"])
-
-
-def test_llrd_multipliers_for_a_four_layer_model():
-    params = {f"layers_{i}": {"w": jnp.ones(2)} for i in range(4)}
-    params.update(embed={"w": jnp.ones(2)}, head={"w": jnp.ones(2)})
-    d = 0.8
-    groups = layerwise_rate_decay(
-        d, pattern=r"^layers_(\d+)/", num_layers=4, embeddings="^embed/"
-    )
-    tx = param_groups(lrjax.sgd, groups, learning_rate=1.0)
-    labels = param_group_labels(params, groups)
-    depth = {
-        "head": 0,
-        "layers_3": 1,
-        "layers_2": 2,
-        "layers_1": 3,
-        "layers_0": 4,
-        "embed": 5,
-    }
-    for name, want_depth in depth.items():
-        assert labels[name]["w"] == (
-            "default" if want_depth == 0 else f"depth_{want_depth}"
-        )
-    rates = lrjax.get_learning_rate(tx.init(params))
-    assert {k: round(float(v), 6) for k, v in rates.items()} == {
-        "default": 1.0,
-        "depth_1": 0.8,
-        "depth_2": 0.64,
-        "depth_3": 0.512,
-        "depth_4": 0.4096,
-        "depth_5": 0.32768,
-    }
-    # The same depths from rules listed top first.
-    ordered = layerwise_rate_decay(
-        d, ["^head/", "^layers_3/", "^layers_2/", "^layers_1/", "^layers_0/", "^embed/"]
-    )
-    assert {k: g.lr_mult for k, g in ordered.items()} == pytest.approx(
-        {f"depth_{i}": d**i for i in range(6)}
-    )
-    assert param_group_labels(params, ordered)["layers_1"]["w"] == "depth_3"
-
-
-def test_llrd_no_weight_decay_split():
-    params = {
-        "layers_0": {"w": jnp.ones(2), "bias": jnp.ones(2)},
-        "head": {"bias": jnp.ones(1)},
-    }
-    groups = layerwise_rate_decay(
-        0.5, pattern=r"layers_(\d+)", num_layers=1, no_weight_decay="bias$"
-    )
-    assert param_group_labels(params, groups) == {
-        "layers_0": {"w": "depth_1", "bias": "depth_1_no_wd"},
-        "head": {"bias": "no_wd"},
-    }
-    assert (
-        groups["depth_1_no_wd"].wd_mult == 0.0
-        and groups["depth_1_no_wd"].lr_mult == 0.5
-    )
-    tx = param_groups(
-        lrjax.adamw, groups, learning_rate=0.1, weight_decay=0.1, unmatched="ignore"
-    )
-    with pytest.raises(ValueError, match=r"layer index 5, outside \[0, num_layers\)"):
-        tx.init({"layers_5": {"w": jnp.ones(1)}})
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -453,6 +389,11 @@ def test_nnx_optimizer(head):
             r"groups\['a'\] has freeze=True and also sets",
         ),
         (
+            dict(groups={"a": {"match": "a", "optional": 1}}),
+            TypeError,
+            r"groups\['a'\].optional must be of type bool, got 1 of type int",
+        ),
+        (
             dict(groups={"a": {"match": "a", "learning_rate": -0.1}}),
             ValueError,
             r"groups\['a'\].learning_rate must be >= 0",
@@ -503,20 +444,97 @@ def test_validation(kwargs, error, message):
 
 def test_unmatched_group_raises_warns_or_is_dropped():
     groups = {"typo": {"match": "^haed/", "lr_mult": 10.0}}
-    with pytest.raises(ValueError, match=r"groups \['typo'\] match no parameter"):
+    with pytest.raises(
+        ValueError,
+        match=r"groups \['typo'\] match no parameter: 'typo' matches no path",
+    ):
         param_groups(lrjax.sgd, groups, learning_rate=0.1).init(PARAMS)
-    with pytest.warns(UserWarning, match=r"\['typo'\] match no parameter"):
-        param_groups(lrjax.sgd, groups, learning_rate=0.1, unmatched="warn").init(
-            PARAMS
-        )
     state = param_groups(lrjax.sgd, groups, learning_rate=0.1, unmatched="ignore").init(
         PARAMS
     )
     assert set(state.inner_states) == {"default"}
-    # A group emptied by an earlier one counts as matching nothing too.
+    # A group emptied by an earlier one: the message names the earlier group.
     shadowed = {"all": {"match": ""}, "head": {"match": "^head/"}}
-    with pytest.raises(ValueError, match=r"\['head'\] match no parameter"):
+    with pytest.raises(
+        ValueError,
+        match=r"\['head'\] match no parameter: 'head' matches only leaves that "
+        r"earlier groups took \(the first match wins: 'all' took 'head/w'\)",
+    ):
         param_groups(lrjax.sgd, shadowed, learning_rate=0.1).init(PARAMS)
+
+
+def test_unmatched_warning_names_the_callers_line():
+    tx = param_groups(
+        lrjax.sgd, {"typo": {"match": "^haed/"}}, learning_rate=0.1, unmatched="warn"
+    )
+    with pytest.warns(UserWarning, match=r"\['typo'\] match no parameter") as record:
+        tx.init(PARAMS)  # a direct call: this line
+    (warning,) = record
+    assert warning.filename == __file__
+    assert "unmatched='ignore' to silence" in str(warning.message)
+    assert "unmatched='warn'" not in str(warning.message)
+    # Through optax, jax and flax too: their frames are skipped.
+    for init in (
+        optax.chain(optax.identity(), tx).init,
+        functools.partial(jax.eval_shape, tx.init),
+        lambda params: nnx.Optimizer(MLP(nnx.Rngs(0)), tx, wrt=nnx.Param),
+    ):
+        with pytest.warns(UserWarning, match="match no parameter") as record:
+            init(PARAMS)
+        assert [w.filename for w in record] == [__file__]
+
+
+def test_optional_group_may_be_empty():
+    groups = {
+        "maybe": {"match": "^norm/", "wd_mult": 0.0, "optional": True},
+        "typo": {"match": "^haed/"},
+    }
+    kwargs = dict(learning_rate=0.1, weight_decay=0.1)
+    with pytest.raises(ValueError, match=r"groups \['typo'\] match no parameter"):
+        param_groups(lrjax.adamw, groups, **kwargs).init(PARAMS)
+    del groups["typo"]
+    tx = param_groups(lrjax.adamw, groups, **kwargs)
+    assert set(tx.init(PARAMS).inner_states) == {"default"}
+    # An optional group that gets leaves trains as any other: AdamW's first
+    # step is -lr * (g / (|g| + eps) + wd * p), here without decay.
+    params = {"norm": {"scale": jnp.array([2.0, -1.0])}, "w": jnp.array([3.0])}
+    grads = {"norm": {"scale": jnp.array([0.5, -4.0])}, "w": jnp.array([-2.0])}
+    updates, _ = tx.update(grads, tx.init(params), params)
+    g = np.array([0.5, -4.0])
+    np.testing.assert_allclose(
+        updates["norm"]["scale"], -0.1 * g / (np.abs(g) + 1e-8), rtol=1e-6
+    )
+    np.testing.assert_allclose(updates["w"], [-0.1 * (-1.0 + 0.1 * 3.0)], rtol=1e-6)
+
+
+def test_clip_without_frozen_leaves_matches_pytorch():
+    # torch.nn.utils.clip_grad_norm_(model.parameters(), c) sums the squares
+    # of the gradients that exist; frozen parameters have none.
+    c, lr = 1.0, 0.1
+    groups = {
+        "frozen": {"match": r"^embed/", "freeze": True},
+        "head": {"match": r"^head/", "lr_mult": 10.0},
+    }
+
+    def trainable(tree):
+        labels = param_group_labels(tree, groups)
+        return jax.tree_util.tree_map(lambda name: name != "frozen", labels)
+
+    tx = optax.chain(
+        optax.masked(optax.clip_by_global_norm(c), trainable),
+        param_groups(lrjax.sgd, groups, learning_rate=lr),
+    )
+    state = tx.init(PARAMS)
+    for grads in GRADS:
+        grads = jax.tree_util.tree_map(lambda g: 3.0 * g, grads)  # norms above c
+        updates, state = tx.update(grads, state, PARAMS)
+        leaves = [grads["body"]["w"], grads["body"]["b"], grads["head"]["w"]]
+        norm = np.sqrt(sum(np.sum(np.asarray(g, np.float64) ** 2) for g in leaves))
+        coef = min(c / (norm + 1e-6), 1.0)  # PyTorch's clip coefficient
+        for name, leaf, mult in (("body", "w", 1), ("body", "b", 1), ("head", "w", 10)):
+            want = -lr * mult * coef * np.asarray(grads[name][leaf], np.float64)
+            np.testing.assert_allclose(updates[name][leaf], want, rtol=1e-5)
+        np.testing.assert_array_equal(updates["embed"]["w"], 0.0)
 
 
 def test_predicate_returning_a_traced_value():
@@ -528,54 +546,6 @@ def test_predicate_returning_a_traced_value():
         match=r"groups\['a'\].match: the predicate returned .* it must return a Python bool",
     ):
         jax.jit(tx.init)(PARAMS)
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        (
-            dict(decay=0.0, pattern="l(\\d)", num_layers=2),
-            ValueError,
-            r"decay must be in \(0.0, 1.0\], got 0.0",
-        ),
-        (
-            dict(decay=1.5, layers=["a"]),
-            ValueError,
-            r"decay must be in \(0.0, 1.0\], got 1.5",
-        ),
-        (dict(decay=0.5), ValueError, r"give layers .* or pattern"),
-        (dict(decay=0.5, layers=["a"], pattern="l(\\d)"), ValueError, r"exactly one"),
-        (
-            dict(decay=0.5, pattern="layers"),
-            TypeError,
-            r"num_layers must be an integer > 0, got None",
-        ),
-        (
-            dict(decay=0.5, pattern="layers", num_layers=2),
-            ValueError,
-            r"pattern must capture the layer index in a group",
-        ),
-        (
-            dict(decay=0.5, pattern="l(\\d", num_layers=2),
-            ValueError,
-            r"pattern must be a valid regular expression",
-        ),
-        (dict(decay=0.5, layers="head"), TypeError, r"layers must be a list of rules"),
-        (
-            dict(decay=0.5, layers=["a", 3]),
-            TypeError,
-            r"layers\[1\] must be a regular expression",
-        ),
-        (
-            dict(decay=0.5, layers=["a"], num_layers=2),
-            ValueError,
-            r"num_layers goes with pattern",
-        ),
-    ],
-)
-def test_llrd_validation(kwargs, error, message):
-    with pytest.raises(error, match=message):
-        layerwise_rate_decay(**kwargs)
 
 
 def test_works_inside_optax_chain_and_with_partial():

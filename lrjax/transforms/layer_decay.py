@@ -17,6 +17,10 @@ from lrjax.transforms.param_groups import ParamGroup
 
 __all__ = ["layerwise_rate_decay"]
 
+# Every generated name starts with this, so that groups of one's own merged
+# with these ({**own, **llrd}) do not replace them by accident.
+_PREFIX = "llrd_"
+
 
 def layerwise_rate_decay(
     decay: float,
@@ -40,11 +44,25 @@ def layerwise_rate_decay(
     deepest layer. Leaves matched by none are left to the ``"default"``
     group (depth 0, the base rate).
 
-    Groups are named ``"depth_<d>"``. With ``no_weight_decay`` (say
+    Groups are named ``"llrd_depth_<d>"``. With ``no_weight_decay`` (say
     ``r"(bias|scale)$"``) each depth is split: its matching leaves go to
-    ``"depth_<d>_no_wd"`` (``wd_mult=0``), and those of the default group to
-    ``"no_wd"``. Put groups of your own (frozen ones) before these in the
-    dict: the first match wins.
+    ``"llrd_depth_<d>_no_wd"`` (``wd_mult=0``), and those of the default
+    group to ``"llrd_no_wd"``. These ``_no_wd`` groups are ``optional``: a
+    depth without biases leaves its group empty, which ``init`` accepts. The
+    depth groups are not: each comes from a rule you wrote, so a mistyped
+    ``layers`` rule or ``pattern``, or a ``num_layers`` larger than the
+    model, is an error at ``init`` (with ``unmatched="raise"``).
+
+    Put groups of your own (frozen ones) before these in the dict, as in
+    ``{**own, **groups}``: the first match wins. A key in both dicts keeps
+    the later value silently, so do not start your names with ``"llrd_"``
+    (or check that ``own.keys() & groups.keys()`` is empty).
+
+    A scan-over-layers model (``nnx.scan``, ``nn.scan``) stacks the layers
+    in one leaf, whose path has no layer index: ``pattern`` cannot split it
+    (its groups match nothing and ``init`` raises). Give the stacked leaves
+    one rule in ``layers`` (one depth), or scale the stacked axis of their
+    updates yourself (see the guide, ``docs/param_groups.md``).
 
     Args:
       decay: in ``(0, 1]``, the rate ratio between adjacent depths.
@@ -60,7 +78,8 @@ def layerwise_rate_decay(
 
     Raises:
       ValueError, TypeError: for bad arguments, naming them; at ``init``, a
-        layer index outside ``[0, num_layers)``.
+        layer index outside ``[0, num_layers)`` or a capture that is not an
+        integer.
 
     Examples:
         >>> import lrjax
@@ -68,8 +87,8 @@ def layerwise_rate_decay(
         ...     0.5, pattern=r"^layers_(\\d+)/", num_layers=2, embeddings=r"^embed/"
         ... )
         >>> {name: g.lr_mult for name, g in groups.items()}  # head: default, 1
-        {'depth_1': 0.5, 'depth_2': 0.25, 'depth_3': 0.125}
-        >>> groups["depth_1"].match("layers_1/kernel", None)  # the top layer
+        {'llrd_depth_1': 0.5, 'llrd_depth_2': 0.25, 'llrd_depth_3': 0.125}
+        >>> groups["llrd_depth_1"].match("layers_1/kernel", None)  # the top layer
         True
     """
     val.check_in_range("decay", decay, 0.0, 1.0, low_inclusive=False)
@@ -110,7 +129,14 @@ def layerwise_rate_decay(
             m = regex.search(path)
             if m is None:
                 return None
-            i = int(m.group(1))
+            captured = m.group(1)
+            if captured is None or not captured.isdecimal():
+                raise ValueError(
+                    f"layerwise_rate_decay: pattern {pattern!r} captured "
+                    f"{captured!r} from path {path!r}, not a layer index (an "
+                    "integer); capture digits only, as in r'^layers_(\\d+)/'."
+                )
+            i = int(captured)
             if not 0 <= i < num_layers:
                 raise ValueError(
                     f"layerwise_rate_decay: path {path!r} has layer index {i}, "
@@ -134,11 +160,13 @@ def layerwise_rate_decay(
     start = 0 if layers is not None else 1  # pattern: depth 0 is the default
     for d in range(start, len(depths)):
         mult = float(decay) ** d
+        name = f"{_PREFIX}depth_{d}"
         if no_wd is not None:
-            groups[f"depth_{d}_no_wd"] = ParamGroup(
-                all_of(depths[d], no_wd), lr_mult=mult, wd_mult=0.0
+            # Optional: a depth without biases or scales is no mistake.
+            groups[f"{name}_no_wd"] = ParamGroup(
+                all_of(depths[d], no_wd), lr_mult=mult, wd_mult=0.0, optional=True
             )
-        groups[f"depth_{d}"] = ParamGroup(depths[d], lr_mult=mult)
+        groups[name] = ParamGroup(depths[d], lr_mult=mult)
     if no_wd is not None:
-        groups["no_wd"] = ParamGroup(no_wd, wd_mult=0.0)
+        groups[f"{_PREFIX}no_wd"] = ParamGroup(no_wd, wd_mult=0.0, optional=True)
     return groups

@@ -27,7 +27,14 @@ from lrjax._base import (
     chain,
     elementwise_constructor,
 )
-from lrjax.transforms._param_rules import DEFAULT_GROUP, Rule, label_tree, matcher
+from lrjax.transforms._param_rules import (
+    DEFAULT_GROUP,
+    Rule,
+    label_tree,
+    matcher,
+    unmatched_message,
+    user_stacklevel,
+)
 from lrjax.transforms.scaling import set_to_zero
 
 __all__ = [
@@ -56,6 +63,11 @@ class ParamGroup(NamedTuple):
       weight_decay: the group's own weight decay; ``None`` uses the base.
       wd_mult: ``>= 0``, multiplies the group's weight decay; 0 disables it.
       freeze: no optimizer state, zero updates. Default False.
+      optional: the group may end up with no leaf: ``init`` then neither
+        raises nor warns about it, whatever ``unmatched`` says. Default
+        False, so that a mistyped rule is caught; for groups that are
+        empty by design on some models (:func:`layerwise_rate_decay` sets it
+        on the ``_no_wd`` groups it generates).
     """
 
     match: Rule | Sequence[Rule] | None = None
@@ -64,6 +76,7 @@ class ParamGroup(NamedTuple):
     weight_decay: ScalarOrSchedule | None = None
     wd_mult: float = 1.0
     freeze: bool = False
+    optional: bool = False
 
 
 class RateMultiplierState(NamedTuple):
@@ -155,6 +168,7 @@ def _check_groups(groups: Any, default: Any) -> dict[str, ParamGroup]:
             f"{where}.weight_decay", g.weight_decay, allow_none=True
         )
         val.check_type(f"{where}.freeze", g.freeze, bool)
+        val.check_type(f"{where}.optional", g.optional, bool)
         if g.freeze and (
             g.learning_rate is not None
             or g.weight_decay is not None
@@ -272,8 +286,10 @@ def param_groups(
     attribute names as they are, list/tuple positions as numbers
     (``"layers/0/kernel"``); an ``nnx.Variable`` is a leaf (its ``value`` is
     not part of the path), so ``nnx.state(model, nnx.Param)`` gives
-    ``"head/kernel"``; a linen tree ``"params/Dense_0/kernel"``; a lone
-    array ``""``. Check them with :func:`param_group_labels`.
+    ``"head/kernel"``; linen's ``variables["params"]`` (what
+    ``TrainState.create(params=...)`` takes) gives ``"Dense_0/kernel"``, the
+    whole ``variables`` dict ``"params/Dense_0/kernel"``; a lone array
+    ``""``. Check them with :func:`param_group_labels`.
 
     PyTorch: ``SGD([{"params": a, "lr": 0.1}, {"params": b}], lr=0.01)`` is
     ``param_groups(f, {"a": {"match": ..., "learning_rate": 0.1}},
@@ -290,15 +306,21 @@ def param_groups(
         ``weight_decay=``), such as ``lrjax.adamw`` or a
         ``functools.partial`` of it; or a built ``GradientTransformation``,
         whose groups may then set only ``lr_mult`` (applied to the updates,
-        read as a ``learning_rate_scale``) and ``freeze``.
+        read as a ``learning_rate_scale``) and ``freeze``. The factory form
+        is exact; the built form multiplies updates the optimizer has
+        already rounded, so bf16 updates are rounded twice (up to about one
+        bf16 ulp from ``adamw(lr_mult * lr)``): use a factory for bf16.
       groups: ``{name: ParamGroup or dict of its fields}``, tried in order.
       learning_rate: the base rate, a number ``>= 0`` or a schedule.
       weight_decay: the base weight decay, ``>= 0`` or a schedule.
       default: options of the ``"default"`` group (no ``match``). Default:
         base rate and weight decay.
-      unmatched: what ``init`` does when a group gets no leaf: ``"raise"``
-        (default; a mistyped pattern would silently train with base
-        settings), ``"warn"`` or ``"ignore"``. An empty group has no state.
+      unmatched: what ``init`` does when a group that is not ``optional``
+        gets no leaf: ``"raise"`` (default; a mistyped pattern would
+        silently train with base settings), ``"warn"`` (the warning names
+        the line that called ``init``) or ``"ignore"``. The message says
+        whether the group's rule matches no path or only leaves that earlier
+        groups took. An empty group has no state.
 
     Returns:
       A ``GradientTransformationExtraArgs`` whose state is an
@@ -363,16 +385,16 @@ def param_groups(
 
     def init_fn(params):
         tx, used = partition(params)
-        empty = [n for n in checked if n not in used and n != DEFAULT_GROUP]
+        empty = [
+            n
+            for n, g in checked.items()
+            if n not in used and n != DEFAULT_GROUP and not g.optional
+        ]
         if empty and used and unmatched != "ignore":
-            message = (
-                f"param_groups: groups {empty} match no parameter (not taken by "
-                "an earlier group); check the patterns with "
-                "lrjax.param_group_labels, or pass unmatched='warn' or 'ignore'."
-            )
+            message = unmatched_message(empty, params, rules, unmatched)
             if unmatched == "raise":
                 raise ValueError(message)
-            warnings.warn(message, stacklevel=2)
+            warnings.warn(message, stacklevel=user_stacklevel())
         return tx.init(params)
 
     def update_fn(updates, state, params=None, **extra_args):
