@@ -20,7 +20,7 @@ import pytest
 from checkpoint_resume_runs import leaves, moving_quadratic, small_params, train_fn
 
 import lrjax
-from lrjax.control.signals import get_metrics
+from lrjax.control.metrics_reader import get_metrics
 from lrjax.control.spikes import SkipSpikesState, skip_spikes
 
 DIRECTION = {"w": jnp.array([0.6, -0.8]), "b": jnp.array([0.0])}  # norm 1

@@ -22,7 +22,8 @@ from flax import nnx
 from flax.training import train_state
 
 import lrjax
-from lrjax.control.signals import TrackSignalsState, get_metrics, track_signals
+from lrjax.control.metrics_reader import get_metrics
+from lrjax.control.signals import TrackSignalsState, track_signals
 from lrjax.control.spikes import skip_spikes
 
 SIGNALS = ("grad_norm", "update_norm", "param_norm", "update_rms_ratio")

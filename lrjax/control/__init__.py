@@ -46,6 +46,7 @@ from lrjax.control.mechanic import (
     mechanize,
 )
 from lrjax.control.metric import report_metric
+from lrjax.control.metrics_reader import get_metrics
 from lrjax.control.plateau import (
     ReduceOnPlateauState,
     reduce_on_plateau,
@@ -62,7 +63,7 @@ from lrjax.control.schedule_free import (
     schedule_free_eval_params,
     schedule_free_sgd,
 )
-from lrjax.control.signals import TrackSignalsState, get_metrics, track_signals
+from lrjax.control.signals import TrackSignalsState, track_signals
 from lrjax.control.spikes import SkipSpikesState, skip_spikes
 from lrjax.control.stale import (
     StaleGradientsState,
