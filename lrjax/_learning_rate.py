@@ -252,7 +252,7 @@ def get_learning_rate(opt_state: Any) -> jax.Array | dict[Any, Any]:
     if rate is None:
         raise ValueError(
             "get_learning_rate: this optimizer state records no learning rate "
-            f"(got a {type(opt_state).__name__}). lrjax optimizers and "
+            f"(got an object of type {type(opt_state).__name__}). lrjax optimizers and "
             "lrjax.scale_by_learning_rate record it; optax's own optimizers "
             "keep no rate in their state: wrap them in optax.inject_hyperparams."
         )

@@ -252,8 +252,9 @@ def averaged_params(opt_state: OptState) -> Any:
     Finds the state field ``averaged_params`` anywhere in ``opt_state``: an
     ``optax.chain`` state, a dict of states, a Flax ``TrainState`` (or its
     ``opt_state``), an ``nnx.Optimizer`` (or its ``opt_state``: the result is
-    then an ``nnx.State`` of plain arrays that ``nnx.update(model, average)``
-    loads), or the state of :func:`lrjax.packed` (the average is unpacked).
+    then an ``nnx.State`` of plain arrays to load into a copy of the model,
+    ``nnx.update(nnx.clone(model), average)``, leaving the trained model as
+    it is), or the state of :func:`lrjax.packed` (the average is unpacked).
 
     Args:
       opt_state: an optimizer state tree holding exactly one average, or an

@@ -111,7 +111,7 @@ def report_metric(state: Holder, value: ArrayLike) -> Holder:
             )
         raise ValueError(
             "report_metric: the state holds no lrjax.reduce_on_plateau or "
-            f"lrjax.loss_adaptive_scale controller (got a {type(state).__name__})."
+            f"lrjax.loss_adaptive_scale controller (got an object of type {type(state).__name__})."
             + hint
         )
 

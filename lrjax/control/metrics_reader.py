@@ -87,8 +87,8 @@ def get_metrics(state: Any) -> dict[str, jax.Array]:
     found = _recorders(opt_state, ())
     if not found:
         raise ValueError(
-            "get_metrics: the state records no training signals (got a "
-            f"{type(state).__name__}); wrap the optimizer in lrjax.track_signals "
+            "get_metrics: the state records no training signals (got an object of "
+            f"type {type(state).__name__}); wrap the optimizer in lrjax.track_signals "
             "or lrjax.skip_spikes."
         )
     out: dict[str, jax.Array] = {}

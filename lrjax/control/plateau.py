@@ -111,6 +111,12 @@ def _decide(state: ReduceOnPlateauState) -> ReduceOnPlateauState:
     )
 
 
+def _no_decision(state: ReduceOnPlateauState) -> ReduceOnPlateauState:
+    # A module-level function, not a lambda: eager calls (report_metric once
+    # per epoch) then reuse the traced and compiled conditional.
+    return state
+
+
 def plateau_decision(
     state: ReduceOnPlateauState, value: ArrayLike
 ) -> ReduceOnPlateauState:
@@ -125,7 +131,7 @@ def plateau_decision(
     avg = state.avg_value + (value - state.avg_value) / count
     state = state._replace(count=count, avg_value=avg)
     full = count >= state.hyperparams.accumulation_size
-    return jax.lax.cond(full, _decide, lambda s: s, state)
+    return jax.lax.cond(full, _decide, _no_decision, state)
 
 
 @elementwise_constructor()

@@ -52,8 +52,10 @@ class RangeTestResult:
         for an even count).
       steepest: rate at the steepest descent of the smoothed loss against
         ``log(rate)`` (Smith's pick); with ``seeds``, the median.
-      valley: rate two thirds of the way down the longest stretch of falling
-        smoothed loss (fast.ai's pick); with ``seeds``, the median.
+      valley: rate two thirds of the way down the longest falling run (not
+        necessarily contiguous) of the smoothed loss, after fast.ai's
+        ``valley`` (its documentation says about two thirds; its code takes
+        about the middle of the run); with ``seeds``, the median.
       min_loss_div_10: rate at the lowest smoothed loss, divided by 10; with
         ``seeds``, the median.
       diverged: whether the sweep stopped because the loss diverged (with

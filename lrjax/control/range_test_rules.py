@@ -4,7 +4,9 @@ over seeds, and the plot.
 ``steepest``: the rate where the smoothed loss falls fastest against
 ``log(rate)`` (Smith, 2017, "Cyclical Learning Rates for Training Neural
 Networks": where the loss starts falling fast). ``valley``: two thirds of the
-way down the longest falling run of the smoothed loss (fast.ai's default).
+way down the longest (not necessarily contiguous) falling run of the
+smoothed loss, after fast.ai's default ``valley`` (described as about two
+thirds down; fast.ai's code takes about the middle of the run).
 ``min_loss_div_10``: the rate at the lowest smoothed loss, divided by 10.
 
 Every rule reads the curve from :func:`settling_points` on, where the
@@ -79,10 +81,12 @@ def settling_points(num_steps: int, smoothing: float) -> int:
 
 def _window(smoothed: ArrayLike, skip: int) -> tuple[int, int]:
     """Indices ``[first, end)`` of the points a rule reads: from ``skip`` to
-    the one before the last. A curve too short for ``skip`` keeps all but its
-    last point (at least one point)."""
-    end = max(len(np.asarray(smoothed)) - 1, 1)
-    return max(min(skip, end - 1), 0), end
+    the one before the last. Like :func:`settling_points`' cap on a short
+    sweep, a curve that stopped early skips at most half its points (at least
+    one point is read)."""
+    n = len(np.asarray(smoothed))
+    end = max(n - 1, 1)
+    return max(min(skip, n // 2, end - 1), 0), end
 
 
 def steepest(rates: ArrayLike, smoothed: ArrayLike, skip: int) -> float:
@@ -151,10 +155,23 @@ def all_picks(
 ) -> dict[str, float]:
     """Every rule's pick from one sweep's curve; ``which`` names the sweep in
     the error raised when no point is finite."""
-    if not np.isfinite(np.asarray(smoothed)).any():
+    finite = np.isfinite(np.asarray(smoothed))
+    if not finite.any():
         raise ValueError(
             f"find_learning_rate: the loss{which} was not finite at the smallest "
             "rate; check loss_fn and params, or lower min_lr."
+        )
+    n = int(finite.sum())
+    if n - 1 <= skip:
+        # The rules were meant to start where the average has settled; on
+        # an early-diverging curve they can only read its second half.
+        warnings.warn(
+            f"find_learning_rate: the sweep{which} diverged after {n} points, "
+            f"before the {skip} its rules skip while the smoothed loss settles; "
+            "they read the second half of those points, and the pick may sit "
+            "where the loss already rises. Lower min_lr (or max_lr) so that "
+            "the sweep spans the falling part of the curve.",
+            stacklevel=3,
         )
     return {name: pick(name, rates, smoothed, skip) for name in RULES}
 

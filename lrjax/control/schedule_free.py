@@ -238,8 +238,10 @@ def schedule_free_eval_params(state: OptState, params: Params) -> Params:
     Works wherever the state and parameters live: with a bare state and a
     parameter tree; with a Flax ``TrainState``; with an ``nnx.Optimizer`` (or
     its ``opt_state``) and the model (or ``nnx.state(model, nnx.Param)``),
-    giving an ``nnx.State`` that ``nnx.update(model, x)`` loads; and with the
-    state of :func:`lrjax.packed` (the result is unpacked).
+    giving an ``nnx.State`` to load into a copy of the model
+    (``eval_model = nnx.clone(model); nnx.update(eval_model, x)``: training
+    goes on from ``y``, so do not load ``x`` into the model being trained);
+    and with the state of :func:`lrjax.packed` (the result is unpacked).
 
     Args:
       state: the state of :func:`schedule_free` (or of an optimizer built on

@@ -196,10 +196,36 @@ def test_each_rule_reads_only_between_the_settling_points_and_the_last():
     # The longest falling run is 5..58; two thirds into it is point 40.
     assert rate_rules.valley(rates, curve, skip) == pytest.approx(rates[40])
     assert rate_rules.valley(rates, curve, 0) == pytest.approx(rates[38])
-    # A curve shorter than the skip keeps all but its last point.
+    # A curve shorter than the skip reads its second half (to the point
+    # before the last), as settling_points caps the skip of a short sweep.
     assert rate_rules.min_loss_div_10(rates[:4], curve[:4], 10) == pytest.approx(
         rates[2] / 10
     )
+
+
+def test_a_sweep_that_diverged_before_the_skip_reads_its_second_half_and_warns():
+    # 31 points, diverging before the 34 the default smoothing skips: lowest
+    # at point 16, then rising ever faster. Reading only point 29 (the old
+    # window) picked a rate where the loss already rose.
+    rates = np.geomspace(1.0, 30.0, 31)
+    t = np.arange(31.0)
+    curve = 1.0 + 0.01 * (t - 16.0) ** 2 + np.where(t > 16, 0.02 * (t - 16) ** 3, 0)
+    curve[-1] = 1e3
+    with pytest.warns(UserWarning, match="diverged after 31 points, before the 34"):
+        picks = rate_rules.all_picks(rates, curve, 34)
+    assert picks["min_loss_div_10"] == pytest.approx(rates[16] / 10)
+    # Steepest descent within points 15..29: the only falling step is 15 -> 16
+    # (central differences), so point 15.
+    assert picks["steepest"] == pytest.approx(rates[15])
+    # End to end: a sweep starting at half the stability limit diverges
+    # within about 33 points; it warns and still suggests a stable rate.
+    with pytest.warns(UserWarning, match="Lower min_lr"):
+        result = lrjax.find_learning_rate(
+            loss_fn, PARAMS, noisy_batches(), lrjax.sgd, min_lr=0.1, max_lr=100.0
+        )
+    assert len(result.learning_rates) < 35
+    assert 0 < result.suggestion < 2.0 / L
+    assert train(result.suggestion) < float(loss_fn(PARAMS, jnp.zeros(10))) / 100
 
 
 @pytest.mark.parametrize("rule", ["steepest", "valley", "min_loss_div_10"])

@@ -8,6 +8,8 @@ The reference is PyTorch's documented ``ReduceLROnPlateau`` rule
 
 from __future__ import annotations
 
+import logging
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -239,3 +241,20 @@ def test_bad_values_are_rejected_naming_value(value, error):
     state = lrjax.reduce_on_plateau().init(jnp.zeros(1))
     with pytest.raises(error, match="value"):
         lrjax.report_metric(state, value)
+
+
+def test_eager_calls_after_the_first_compile_nothing(caplog):
+    # Once per epoch, eagerly, as PyTorch's scheduler.step(val_loss): every
+    # decision after the first reuses the compiled conditional (a fresh
+    # lambda branch per call used to recompile it, 100-200 ms each).
+    for controller in (
+        lrjax.reduce_on_plateau(patience=1),
+        lrjax.loss_adaptive_scale(),
+    ):
+        state = optax.chain(lrjax.sgd(0.1), controller).init(jnp.zeros(3))
+        state = lrjax.report_metric(state, 1.0)
+        with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+            caplog.clear()
+            for value in (0.9, 1.1, 1.2):
+                state = lrjax.report_metric(state, value)
+        assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
