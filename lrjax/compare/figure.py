@@ -301,6 +301,8 @@ def draw_rate_sensitivity(
         ok = np.isfinite(low) & np.isfinite(high)
         if r.sweep.seeds.size > 1 and np.any(ok & (high > low)):
             ax.fill_between(x, low, high, where=ok, color=style.color, alpha=0.1, lw=0)
+        if runs.chosen is None:  # every rate diverged: nothing to star
+            continue
         chosen = int(np.flatnonzero(order == runs.chosen)[0])
         if np.isfinite(mean[chosen]):
             ax.plot(x[chosen], mean[chosen], "*", color=style.color, ms=13,

@@ -19,24 +19,49 @@ import numpy as np
 import optax
 
 from lrjax import _validation as val
+from lrjax._learning_rate import get_learning_rate
 from lrjax.tune.population import Tuned
 
 __all__ = [
+    "DEFAULT_ETA",
     "DEFAULT_RATES",
     "METHODS",
     "check_data",
     "check_factory",
     "check_loss",
+    "check_method_arguments",
     "check_metric",
     "check_rates",
     "check_seeds",
     "check_strategies",
+    "records_rate",
     "state_bytes",
 ]
 
 METHODS = ("grid", "halving", "pbt")
+# Successive halving's reduction factor when eta is None.
+DEFAULT_ETA = 3
+# The arguments only one method reads, and that method.
+METHOD_ARGUMENTS = {"eta": "halving", "min_steps": "halving", "pbt_interval": "pbt"}
 # Default grid for factories: ten rates, log-spaced over 1e-4..1.
 DEFAULT_RATES = np.logspace(-4.0, 0.0, 10)
+
+
+def check_method_arguments(method: str, **given: Any) -> None:
+    """Refuses an argument the chosen method does not read (given, not None).
+
+    ``eta=3``, halving's default, passes with any method: callers that
+    forward their own default (``lrjax.compare.compare``) change nothing.
+    """
+    for name, value in given.items():
+        used_by = METHOD_ARGUMENTS[name]
+        if name == "eta" and isinstance(value, int) and value == DEFAULT_ETA:
+            continue
+        if value is not None and method != used_by:
+            raise ValueError(
+                f"{name} applies to method={used_by!r} only; got {name}={value!r} "
+                f"with method={method!r} (leave it None, or use method={used_by!r})."
+            )
 
 
 def check_strategies(strategies: Any) -> tuple[dict[str, Tuned], list[str]]:
@@ -284,14 +309,46 @@ def check_metric(
 
 
 def check_factory(name: str, tuned: Tuned, rate: float, params: Any) -> Any:
-    """Calls the factory with a concrete rate; returns its state's abstract value."""
+    """Calls the factory with a concrete rate, then traces its ``init`` and
+    ``update`` with a traced rate (as the population runs it: nothing is
+    compiled); returns its state's abstract value."""
     tx = tuned.factory(float(rate))
     if not isinstance(tx, optax.GradientTransformation):
         raise TypeError(
             f"strategies[{name!r}] must return an optax GradientTransformation "
             f"for a rate (tried {float(rate)!r}), got {type(tx).__name__}: {tx!r}."
         )
+
+    def traced(rate: jax.Array, params: Any) -> Any:
+        tx = tuned.factory(rate)
+        state = tx.init(params)
+        return tx.update(params, state, params)
+
+    try:
+        jax.eval_shape(traced, jax.ShapeDtypeStruct((), jnp.float32), params)
+    except (
+        jax.errors.ConcretizationTypeError,
+        jax.errors.TracerIntegerConversionError,
+        jax.errors.TracerArrayConversionError,
+    ) as err:
+        raise TypeError(
+            f"strategies[{name!r}]: the factory must accept a traced rate (a "
+            "float32 scalar inside jit and vmap: every member's rate is data): no "
+            "Python control flow (if, min/max, range) on the rate and no float() "
+            f"or int() of it; use jnp.where / jnp.minimum instead. JAX said: "
+            f"{type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from err
     return jax.eval_shape(tx.init, params)
+
+
+def records_rate(state: Any) -> bool:
+    """Whether an (abstract) optimizer state records one applied rate
+    (:func:`lrjax.get_learning_rate`); else the sweep records the base rate."""
+    try:
+        rate = jax.eval_shape(get_learning_rate, state)
+    except ValueError:
+        return False
+    return not isinstance(rate, dict)
 
 
 def state_bytes(tree: Any) -> int:

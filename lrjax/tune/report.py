@@ -1,6 +1,6 @@
 """What a sweep prints, writes and draws: a ranked table, three CSV files and a
 four-panel figure (:meth:`SweepResult.table`, ``.to_csv`` and ``.plot`` call
-these).
+these; the figure is drawn by :mod:`lrjax.tune.figure`).
 
 Only the fields of :class:`~lrjax.tune.result.SweepResult` and
 :class:`~lrjax.tune.result.StrategyRuns` are read, so synthetic results with
@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrjax.tune.figure import plot, strategy_colours
 from lrjax.tune.stats import StrategySummary, summarise
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from lrjax.tune.result import StrategyRuns, SweepResult
 
 __all__ = [
@@ -37,7 +36,7 @@ __all__ = [
 
 
 def _values_note(summaries: dict[str, StrategySummary], result: SweepResult) -> str:
-    """Which seeds the summarised values come from, in words."""
+    """Which seeds (and, under PBT, which members) the values come from."""
     fresh = [s.name for s in summaries.values() if s.fresh_seeds]
     selection = [s.name for s in summaries.values() if not s.fresh_seeds]
     what = f"the chosen rate's {result.metric}"
@@ -45,6 +44,19 @@ def _values_note(summaries: dict[str, StrategySummary], result: SweepResult) -> 
     selection_words = (
         "the seeds the rate was selected on (optimistic: it was chosen for them)"
     )
+    if result.method == "pbt":
+        what = (
+            f"the final {result.metric} of the members descended from the chosen "
+            "initial rate (the best member among them)"
+        )
+        fresh_words = (
+            f"the chosen initial rate's {result.metric} on fresh seeds at a fixed "
+            "rate (a re-run after selection)"
+        )
+        if not selection:
+            return f"values: {fresh_words}"
+        if not fresh:
+            return f"values: {what}, on {selection_words}"
     if not selection:
         return f"values: {what} on {fresh_words}"
     if not fresh:
@@ -53,6 +65,12 @@ def _values_note(summaries: dict[str, StrategySummary], result: SweepResult) -> 
         f"values: {what} on {fresh_words} for {', '.join(fresh)};\n"
         f"        on {selection_words} for {', '.join(selection)}"
     )
+
+
+def _rate_text(s: StrategySummary) -> str:
+    if math.isnan(s.chosen_rate):
+        return "none"
+    return f"{s.chosen_rate:.3g}{EDGE_MARKS[s.at_edge]}"
 
 
 def _mark(s: StrategySummary) -> str:
@@ -87,7 +105,7 @@ def table(result: SweepResult, alpha: float = 0.05) -> str:
     for rank, s in enumerate(summaries.values(), 1):
         runs = result.strategies[s.name]
         rows.append([
-            str(rank), s.name, f"{s.chosen_rate:.3g}{EDGE_MARKS[s.at_edge]}",
+            str(rank), s.name, _rate_text(s),
             f"{s.mean:.4g} ± {s.std:.2g}", f"[{s.ci_low:.4g}, {s.ci_high:.4g}]",
             str(s.n), _mark(s), "" if s.best else f"{s.p_value_vs_best:.3g}",
             f"{runs.compile_seconds:.1f}", f"{runs.run_seconds:.1f}",
@@ -117,6 +135,22 @@ def table(result: SweepResult, alpha: float = 0.05) -> str:
             "↑/↓: the chosen rate is the highest/lowest tried; the best may lie "
             "beyond it: widen the rates"
         )
+    unchosen = [s.name for s in summaries.values() if math.isnan(s.chosen_rate)]
+    if unchosen:
+        footer.append(
+            f"none: no rate chosen for {', '.join(unchosen)}: every rate's "
+            f"{result.metric} was NaN or infinite (no final seeds run)"
+        )
+    single = [
+        name
+        for name, runs in result.strategies.items()
+        if getattr(runs, "rungs", None) is not None and len(runs.rungs) == 1
+    ]
+    if single:
+        footer.append(
+            f"halving had a single rung (the whole budget) for {', '.join(single)}: "
+            "every rate trained the budget, as a grid (lower min_steps)"
+        )
     return "\n".join([header, "-" * len(header), *map(line, rows), *footer])
 
 
@@ -132,7 +166,19 @@ SUMMARY_COLUMNS = (
     "ci_low", "ci_high", "best", "indistinguishable_from_best",
     "p_value_vs_best", "compilations", "compile_seconds", "run_seconds",
     "member_steps", "method", "budget", "higher_is_better", "rate_at_edge",
+    "learning_rate_recorded",
 )  # fmt: skip
+
+
+def _values_kind(s: StrategySummary, runs: StrategyRuns, result: SweepResult) -> str:
+    """The summary CSV's ``values`` cell: where the summarised values come from."""
+    if math.isnan(s.chosen_rate):
+        return "none (no rate chosen)"
+    if s.fresh_seeds:
+        return "fresh seeds"
+    if getattr(runs, "lineage", None) is not None:
+        return "selection seeds (chosen lineage)"
+    return "selection seeds"
 
 
 def metric_names(result: SweepResult) -> list[str]:
@@ -174,7 +220,13 @@ def to_csv(result: SweepResult, directory: str, alpha: float = 0.05) -> list[str
       rate they are) up to the member's steps trained, and ``eval`` rows per
       evaluation it reached; a member's rows stop where it stopped.
     * ``sweep_summary.csv`` (:data:`SUMMARY_COLUMNS`): the numbers of
-      :func:`table`, in its order.
+      :func:`table`, in its order; ``values`` says where they come from
+      (``fresh seeds``, ``selection seeds``, ``selection seeds (chosen
+      lineage)`` under PBT, ``none (no rate chosen)``: then ``chosen_rate``
+      and the statistics are ``nan``), and ``learning_rate_recorded`` is 0
+      for a strategy whose state records no rate: its ``learning_rate``
+      curves hold the base rate, not the rate applied (a plain optax
+      optimizer's schedule is invisible to the sweep).
 
     Numbers are written in their shortest exact form; NaN as ``nan``, and a
     column that does not apply to a row is empty.
@@ -198,7 +250,8 @@ def to_csv(result: SweepResult, directory: str, alpha: float = 0.05) -> list[str
                     e = last[r, s]
                     writer.writerow([
                         name, "sweep", _text(rate), _text(seed),
-                        int(r == runs.chosen), _text(runs.final_metric[r, s]),
+                        int(runs.chosen is not None and r == runs.chosen),
+                        _text(runs.final_metric[r, s]),
                         _text(runs.steps_trained[r, s]),
                         _text(runs.eval_steps[e]) if e >= 0 else "",
                         *(
@@ -207,7 +260,11 @@ def to_csv(result: SweepResult, directory: str, alpha: float = 0.05) -> list[str
                             for m in names
                         ),
                     ])  # fmt: skip
-            if runs.final_seeds is None or runs.final_metrics is None:
+            if (
+                runs.chosen is None
+                or runs.final_seeds is None
+                or runs.final_metrics is None
+            ):
                 continue
             final = runs.final_metrics
             for f_i, seed in enumerate(runs.final_seeds):
@@ -256,163 +313,13 @@ def to_csv(result: SweepResult, directory: str, alpha: float = 0.05) -> list[str
             runs = result.strategies[s.name]
             writer.writerow([
                 rank, s.name, _text(s.chosen_rate), result.metric,
-                "fresh seeds" if s.fresh_seeds else "selection seeds", s.n,
+                _values_kind(s, runs, result), s.n,
                 _text(s.mean), _text(s.std), _text(s.ci_low), _text(s.ci_high),
                 int(s.best), int(s.indistinguishable_from_best),
                 _text(s.p_value_vs_best), int(runs.compilations),
                 _text(float(runs.compile_seconds)), _text(float(runs.run_seconds)),
                 int(runs.member_steps), result.method, int(result.budget),
                 int(result.higher_is_better), s.at_edge,
+                int(getattr(runs, "records_rate", True)),
             ])  # fmt: skip
     return paths
-
-
-def _over_seeds(x: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
-    """Mean, min and max over ``axis`` of the finite values (NaN where there
-    are none: stopped or diverged members leave gaps, not warnings)."""
-    x = np.asarray(x, np.float64)
-    finite = np.isfinite(x)
-    count = finite.sum(axis)
-    mean = np.where(finite, x, 0.0).sum(axis) / np.maximum(count, 1)
-    low = np.where(finite, x, np.inf).min(axis)
-    high = np.where(finite, x, -np.inf).max(axis)
-    none = count == 0
-    return tuple(np.where(none, np.nan, v) for v in (mean, low, high))
-
-
-def _positive(x: np.ndarray) -> np.ndarray:
-    """NaN for values a log axis cannot show."""
-    x = np.asarray(x, np.float64)
-    return np.where(x > 0, x, np.nan)
-
-
-def strategy_colours(names: list[str]) -> dict[str, Any]:
-    """One qualitative colour per strategy: tab10's for up to 10, else tab20's
-    (repeating past 20)."""
-    import matplotlib
-
-    palette = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"].colors
-    return {n: palette[i % len(palette)] for i, n in enumerate(names)}
-
-
-def _band(ax: Any, x: np.ndarray, low: np.ndarray, high: np.ndarray, colour) -> None:
-    where = np.isfinite(low) & np.isfinite(high)
-    if np.any(where & (high > low)):
-        ax.fill_between(x, low, high, where=where, color=colour, alpha=0.15, lw=0)
-
-
-def plot(result: SweepResult, path: str | None = None) -> Figure:
-    """Draws the sweep in four panels and saves it to ``path`` when given.
-
-    (a) rate sensitivity: each rate's final metric, the mean over seeds (line
-    and markers) and the seeds' min..max (band), on a log rate axis, with the
-    chosen rate starred, rates stopped early (halving) hollow and rates where
-    a seed's metric is not finite (it diverged) crossed at the top: how wide
-    each strategy's good range is;
-    (b) the chosen rate's training loss per step (log axis; mean over seeds
-    and band); (c) the learning rate the chosen members applied per step,
-    every seed (schedules, and the schedules PBT discovers); (d) the
-    selection metric at each evaluation of the chosen rate (mean and band).
-    Means and bands use the finite values only, so stopped members (NaN) leave
-    gaps. The metric's axes are logarithmic when lower is better and every
-    value is positive. Needs matplotlib (the ``examples`` extra).
-
-    Returns:
-      The :class:`matplotlib.figure.Figure` (not registered with pyplot).
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    names = list(result.strategies)
-    colours = strategy_colours(names)
-    metric = result.metric
-    seen = np.concatenate([
-        np.ravel(np.asarray(a, np.float64))
-        for runs in result.strategies.values()
-        for a in (runs.final_metric, runs.eval_metrics[metric])
-    ])  # fmt: skip
-    seen = seen[np.isfinite(seen)]
-    log_metric = (
-        not result.higher_is_better and seen.size > 0 and bool(np.all(seen > 0))
-    )
-    shown = _positive if log_metric else (lambda x: np.asarray(x, np.float64))
-
-    figure = Figure(figsize=(13, 9.5), layout="constrained")
-    (sens, loss_ax), (rate_ax, eval_ax) = figure.subplots(2, 2)
-    handles = []
-    for name, runs in result.strategies.items():
-        c, chosen = colours[name], runs.chosen
-        rates = np.asarray(runs.rates, np.float64)
-        order = np.argsort(rates)
-        final = np.asarray(runs.final_metric, np.float64)[order]
-        mean, low, high = (shown(v) for v in _over_seeds(final, axis=1))
-        # Rates stopped early (successive halving) get hollow markers: their
-        # metric is from an earlier evaluation than the survivors'.
-        trained = np.asarray(runs.steps_trained)[order]
-        early = np.any(trained < trained.max(), axis=1)
-        sens.plot(rates[order], mean, "o-", color=c, ms=5, lw=1.5,
-                  markevery=list(np.flatnonzero(~early)))  # fmt: skip
-        if np.any(early):
-            sens.plot(rates[order][early], mean[early], "o", ls="none", color=c,
-                      ms=5, mfc="white")  # fmt: skip
-        _band(sens, rates[order], low, high, c)
-        at = int(np.flatnonzero(order == chosen)[0])
-        if np.isfinite(mean[at]):
-            sens.plot(rates[chosen], mean[at], "*", color=c, ms=15, mec="black",
-                      mew=0.8, zorder=4)  # fmt: skip
-        diverged = ~np.all(np.isfinite(final), axis=1)
-        if np.any(diverged):  # at the top of the axes: their values are not finite
-            sens.plot(rates[order][diverged], np.ones(diverged.sum()), "x",
-                      color=c, ms=8, mew=2, transform=sens.get_xaxis_transform(),
-                      clip_on=False)  # fmt: skip
-
-        loss = np.asarray(runs.train_loss, np.float64)[chosen]
-        steps = np.arange(1, loss.shape[-1] + 1)
-        mean, low, high = (_positive(v) for v in _over_seeds(loss, axis=0))
-        loss_ax.plot(steps, mean, color=c, lw=1.2)
-        _band(loss_ax, steps, low, high, c)
-
-        for seed_rates in np.asarray(runs.learning_rate, np.float64)[chosen]:
-            rate_ax.plot(steps, _positive(seed_rates), color=c, lw=1.0, alpha=0.8)
-
-        evals = np.asarray(runs.eval_metrics[metric], np.float64)[chosen]
-        eval_steps = np.asarray(runs.eval_steps)
-        mean, low, high = (shown(v) for v in _over_seeds(evals, axis=0))
-        eval_ax.plot(eval_steps, mean, "o-", color=c, ms=3, lw=1.5)
-        _band(eval_ax, eval_steps, low, high, c)
-        handles.append(
-            Line2D([], [], color=c, lw=2, label=f"{name} (rate {rates[chosen]:.3g})")
-        )
-    handles += [
-        Line2D([], [], ls="none", marker="*", ms=12, color="grey", mec="black",
-               label="chosen rate"),
-        Line2D([], [], ls="none", marker="x", ms=8, mew=2, color="grey",
-               label="a seed diverged (not finite)"),
-        Line2D([], [], ls="none", marker="o", ms=5, color="grey", mfc="white",
-               label="stopped early (halving)"),
-        Patch(color="grey", alpha=0.3, label="seeds' min..max"),
-    ]  # fmt: skip
-
-    yscale = "log" if log_metric else "linear"
-    sens.set(xscale="log", yscale=yscale, xlabel="initial (peak) learning rate",
-             ylabel=metric, title="(a) rate sensitivity: final metric per rate")  # fmt: skip
-    loss_ax.set(yscale="log", xlabel="step", ylabel="training loss",
-                title="(b) training loss of the chosen rate")  # fmt: skip
-    rate_ax.set(yscale="log", xlabel="step", ylabel="learning rate",
-                title="(c) learning rate applied by the chosen members")  # fmt: skip
-    eval_ax.set(yscale=yscale, xlabel="step", ylabel=metric,
-                title=f"(d) {metric} of the chosen rate at each evaluation")  # fmt: skip
-    for ax in (sens, loss_ax, rate_ax, eval_ax):
-        ax.grid(alpha=0.3, which="both", lw=0.5)
-    figure.legend(handles=handles, loc="outside lower center", frameon=False,
-                  ncol=min(len(handles), 4))  # fmt: skip
-    better = "higher" if result.higher_is_better else "lower"
-    figure.suptitle(
-        f"{result.method} sweep, {metric} ({better} is better); lines: mean over "
-        "seeds, bands: lowest to highest seed"
-    )
-    if path is not None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        figure.savefig(path, dpi=110)
-    return figure

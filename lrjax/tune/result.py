@@ -31,18 +31,22 @@ class StrategyRuns:
       train_loss: ``(R, S, T)`` float32 minibatch loss at each step, NaN
         after a member stopped.
       learning_rate: ``(R, S, T)`` float32 rate each step applied
-        (:func:`lrjax.get_learning_rate` of the state after the step; the
-        member's base rate when the state records none), NaN after a stop.
+        (:func:`lrjax.get_learning_rate` of the state after the step), NaN
+        after a stop. When the state records no rate (``records_rate`` is
+        False: a plain optax optimizer, whose schedule lives in a step count)
+        it is the member's base rate, flat: not the rate applied.
       eval_steps: ``(E,)`` int64 steps trained when each evaluation ran.
       eval_metrics: name -> ``(R, S, E)`` float32, NaN where the member was
         not evaluated.
       final_metric: ``(R, S)`` float64 selection metric at each member's last
         evaluation.
       steps_trained: ``(R, S)`` int64.
-      chosen: index into ``rates`` of the chosen rate: the best mean over
-        seeds of ``final_metric`` among rates whose members trained the whole
-        budget (under PBT: the initial rate of the lineage of the member that
-        ended best, the lineage passing to a member with every copy).
+      chosen: index into ``rates`` of the chosen rate: the best finite mean
+        over seeds of ``final_metric`` among rates whose members trained the
+        whole budget (under PBT: the initial rate of the lineage of the member
+        that ended best, the lineage passing to a member with every copy), or
+        ``None`` when no rate has a finite metric (every member diverged): no
+        rate is chosen and ``final_seeds`` are not run.
       final_seeds: ``(F,)`` fresh seeds the chosen rate was re-run on, or
         ``None``.
       final_metrics: name -> ``(F,)`` the re-runs' metrics at the end of the
@@ -52,6 +56,17 @@ class StrategyRuns:
       compile_seconds: time spent tracing and compiling.
       run_seconds: time spent running the compiled functions.
       member_steps: sum of ``steps_trained`` (re-runs excluded).
+      lineage: PBT only (else ``None``): ``(R, S)`` int64, the initial member
+        ``r * S + s`` whose rate each member descends from at the end (a
+        member copied into another passes its lineage on). The chosen rate's
+        values (the table's, :func:`lrjax.tune.stats.summarised_values`) are
+        the final metrics of the members with ``lineage // S == chosen``: the
+        best final member and every other descendant of its initial rate.
+      rungs: halving only (else ``None``): ``(K,)`` int64, the steps at which
+        the rates were ranked and cut (the last is the budget; a single rung
+        means every rate trained the whole budget, as a grid).
+      records_rate: whether the optimizer state records the applied rate
+        (see ``learning_rate``); False for plain optax optimizers.
 
     Examples:
         The population of :func:`lrjax.sweep`'s example: SGD fitting ``w`` in
@@ -88,17 +103,22 @@ class StrategyRuns:
     eval_metrics: dict[str, np.ndarray]
     final_metric: np.ndarray
     steps_trained: np.ndarray
-    chosen: int
+    chosen: int | None
     final_seeds: np.ndarray | None
     final_metrics: dict[str, np.ndarray] | None
     compilations: int
     compile_seconds: float
     run_seconds: float
     member_steps: int
+    lineage: np.ndarray | None = None
+    rungs: np.ndarray | None = None
+    records_rate: bool = True
 
     @property
     def chosen_rate(self) -> float:
-        """The chosen (initial) rate, ``rates[chosen]``."""
+        """The chosen (initial) rate, ``rates[chosen]``; NaN when none is chosen."""
+        if self.chosen is None:
+            return float("nan")
         return float(self.rates[self.chosen])
 
 

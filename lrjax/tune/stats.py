@@ -335,7 +335,7 @@ def rate_at_edge(runs: StrategyRuns) -> str:
     """``"highest"``/``"lowest"`` when ``runs.chosen`` is the highest/lowest of
     two or more distinct rates tried, else ``""``."""
     rates = np.asarray(runs.rates, np.float64)
-    if np.unique(rates).size < 2:
+    if runs.chosen is None or np.unique(rates).size < 2:
         return ""
     chosen = rates[runs.chosen]
     if chosen >= rates.max():
@@ -346,10 +346,19 @@ def rate_at_edge(runs: StrategyRuns) -> str:
 def summarised_values(runs: StrategyRuns, metric: str) -> tuple[np.ndarray, bool]:
     """The values :func:`summarise` uses for one strategy, and whether they
     come from fresh seeds: the chosen rate's ``final_metrics[metric]`` on the
-    re-run's fresh seeds when present, else ``final_metric[chosen, :]``."""
+    re-run's fresh seeds when present; else, under PBT (``runs.lineage``), the
+    final metrics of the members descended from the chosen initial rate (the
+    best final member among them); else ``final_metric[chosen, :]``. None
+    when no rate was chosen (``chosen is None``)."""
+    if runs.chosen is None:
+        return np.zeros(0, np.float64), False
     if runs.final_metrics is not None and metric in runs.final_metrics:
         return np.asarray(runs.final_metrics[metric], np.float64).ravel(), True
-    return np.asarray(runs.final_metric, np.float64)[runs.chosen].ravel(), False
+    final = np.asarray(runs.final_metric, np.float64)
+    lineage = getattr(runs, "lineage", None)
+    if lineage is not None:
+        return final[np.asarray(lineage) // final.shape[1] == runs.chosen], False
+    return final[runs.chosen].ravel(), False
 
 
 def summarise(result: SweepResult, alpha: float = 0.05) -> dict[str, StrategySummary]:
@@ -373,7 +382,8 @@ def summarise(result: SweepResult, alpha: float = 0.05) -> dict[str, StrategySum
     values, parts = {}, {}
     for name, runs in result.strategies.items():
         values[name], fresh = summarised_values(runs, result.metric)
-        parts[name] = (float(np.asarray(runs.rates)[runs.chosen]), fresh)
+        rate = math.nan if runs.chosen is None else runs.rates[runs.chosen]
+        parts[name] = (float(rate), fresh)
     stats = {name: mean_std_ci(v) for name, v in values.items()}
 
     def key(name: str) -> tuple[bool, float]:

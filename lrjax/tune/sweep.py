@@ -8,6 +8,7 @@ as a grid, by successive halving or by population based training
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,34 +21,17 @@ from lrjax._progress import progress_bar
 from lrjax.tune import inputs
 from lrjax.tune.named import named_strategies
 from lrjax.tune.population import Engine, Seeds, Task, seed_states, tree_take
-from lrjax.tune.result import StrategyRuns, SweepResult
+from lrjax.tune.result import SweepResult
 from lrjax.tune.search import (
-    Outcome,
     eval_points,
     run_grid,
     run_halving,
     run_pbt,
     rung_steps,
 )
+from lrjax.tune.selection import strategy_runs
 
 __all__ = ["sweep"]
-
-
-def _last_metric(outcome: Outcome, metric: str) -> np.ndarray:
-    """Each member's metric at its last evaluation."""
-    cols = np.searchsorted(outcome.eval_steps, outcome.steps_trained, side="right") - 1
-    values = outcome.metrics[metric]
-    return values[np.arange(len(values)), cols].astype(np.float64)
-
-
-def _choose(final: np.ndarray, full: np.ndarray, higher_is_better: bool) -> int:
-    """Best mean over seeds among the rates whose members trained the budget."""
-    mean = np.mean(-final if higher_is_better else final, axis=1)
-    mean = np.where(np.isnan(mean), np.inf, mean)
-    mean = np.where(full, mean, np.nan)
-    if np.all(np.isnan(mean)):
-        return 0
-    return int(np.nanargmin(mean))
 
 
 def sweep(
@@ -68,7 +52,7 @@ def sweep(
     rates: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     seeds: int | Sequence[int] = 3,
     method: str = "grid",
-    eta: int = 3,
+    eta: int | None = None,
     min_steps: int | None = None,
     pbt_interval: int | None = None,
     final_seeds: int | Sequence[int] | None = None,
@@ -105,7 +89,12 @@ def sweep(
 
     Each strategy's chosen rate is the best mean over seeds of the metric at
     the end of the budget; with ``final_seeds`` it is re-run, at that fixed
-    rate, on fresh seeds, and those metrics are the ones to report.
+    rate, on fresh seeds, and those metrics are the ones to report. Rates
+    whose mean is NaN or infinite (a seed diverged) are never chosen; when no
+    rate is left (under PBT: no member's final metric is finite) a
+    ``RuntimeWarning`` names the strategy, ``chosen`` is ``None``
+    (``chosen_rate`` NaN, the table's rate ``none``) and ``final_seeds`` are
+    not run for it.
 
     Compilations: one per strategy for the grid and PBT, one per rung for
     halving, one more for the re-run on ``final_seeds``; the seeds' initial
@@ -114,8 +103,10 @@ def sweep(
     equal chunks, the last padded, all through the same compilation; with
     several devices the population axis is sharded over them.
 
-    Evaluation runs every ``eval_every`` steps and at the end (and at halving's
-    rungs and PBT's points): ``eval_fn(params, eval_data) -> {name: scalar}``,
+    Evaluation runs every ``eval_every`` steps and at the end (and at the
+    strategy's own halving rungs or PBT points: a strategy is never evaluated
+    at another's rungs, so its results do not depend on what shares the
+    sweep): ``eval_fn(params, eval_data) -> {name: scalar}``,
     or without ``eval_fn`` the metric ``"loss"``, ``loss_fn(params,
     eval_data)``, on the whole training data when ``eval_data`` is ``None``.
     Strategies with an ``eval_params(opt_state, params)`` hook (schedule-free,
@@ -129,8 +120,13 @@ def sweep(
     Args:
       init_fn: ``key -> params``.
       loss_fn: ``(params, batch) -> loss`` (``(loss, aux)`` with ``has_aux``).
-      data: a tree of arrays with a leading example axis; each seed reshuffles
-        it every epoch (``len // batch_size`` batches, the rest dropped).
+      data: a tree of arrays with a leading example axis, ``n`` examples.
+        Step ``t`` (0-based, counted over the whole budget) of epoch ``e = t
+        // (n // batch_size)`` takes the examples ``order[p * batch_size : (p
+        + 1) * batch_size]``, ``p = t % (n // batch_size)``, of ``order =
+        jax.random.permutation(jax.random.fold_in(data_key, e), n)``, with
+        ``_, data_key = jax.random.split(jax.random.PRNGKey(seed))``; the last
+        ``n % batch_size`` examples of each epoch's order are not used.
       strategies: name -> ``factory(learning_rate) -> GradientTransformation``
         (called with a traced scalar; or a ``(factory, eval_params)`` pair), or
         names of rows of :data:`lrjax.compare.STRATEGIES` (all but
@@ -153,18 +149,25 @@ def sweep(
         hand-set rate.
       seeds: a count (seeds ``0..n-1``) or a sequence of seeds. Default 3.
       method: ``"grid"`` (default), ``"halving"`` or ``"pbt"``.
-      eta: halving's reduction factor, an int ``>= 2``. Default 3.
+      eta: halving's reduction factor, an int ``>= 2``; ``None`` (default)
+        means 3. Only with ``method="halving"``: another value with another
+        method is a ``ValueError`` (3 itself is let through, as it changes
+        nothing).
       min_steps: halving's first rung: the fewest steps a rate trains before
         it can be stopped (Ray Tune's ``grace_period``, Optuna's
         ``min_resource``), in ``[1, steps]``. Default ``max(1, steps //
-        eta**2)``: at most two rungs before the end. Short first rungs favour
+        eta**2)``: at most two rungs before the end. Only with
+        ``method="halving"``; a ``min_steps`` above ``steps // eta`` leaves a
+        single rung (every rate trains the whole budget, as a grid: a
+        ``UserWarning`` and a table footer say so). Short first rungs favour
         rates that learn fast early and lose later (the short-horizon bias of
         early stopping): on MNIST-1D, 16 Adam rates selected on the test
         accuracy, a first rung at ``steps // 27`` kept a rate 1.7x above the
         grid's best, one at ``steps // 9`` found it with 28% of the grid's
         member-steps (``benchmarks/sweep_population.py``).
       pbt_interval: steps between PBT's exploit steps, in ``[1, steps)``;
-        default ``max(1, steps // 10)``.
+        ``None`` (default) means ``max(1, steps // 10)``. Only with
+        ``method="pbt"``.
       final_seeds: re-run each chosen rate on fresh seeds (a count: the seeds
         after the largest of ``seeds``; or a sequence) for the whole budget,
         at a fixed rate, and report those metrics (not the ones selected on).
@@ -181,7 +184,11 @@ def sweep(
       A :class:`SweepResult` (see :class:`StrategyRuns` for the arrays).
 
     Raises:
-      ValueError, TypeError: for bad arguments, before anything compiles.
+      ValueError, TypeError: for bad arguments, before anything compiles: an
+        argument the method does not read (``eta`` or ``min_steps`` without
+        halving, ``pbt_interval`` without PBT) is a ``ValueError``; a factory
+        that cannot take a traced rate (Python ``if`` on it, ``float(rate)``)
+        a ``TypeError`` naming the strategy.
 
     Examples:
         Fit the one weight ``w`` of ``y = 3 x`` by least squares: SGD at two
@@ -200,12 +207,17 @@ def sweep(
         0.5
     """
     val.check_one_of("method", method, inputs.METHODS)
+    inputs.check_method_arguments(
+        method, eta=eta, min_steps=min_steps, pbt_interval=pbt_interval
+    )
     tuned, names = inputs.check_strategies(strategies)
     val.check_positive_int("steps", steps)
     val.check_type("has_aux", has_aux, bool)
     val.check_type("higher_is_better", higher_is_better, bool)
-    val.check_positive_int("eta", eta)
-    val.check_in_range("eta", eta, 2)
+    if method == "halving":
+        eta = inputs.DEFAULT_ETA if eta is None else eta
+        val.check_positive_int("eta", eta)
+        val.check_in_range("eta", eta, 2)
     eval_every = max(1, steps // 10) if eval_every is None else eval_every
     val.check_positive_int("eval_every", eval_every)
     for name, value in (("max_members", max_members), ("max_bytes", max_bytes)):
@@ -230,7 +242,8 @@ def sweep(
         defaults = {}
     order = names or list(tuned)
     rates = inputs.check_rates(rates, order, defaults)
-    extra: list[int] = []
+    extra: dict[str, list[int]] = {name: [] for name in order}
+    rungs: dict[str, list[int] | None] = dict.fromkeys(order)
     if min_steps is not None:
         val.check_positive_int("min_steps", min_steps)
         if min_steps > steps:
@@ -240,7 +253,19 @@ def sweep(
             )
     if method == "halving":
         for name in order:
-            extra += rung_steps(steps, eta, len(rates[name]), min_steps)
+            rungs[name] = extra[name] = rung_steps(
+                steps, eta, len(rates[name]), min_steps
+            )
+            if len(rungs[name]) == 1 and len(rates[name]) > 1:
+                warnings.warn(
+                    f"sweep: method='halving' has a single rung {rungs[name]} for "
+                    f"{name!r} ({len(rates[name])} rates, steps={steps}, eta={eta}, "
+                    f"min_steps={min_steps}): every rate trains the whole budget, "
+                    f"as a grid. For a first stop, lower min_steps to at most "
+                    f"steps // eta = {steps // eta}, or raise steps.",
+                    UserWarning,
+                    stacklevel=2,
+                )
     if method == "pbt":
         pbt_interval = max(1, steps // 10) if pbt_interval is None else pbt_interval
         val.check_positive_int("pbt_interval", pbt_interval)
@@ -249,7 +274,8 @@ def sweep(
                 f"pbt_interval must be in [1, {steps - 1}] (below steps={steps}), "
                 f"got {pbt_interval}."
             )
-        extra += list(range(pbt_interval, steps, pbt_interval))
+        for name in order:
+            extra[name] = list(range(pbt_interval, steps, pbt_interval))
 
     params = jax.eval_shape(init_fn, jax.random.PRNGKey(0))
     inputs.check_loss(loss_fn, has_aux, params, batch)
@@ -259,9 +285,10 @@ def sweep(
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
         raise ValueError(f"devices must not be empty, got {devices!r}.")
-    caps = {}
+    caps, records = {}, {}
     for name in order:
         state = inputs.check_factory(name, tuned[name], rates[name][0], params)
+        records[name] = inputs.records_rate(state)
         cap = max_members or len(rates[name]) * len(seeds)
         if max_bytes is not None:
             member = 3 * inputs.state_bytes(params) + inputs.state_bytes(state) + 4 * n
@@ -288,7 +315,9 @@ def sweep(
     )
     data = None if batch_fn is not None else jax.tree_util.tree_map(jnp.asarray, data)
     eval_data = jax.tree_util.tree_map(jnp.asarray, eval_data)
-    points = eval_points(steps, eval_every, extra)
+    # Each strategy's own evaluations (its rungs, PBT's points): a strategy's
+    # controllers decide at those only, whatever else shares the sweep.
+    points = {name: eval_points(steps, eval_every, extra[name]) for name in order}
     everyone = seeds if final_seeds is None else np.concatenate([seeds, final_seeds])
     states, init_compile, init_run = seed_states(init_fn, everyone)
     chosen_seeds = Seeds(*tree_take(states, np.arange(len(seeds))))
@@ -305,7 +334,7 @@ def sweep(
         if bar is not None:
             bar.set_description_str(f"{name:>20}")
         if method == "grid":
-            outcome = run_grid(engine, r, chosen_seeds, steps, points)
+            outcome = run_grid(engine, r, chosen_seeds, steps, points[name])
         elif method == "halving":
 
             def on_rung(k: int, active: int, name: str = name) -> None:
@@ -313,69 +342,24 @@ def sweep(
                     bar.set_postfix_str(f"{name}: rung {k}, {active} rates")
 
             outcome = run_halving(
-                engine, r, chosen_seeds, steps, points, eta,
+                engine, r, chosen_seeds, steps, points[name], eta,
                 higher_is_better=higher_is_better, metric=metric,
                 min_steps=min_steps, on_rung=on_rung,
             )  # fmt: skip
         else:
             outcome = run_pbt(
-                engine, r, chosen_seeds, steps, points, pbt_interval,
+                engine, r, chosen_seeds, steps, points[name], pbt_interval,
                 higher_is_better=higher_is_better,
             )  # fmt: skip
         if not results:  # the shared initialisation, timed with the first
             engine.compile_seconds += init_compile
             engine.run_seconds += init_run
-        results[name] = _runs(name, engine, outcome, r, seeds, final_seeds, fresh_seeds, steps, points, metric_names, metric, higher_is_better)  # fmt: skip
+        results[name] = strategy_runs(
+            name, engine, outcome, r, seeds, final_seeds, fresh_seeds, steps,
+            points[name], metric_names, metric, higher_is_better,
+            rungs=rungs[name], records_rate=records[name],
+        )  # fmt: skip
         if bar is not None:
             best = results[name]
             bar.set_postfix_str(f"{name}: rate {best.chosen_rate:.3g}")
     return SweepResult(results, metric, higher_is_better, method, steps)
-
-
-def _runs(
-    name: str,
-    engine: Engine,
-    outcome: Outcome,
-    rates: np.ndarray,
-    seeds: np.ndarray,
-    final_seeds: np.ndarray | None,
-    fresh_seeds: Seeds | None,
-    steps: int,
-    points: Sequence[int],
-    metric_names: Sequence[str],
-    metric: str,
-    higher_is_better: bool,
-) -> StrategyRuns:
-    """Reshapes an outcome to ``[rate, seed, ...]``, chooses, and re-runs."""
-    r, s = len(rates), len(seeds)
-    shape = lambda x: x.reshape(r, s, *x.shape[1:])
-    final = shape(_last_metric(outcome, metric))
-    trained = shape(outcome.steps_trained)
-    if outcome.lineage is None:
-        chosen = _choose(final, np.all(trained == steps, axis=1), higher_is_better)
-    else:  # PBT: the initial rate of the best final member's lineage
-        scores = np.ravel(-final if higher_is_better else final)
-        best = int(np.argmin(np.where(np.isnan(scores), np.inf, scores)))
-        chosen = int(outcome.lineage[best]) // s
-    final_metrics = None
-    if final_seeds is not None:
-        again = run_grid(engine, rates[chosen : chosen + 1], fresh_seeds, steps, points)
-        final_metrics = {k: again.metrics[k][:, -1].copy() for k in metric_names}
-    return StrategyRuns(
-        name=name,
-        rates=np.asarray(rates, np.float64),
-        seeds=np.asarray(seeds, np.int64),
-        train_loss=shape(outcome.train_loss),
-        learning_rate=shape(outcome.learning_rate),
-        eval_steps=outcome.eval_steps,
-        eval_metrics={k: shape(outcome.metrics[k]) for k in metric_names},
-        final_metric=final,
-        steps_trained=trained,
-        chosen=chosen,
-        final_seeds=final_seeds,
-        final_metrics=final_metrics,
-        compilations=engine.counter[0],
-        compile_seconds=engine.compile_seconds,
-        run_seconds=engine.run_seconds,
-        member_steps=int(outcome.steps_trained.sum()),
-    )

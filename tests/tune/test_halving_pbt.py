@@ -11,10 +11,12 @@ import math
 
 import jax
 import numpy as np
+import optax
 import pytest
 from sweep_problem import BATCH, DATA, ONE, init, loss_fn
 
 import lrjax
+from lrjax.tune.stats import summarised_values
 
 RATES = list(np.logspace(-3, -0.5, 9))
 
@@ -66,11 +68,12 @@ def test_halving_keeps_the_top_third_and_continues_from_saved_state():
 def test_pbt_exploit_and_explore_equal_a_reference_with_the_same_key():
     """Full-batch data, so a copy's next loss equals its donor's."""
     rates, seeds = [0.01, 0.05, 0.2, 0.6], [0, 1]
-    runs = lrjax.sweep(
+    result = lrjax.sweep(
         init, loss_fn, batch_fn=lambda key, step: DATA, eval_data=DATA, steps=15,
         eval_every=5, method="pbt", pbt_interval=5, strategies={"sgd": lrjax.sgd},
         rates=rates, seeds=seeds, devices=ONE, progress=False,
-    ).strategies["sgd"]  # fmt: skip
+    )  # fmt: skip
+    runs = result.strategies["sgd"]
     assert runs.compilations == 1
     np.testing.assert_array_equal(runs.eval_steps, [5, 10, 15])
     # member r * S + s, as the population is laid out
@@ -99,6 +102,75 @@ def test_pbt_exploit_and_explore_equal_a_reference_with_the_same_key():
     best_final = int(np.argmin(metric[:, -1]))
     assert runs.chosen == lineage[best_final] // 2
     assert runs.member_steps == 8 * 15
+    np.testing.assert_array_equal(runs.lineage, lineage.reshape(4, 2))
+    # The values reported: the final metric of every member descended from
+    # the chosen initial rate, the best final member among them.
+    mine = lineage // 2 == runs.chosen
+    assert mine[best_final]
+    expected = metric[mine, -1].astype(np.float64)
+    values, fresh = summarised_values(runs, "loss")
+    assert not fresh
+    np.testing.assert_allclose(np.sort(values), np.sort(expected), rtol=1e-6)
+    table = result.table()
+    row = table.splitlines()[2]
+    assert f"{expected.mean():.4g} ± " in row and f"  {mine.sum()}  " in row
+    assert "members descended from the chosen initial rate" in table
+
+
+def test_halving_strategy_results_do_not_depend_on_the_other_strategies():
+    """A plateau strategy's controller decides at its own evaluations only:
+    3 rates (rungs 9, 27) give the same run alone and beside 9 Adam rates
+    (rungs 3, 9, 27)."""
+
+    def plateau(lr):
+        return optax.chain(
+            lrjax.sgd(lr, momentum=0.9), lrjax.reduce_on_plateau(0.5, patience=0)
+        )
+
+    kwargs = dict(
+        batch_size=BATCH, steps=27, eval_every=9, seeds=2, method="halving",
+        devices=ONE, progress=False,
+    )  # fmt: skip
+    plateau_rates = [0.03, 0.3, 1.0]
+    alone = lrjax.sweep(
+        init, loss_fn, DATA, strategies={"plateau": plateau},
+        rates={"plateau": plateau_rates}, **kwargs,
+    ).strategies["plateau"]  # fmt: skip
+    both = lrjax.sweep(
+        init, loss_fn, DATA, strategies={"adam": lrjax.adam, "plateau": plateau},
+        rates={"plateau": plateau_rates, "adam": RATES}, **kwargs,
+    )  # fmt: skip
+    together = both.strategies["plateau"]
+    # multiples of eval_every, and each strategy's own rungs
+    assert alone.eval_steps.tolist() == [9, 18, 27]
+    assert together.eval_steps.tolist() == [9, 18, 27]
+    assert both.strategies["adam"].eval_steps.tolist() == [3, 9, 18, 27]
+    assert alone.rungs.tolist() == together.rungs.tolist() == [9, 27]
+    for field in ("train_loss", "learning_rate", "final_metric", "steps_trained"):
+        np.testing.assert_array_equal(getattr(alone, field), getattr(together, field))
+    np.testing.assert_array_equal(
+        alone.eval_metrics["loss"], together.eval_metrics["loss"]
+    )
+    assert alone.chosen == together.chosen
+    assert alone.member_steps == together.member_steps == 2 * (3 * 9 + 1 * 18)
+
+
+def test_halving_with_a_single_rung_warns_and_says_so_in_the_table():
+    """3 rates, eta 3, 27 steps: the first rung would be 27 // 3 = 9 steps,
+    under min_steps=10, so the only rung is the budget: a grid."""
+    with pytest.warns(
+        UserWarning,
+        match=r"single rung \[27\] for 'adam'.*min_steps to at most steps // eta = 9",
+    ):
+        result = lrjax.sweep(
+            init, loss_fn, DATA, batch_size=BATCH, steps=27, eval_every=9,
+            method="halving", min_steps=10, strategies={"adam": lrjax.adam},
+            rates=[0.01, 0.03, 0.1], seeds=1, devices=ONE, progress=False,
+        )  # fmt: skip
+    runs = result.strategies["adam"]
+    assert runs.rungs.tolist() == [27]
+    np.testing.assert_array_equal(runs.steps_trained, 27)
+    assert "halving had a single rung (the whole budget) for adam" in result.table()
 
 
 @pytest.mark.slow
