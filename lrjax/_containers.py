@@ -43,6 +43,22 @@ def holds_variables(tree: Any) -> bool:
     return any(is_var(x) for x in jax.tree_util.tree_leaves(tree, is_leaf=is_var))
 
 
+def boxes_every_leaf(tree: Any) -> bool:
+    """Whether every leaf of ``tree`` is an ``nnx.Variable`` box: an
+    ``nnx.Optimizer``'s ``opt_state``, whose boxes can be updated in place.
+    An optax state built from an ``nnx.State`` of parameters boxes only the
+    buffers shaped like them (its counts are bare arrays in NamedTuples):
+    it is a plain tree to replace, not to update."""
+    nnx = nnx_or_none()
+    if nnx is None:
+        return False
+    import jax
+
+    is_var = lambda x: isinstance(x, nnx.Variable)  # noqa: E731
+    leaves = jax.tree_util.tree_leaves(tree, is_leaf=is_var)
+    return bool(leaves) and all(is_var(x) for x in leaves)
+
+
 def as_pure(tree: Any) -> Any:
     """``tree`` with every ``nnx.Variable`` box replaced by its array."""
     nnx = nnx_or_none()
@@ -74,22 +90,36 @@ def is_train_state(holder: Any) -> bool:
 def with_opt_state(holder: Any, new_state: Any) -> Any:
     """``holder`` with its optimizer state replaced by ``new_state``.
 
-    An ``nnx.Optimizer`` (or a tree of ``nnx.Variable`` boxes) is updated in
-    place and returned; a ``TrainState`` is returned replaced; a bare tree is
-    ``new_state`` itself.
+    An ``nnx.Optimizer`` (or a tree whose every leaf is an ``nnx.Variable``
+    box, as its ``opt_state``) is updated in place and returned; a
+    ``TrainState`` is returned replaced; any other tree (an optax state built
+    from an ``nnx.State`` of parameters included) is ``new_state`` itself.
     """
     nnx = nnx_or_none()
     if is_nnx_optimizer(holder):
         nnx.update(holder.opt_state, nnx.state(new_state))
         return holder
     if is_train_state(holder):
-        if holds_variables(holder.opt_state):
+        if boxes_every_leaf(holder.opt_state):
             nnx.update(holder.opt_state, nnx.state(new_state))
             return holder
         return holder.replace(opt_state=new_state)
-    if holds_variables(holder):
+    if boxes_every_leaf(holder):
         nnx.update(holder, nnx.state(new_state))
         return holder
+    if holds_variables(holder):
+        # Some leaves boxed (moments shaped like nnx.Param leaves): keep the
+        # boxes where they were, so that the tree keeps its structure (a
+        # lax.scan carry, say).
+        import jax
+
+        is_var = lambda x: isinstance(x, nnx.Variable)  # noqa: E731
+        return jax.tree_util.tree_map(
+            lambda old, new: old.replace(new) if is_var(old) else new,
+            holder,
+            new_state,
+            is_leaf=is_var,
+        )
     return new_state
 
 

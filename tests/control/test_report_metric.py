@@ -258,3 +258,35 @@ def test_eager_calls_after_the_first_compile_nothing(caplog):
             for value in (0.9, 1.1, 1.2):
                 state = lrjax.report_metric(state, value)
         assert not [r for r in caplog.records if "Compiling" in r.getMessage()]
+
+
+def test_a_plain_state_built_from_an_nnx_state_is_replaced_not_updated():
+    # The init of lrjax.sweep on an nnx model returns nnx.split(model)[1]: an
+    # nnx.State of nnx.Param boxes. The optax state built from it boxes its
+    # moments but not its counts, so it is a plain tree: report_metric
+    # returns the decided state (it used to try an in-place nnx.update and
+    # fail on the count of an immutable NamedTuple).
+    from flax import nnx
+
+    params = nnx.split(nnx.Linear(2, 1, rngs=nnx.Rngs(0)))[1]
+    opt = optax.chain(
+        lrjax.sgd(0.1, momentum=0.9), lrjax.reduce_on_plateau(0.5, patience=0)
+    )
+    state = opt.init(params)
+    structure = jax.tree_util.tree_structure(state)
+    rates = []
+    for value in (1.0, 2.0, 3.0):  # worse and worse: patience 0 halves each time
+        state = lrjax.report_metric(state, value)
+        # The same tree, boxes included: it can be a lax.scan carry.
+        assert jax.tree_util.tree_structure(state) == structure
+        rates.append(float(lrjax.get_learning_rate(state)))
+    np.testing.assert_allclose(rates, [0.1, 0.05, 0.025], rtol=1e-6)
+    # The nnx.Optimizer's own opt_state (every leaf boxed) is still updated
+    # in place.
+    model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, opt, wrt=nnx.Param)
+    for value in (1.0, 2.0):
+        lrjax.report_metric(optimizer.opt_state, value)
+    np.testing.assert_allclose(
+        float(lrjax.get_learning_rate(optimizer)), 0.05, rtol=1e-6
+    )
