@@ -23,10 +23,12 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare",
         help="train a network under every strategy and compare them",
-        description="Train the same network on scikit-learn's digits under "
-        "every learning-rate strategy (several seeds at once), then print a "
-        "ranked table and write CSV files and a figure. Needs the examples "
-        'extra: pip install "lrjax[examples]".',
+        description="Train the same network (on MNIST-1D by default, or "
+        "scikit-learn's digits with --task digits) under each learning-rate "
+        "strategy, at rates tuned on the validation split (--no-tune: the "
+        "hand-set rates), several seeds at once, then print a ranked table "
+        "and write CSV files and a figure. Needs the examples extra: pip "
+        'install "lrjax[examples]".',
     )
     add_arguments(compare)
     return compare

@@ -7,7 +7,8 @@ fresh seeds and reported on the test split, with mean ± std, a 95% interval
 and Welch's test against the best. ``--no-tune`` runs the rows at their
 hand-set rates instead (:func:`run_comparison`: all seeds of a strategy at
 once, ``jax.vmap`` in one compiled function, the test split evaluated after
-each epoch). Prints a table ranked by mean test accuracy and writes
+each epoch, rate controllers fed the epoch's mean training loss as
+``value=`` rather than the validation metric). Prints a table ranked by mean test accuracy and writes
 ``strategies.csv``, ``strategies_curves.csv``, ``sweep.csv`` (when tuned) and
 ``strategies.png`` to the output folder.
 """
@@ -22,7 +23,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from lrjax._progress import progress_bar
 from lrjax.compare.data import TASKS, Dataset
@@ -33,8 +33,10 @@ from lrjax.compare.training import cross_entropy, train_seeds
 from lrjax.compare.tuning import (
     DEFAULT_STRATEGIES,
     RATE_POINTS,
+    check_count,
     compare,
     make_range_test,
+    min_tuning_steps,
     resolve_strategies,
 )
 from lrjax.tune.catalogue import FAMILIES, STRATEGIES, Context, Plan, Strategy
@@ -90,8 +92,8 @@ def run_comparison(
         ("seeds", seeds),
         ("batch_size", batch_size),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        check_count(name, value)
+    epochs, seeds, batch_size = int(epochs), int(seeds), int(batch_size)
     data = TASKS["digits"]() if data is None else data
     n = data.train_x.shape[0]
     if batch_size > n:
@@ -151,13 +153,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--seeds", type=int,
         help=f"seeds the rate is tuned on; with --no-tune the seeds reported (default {DEFAULT_SEEDS}; {QUICK_SEEDS} with --quick)")  # fmt: skip
     add("--final-seeds", type=int,
-        help=f"fresh seeds the tuned rate is reported on (default {DEFAULT_FINAL_SEEDS}; {QUICK_SEEDS} with --quick)")  # fmt: skip
+        help=f"fresh seeds the tuned rate is reported on (default {DEFAULT_FINAL_SEEDS}; {QUICK_SEEDS} with --quick); an error with --no-tune")  # fmt: skip
     add("--rates", type=int,
         help=f"rates in each strategy's tuning grid, log-spaced over 1.5 decades either side of its hand-set rate (default {RATE_POINTS}; {QUICK_RATES} with --quick)")  # fmt: skip
     add("--method", choices=("halving", "grid", "pbt"), default="halving",
         help="how lrjax.sweep spends the tuning budget (default halving)")  # fmt: skip
     add("--eta", type=int, default=DEFAULT_ETA, help=f"successive halving's reduction factor (default {DEFAULT_ETA})")  # fmt: skip
-    add("--no-tune", action="store_true", help="run every strategy at its hand-set rate (no tuning)")  # fmt: skip
+    add("--no-tune", action="store_true", help="run every strategy at its hand-set rate on --seeds seeds (no tuning, no validation split: reduce-on-plateau and loss-driven react to the epoch's mean training loss)")  # fmt: skip
     add("--out", default="results", help="output folder (default ./results)")
     add("--list", action="store_true", help="list the strategies and exit")
     add("--quick", action="store_true",
@@ -176,6 +178,10 @@ def _list_strategies() -> str:
                 default = "*" if s.name in DEFAULT_STRATEGIES else " "
                 lines.append(f"  {s.name:{width}} {default} {s.summary}")
     lines.append("(* in the default selection)")
+    lines.append(
+        "reduce-on-plateau and loss-driven decide once per epoch: on the validation "
+        "metric\n(accuracy) by default, on the epoch's mean training loss with --no-tune"
+    )
     return "\n".join(lines)
 
 
@@ -211,6 +217,11 @@ def run(opts: argparse.Namespace) -> int:
             raise UsageError(f"{flag} must be >= 1, got {value}")
     if opts.eta < 2:
         raise UsageError(f"--eta must be >= 2, got {opts.eta}")
+    if opts.no_tune and opts.final_seeds is not None:
+        raise UsageError(
+            f"--final-seeds {opts.final_seeds} has no effect with --no-tune, which "
+            "reports --seeds seeds (0 .. N-1) at the hand-set rates; drop it"
+        )
     if opts.quick and not names:
         firsts: dict[str, Strategy] = {}
         for s in strategies:
@@ -229,15 +240,28 @@ def run(opts: argparse.Namespace) -> int:
     n = data.train_x.shape[0]
     if batch_size > n:
         raise UsageError(f"--batch-size must be at most {n}, got {batch_size}")
-    if opts.method == "halving" and not opts.no_tune:
-        k = int(np.ceil(np.log(rates) / np.log(opts.eta) - 1e-9)) if rates > 1 else 0
-        if epochs * (n // batch_size) < opts.eta**k:
-            raise UsageError(f"--epochs too few for halving {rates} rates at eta {opts.eta}")  # fmt: skip
-    what = (
-        f"{seeds} seeds at each hand-set rate" if opts.no_tune else
-        f"rates tuned ({opts.method}, {rates} rates x {seeds} seeds on the validation "
-        f"split), then {final_seeds} fresh seeds"
-    )  # fmt: skip
+    tunable = [s for s in strategies if s.tune is not None and s.rate is not None]
+    steps, least = epochs * (n // batch_size), min_tuning_steps(opts.method, rates, opts.eta)  # fmt: skip
+    if tunable and not opts.no_tune and steps < least:
+        eta = f" at --eta {opts.eta}" if opts.method == "halving" else ""
+        raise UsageError(
+            f"--epochs {epochs} x ({n} training examples // --batch-size "
+            f"{batch_size}) = {steps} step{'s' if steps != 1 else ''}, too few for "
+            f"--method {opts.method} with --rates {rates}{eta}: it needs at least "
+            f"{least} steps; raise --epochs or lower --batch-size"
+        )
+    if opts.no_tune:
+        what = f"{seeds} seeds at each hand-set rate"
+    elif tunable:
+        what = (
+            f"rates tuned ({opts.method}, {rates} rates x {seeds} seeds on the "
+            f"validation split), then {final_seeds} fresh seeds"
+        )
+    else:  # only rows that pick their own rate: nothing to tune
+        what = (
+            f"no rate tuned (each row picks its own), {final_seeds} seeds "
+            f"from seed {seeds}"
+        )
     print(
         f"lrjax compare: {len(strategies)} strategies, {what}; {model.name} on "
         f"{opts.task} ({n} train / {data.val_x.shape[0]} validation / "
@@ -270,10 +294,9 @@ def run(opts: argparse.Namespace) -> int:
     paths = write_csv(results, opts.out, opts.task, model.name)
     if not opts.no_plot:
         how = (
-            "hand-set rates"
-            if opts.no_tune
-            else f"tuned rates, {final_seeds} fresh seeds"
-        )
+            "hand-set rates" if opts.no_tune else
+            f"{'tuned' if tunable else 'own'} rates, {final_seeds} fresh seeds"
+        )  # fmt: skip
         title = f"{model.name} on {opts.task}: {epochs} epochs of batch {batch_size}, {how}"  # fmt: skip
         paths += (plot_results(results, os.path.join(opts.out, "strategies.png"), title),)  # fmt: skip
     print("wrote " + ", ".join(paths))

@@ -200,8 +200,11 @@ def draw_results(results: Sequence[StrategyResult], title: str = "") -> Any:
     for r in order:
         name = r.strategy.name
         for panel in PANELS:
-            first = partners[name].get(panel, name)
-            while panel in partners[first]:
+            # Follow the partners back to the group's first member; a name
+            # seen twice (two results of one name) ends the walk, never cycles.
+            first, seen = partners[name].get(panel, name), {name}
+            while first not in seen and panel in partners.get(first, {}):
+                seen.add(first)
                 first = partners[first][panel]
             groups[panel].setdefault(first, []).append(name)
     handles, bold, family_seen = [], [], set()

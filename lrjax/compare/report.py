@@ -213,23 +213,41 @@ def format_table(results: Sequence[StrategyResult]) -> str:
     scale = 100.0 if _percent(metric) else 1.0
     title = f"test {metric}{' (%)' if _percent(metric) else ''}"
     mark = marks(results)
+    order = ranked(results)
+    stats = [[scale * v for v in mean_std_ci(r.final_accuracy)] for r in order]
+    places = 2 if _percent(metric) else _decimals([s[0] for s in stats])
+    cells = [
+        (f"{m:.{places}f} ± {s:.{places}f}", f"[{lo:.{places}f}, {hi:.{places}f}]")
+        for m, s, lo, hi in stats
+    ]
+    spread = max([20, *(len(c[0]) + 2 for c in cells)])
+    interval = max([18, *(len(c[1]) + 2 for c in cells)])
     head = (
-        f"{'#':>3}  {'strategy':22}{'family':11}{'rate':>10}{title:>20}"
-        f"{'95% CI':>18}{'':7}{'train loss':>11}{'steps/s':>10}{'wall s':>8}"
+        f"{'#':>3}  {'strategy':22}{'family':11}{'rate':>10}{title:>{spread}}"
+        f"{'95% CI':>{interval}}{'':7}{'train loss':>11}{'steps/s':>10}{'wall s':>8}"
     )
     lines = [head, "-" * len(head)]
-    for rank, r in enumerate(ranked(results), 1):
-        mean, std, low, high = (scale * v for v in mean_std_ci(r.final_accuracy))
+    for rank, (r, (middle, ci)) in enumerate(zip(order, cells, strict=True), 1):
         loss = float(r.curves.train_loss[:, -1].mean())
         edge = "" if r.sweep is None else EDGE_MARKS[rate_at_edge(r.sweep)]
         rate = "" if r.rate is None else f"{r.rate:.3g}{'*' if r.tuned else ''}{edge}"
         lines.append(
             f"{rank:3d}  {r.strategy.name:22}{r.strategy.family:11}{rate:>10}"
-            f"{f'{mean:.2f} ± {std:.2f}':>20}{f'[{low:.2f}, {high:.2f}]':>18}"
+            f"{middle:>{spread}}{ci:>{interval}}"
             f"  {mark[r.strategy.name]:5}{loss:11.4g}"
             f"{r.steps_per_second:10.0f}{r.wall_seconds:8.1f}"
         )
     return "\n".join(lines)
+
+
+def _decimals(means: Sequence[float]) -> int:
+    """Decimal places giving the smallest nonzero finite ``|mean|`` 3
+    significant digits (so every row has at least 3), in ``[0, 8]``: one
+    count for the whole column."""
+    sizes = [abs(m) for m in means if math.isfinite(m) and m != 0]
+    if not sizes:
+        return 2
+    return min(8, max(0, 2 - math.floor(math.log10(min(sizes)))))
 
 
 SUMMARY_COLUMNS = (
@@ -257,6 +275,13 @@ def _g(x: Any) -> str:
     return f"{float(x):.6g}"
 
 
+def _rate(x: Any) -> str:
+    """A learning rate at full precision: the shortest text that reads back
+    as the same float (float32 for a recorded rate, else float64)."""
+    text = str(x) if isinstance(x, np.float32) else repr(float(x))
+    return text[:-2] if text.endswith(".0") else text  # "1", as %g writes it
+
+
 def write_csv(
     results: Sequence[StrategyResult], out_dir: str, task: str = "", model: str = ""
 ) -> tuple[str, ...]:
@@ -275,14 +300,14 @@ def write_csv(
         writer.writerow(_named(SUMMARY_COLUMNS, metric))
         for r in ranked(results):
             c, name, family = r.curves, r.strategy.name, r.strategy.family
-            rate = "" if r.rate is None else _g(r.rate)
+            rate = "" if r.rate is None else _rate(r.rate)
             for i, seed in enumerate(r.seed_list):
                 acc = c.test_accuracy[i]
                 best = int(np.argmax(acc if r.higher_is_better else -acc))
                 writer.writerow([
                     task, model, name, family, int(r.tuned), rate, seed,
                     _g(acc[-1]), _g(c.test_loss[i, -1]), _g(c.train_loss[i, -1]),
-                    best + 1, _g(acc[best]), _g(c.learning_rate[i, -1]),
+                    best + 1, _g(acc[best]), _rate(c.learning_rate[i, -1]),
                     f"{r.compile_seconds:.3f}", f"{r.run_seconds:.3f}",
                     f"{r.steps_per_second:.1f}",
                 ])  # fmt: skip
@@ -299,7 +324,7 @@ def write_csv(
                         task, model, r.strategy.name, r.strategy.family, seed, e + 1,
                         _g(c.train_loss[i, e]), _g(c.test_loss[i, e]),
                         _g(c.test_accuracy[i, e]),
-                        _g(c.learning_rate[i, (e + 1) * steps - 1]),
+                        _rate(c.learning_rate[i, (e + 1) * steps - 1]),
                     ])  # fmt: skip
     tuned = [r for r in ranked(results) if r.sweep is not None]
     if tuned:
@@ -314,7 +339,7 @@ def write_csv(
                     for j, seed in enumerate(runs.seeds):
                         writer.writerow([
                             task, model, r.strategy.name, r.strategy.family,
-                            _g(rate), int(seed), int(i == runs.chosen),
+                            _rate(rate), int(seed), int(i == runs.chosen),
                             int(runs.steps_trained[i, j]),
                             _g(runs.final_metric[i, j]), _g(loss[i, j]),
                         ])  # fmt: skip

@@ -14,7 +14,9 @@ network of :mod:`lrjax.compare.models` and the cross-entropy and accuracy.
 from __future__ import annotations
 
 import math
+import numbers
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lrjax._validation import check_one_of
 from lrjax.compare.report import StrategyResult
 from lrjax.compare.training import Curves
 from lrjax.control.range_test import find_learning_rate
@@ -31,10 +34,12 @@ from lrjax.tune.search import rung_steps
 
 __all__ = [
     "DEFAULT_STRATEGIES",
+    "check_count",
     "RANGE_TEST_STEPS",
     "RATE_DECADES",
     "RATE_POINTS",
     "compare",
+    "min_tuning_steps",
     "rate_grid",
     "resolve_strategies",
 ]
@@ -80,13 +85,67 @@ def resolve_strategies(strategies: Sequence[str | Strategy] | None) -> list[Stra
     rows of your own (kept as given, after the named ones in table order)."""
     if strategies is None:
         return select(list(DEFAULT_STRATEGIES))
+    given = strategies
     if isinstance(strategies, str):
         strategies = [strategies]
+    if not strategies:
+        raise ValueError(
+            f"strategies must name at least one row (or be None for the "
+            f"default selection), got {given!r}."
+        )
     own = [s for s in strategies if isinstance(s, Strategy)]
     names = [s for s in strategies if not isinstance(s, Strategy)]
-    if "all" in names:
-        return [*STRATEGIES, *own]
-    return [*(select(names) if names else []), *own]
+    rows = [*STRATEGIES, *own] if "all" in names else [*(select(names) if names else []), *own]  # fmt: skip
+    seen: set[str] = set()
+    for row in rows:
+        if row.name in seen:
+            shown = ", ".join(
+                f"Strategy({s.name!r}, ...)" if isinstance(s, Strategy) else repr(s)
+                for s in strategies
+            )
+            raise ValueError(
+                f"strategies must have distinct names: {row.name!r} names two "
+                f"selected rows (strategies=[{shown}]); rename your Strategy row."
+            )
+        seen.add(row.name)
+    return rows
+
+
+def check_count(name: str, value: Any, least: int = 1) -> None:
+    """Requires a Python or NumPy integer ``>= least`` (``TypeError`` for
+    another type, ``ValueError`` below ``least``), naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):  # fmt: skip
+        raise TypeError(
+            f"{name} must be an integer >= {least}, got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    if value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}.")
+
+
+def min_tuning_steps(method: str, rate_points: int, eta: int = 3) -> int:
+    """The fewest training steps (``epochs x steps per epoch``) :func:`compare`
+    tunes with: 2 for ``"pbt"`` (an exploit step before the end), for
+    ``"halving"`` ``eta**K`` with ``K`` halving's rungs before the last
+    (the smallest ``K`` with ``eta**K >= rate_points``, at most 2: rungs at
+    ``steps // eta**2`` and ``steps // eta``; fewer steps would drop a rung),
+    1 for ``"grid"``.
+
+    Examples:
+        >>> import lrjax.compare.tuning as t
+        >>> t.min_tuning_steps("halving", 9, 3), t.min_tuning_steps("halving", 3, 3)
+        (9, 3)
+        >>> t.min_tuning_steps("pbt", 9), t.min_tuning_steps("grid", 9)
+        (2, 1)
+    """
+    if method == "pbt":
+        return 2
+    if method != "halving":
+        return 1
+    k = 0
+    while eta**k < rate_points and k < 2:
+        k += 1
+    return eta**k
 
 
 def _size(tree: Tree) -> int:
@@ -165,8 +224,12 @@ def compare(
     ``metric_fn`` on ``val``; the chosen rate is then trained again on
     ``final_seeds`` fresh seeds (seeds ``seeds .. seeds + final_seeds - 1``),
     evaluated on ``val`` and ``test`` after every epoch. Rows that pick their
-    own rate (``range-test``) and every row with ``tune=False`` run only that
-    last phase, at their own rate, on seeds ``0 .. final_seeds - 1``.
+    own rate (``range-test``) run only that last phase, at their own rate, on
+    the same fresh seeds, whatever else is selected, so every row of a table
+    is evaluated on the same seeds. With ``tune=False`` every row runs only
+    that phase, at its hand-set rate, on seeds ``0 .. final_seeds - 1``.
+    Seed ``s`` draws the initial weights and the batch order (the rule is in
+    :func:`lrjax.sweep`'s ``data`` argument) for every row alike.
 
     Both phases evaluate once per epoch; rate controllers (reduce on plateau,
     the loss-driven rate) receive the validation metric at each evaluation
@@ -188,7 +251,7 @@ def compare(
       batch_size: examples per step; each epoch drops the last partial batch.
       seeds: seeds the rates are selected on.
       final_seeds: fresh seeds the chosen rate is reported on (>= 2 for the
-        interval and the test against the best).
+        interval and the test against the best; 1 warns).
       tune: ``False`` runs every row at its hand-set rate.
       rate_points: rates in the tuning grid.
       method, eta: :func:`lrjax.sweep`'s search (``"halving"``, ``"grid"``
@@ -197,6 +260,14 @@ def compare(
       higher_is_better: whether ``metric_fn`` is maximised.
       progress: show tqdm bars (when tqdm is installed).
       notes: a list that receives remarks (the rate a range test picked).
+
+    Raises:
+      ValueError, TypeError: before anything trains: a count that is not an
+        integer >= 1 (Python or NumPy), an empty ``strategies`` or two rows
+        of one name (a :class:`Strategy` of yours named like a selected
+        row), a budget ``epochs x (len(train) // batch_size)`` under
+        :func:`min_tuning_steps` when a row is tuned, a ``metric_fn`` that
+        does not return a scalar.
 
     Returns:
       One :class:`StrategyResult` per row, in the order given: per-epoch
@@ -231,8 +302,11 @@ def compare(
     counts = {"epochs": epochs, "seeds": seeds, "final_seeds": final_seeds,
               "batch_size": batch_size, "rate_points": rate_points}  # fmt: skip
     for name, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+        check_count(name, value)
+    epochs, seeds, final_seeds, batch_size, rate_points = (int(v) for v in counts.values())  # fmt: skip
+    check_one_of("method", method, ("halving", "grid", "pbt"))
+    if method == "halving":
+        check_count("eta", eta, 2)
     n = _size(train)
     if batch_size > n:
         raise ValueError(
@@ -241,6 +315,25 @@ def compare(
     notes = [] if notes is None else notes
     spe = n // batch_size
     steps = epochs * spe
+    tuned = [r for r in rows if tune and r.tune is not None and r.rate is not None]
+    least = min_tuning_steps(method, rate_points, eta)
+    if tuned and steps < least:
+        raise ValueError(
+            f"epochs x (training examples // batch_size) = {epochs} x ({n} // "
+            f"{batch_size}) = {steps} step{'s' if steps != 1 else ''} is too few to tune with "
+            f"method={method!r} (rate_points={rate_points}"
+            f"{f', eta={eta}' if method == 'halving' else ''}): it needs at least "
+            f"{least} steps; raise epochs or lower batch_size."
+        )
+    _check_metric_fn(metric_fn, init_fn, val)
+    if final_seeds == 1:
+        warnings.warn(
+            "compare: final_seeds=1 reports one seed per row, which has no "
+            "spread: the std and 95% interval are NaN and the test against "
+            "the best is untestable ('?'); use final_seeds >= 2.",
+            UserWarning,
+            stacklevel=2,
+        )
     plan = Plan(epochs, batch_size, spe)
     picked: list[float] = []
     find_rate = make_range_test(init_fn, loss_fn, train, plan, notes, picked)
@@ -249,7 +342,6 @@ def compare(
     common = dict(steps=steps, batch_size=batch_size, metric=metric,
                   higher_is_better=higher_is_better, eval_every=spe, progress=progress)  # fmt: skip
 
-    tuned = [r for r in rows if tune and r.tune is not None and r.rate is not None]
     selection = None
     if tuned:
         selection = sweep(
@@ -280,7 +372,10 @@ def compare(
             built[r.name] = time.perf_counter() - began
             rates[r.name] = picked[-1] if len(picked) > before else math.nan
             factories[r.name] = (lambda rate, tx=tx: tx, r.eval_params)
-    first = seeds if selection is not None else 0
+    # Every row of the table on the same seeds: the fresh ones after the
+    # tuning seeds whenever tuning is on (rows that pick their own rate too,
+    # whatever else is selected), else seeds 0 .. final_seeds - 1.
+    first = seeds if tune else 0
     final = sweep(
         init_fn, loss_fn, train, strategies=factories,
         eval_fn=lambda p, d: {
@@ -314,6 +409,17 @@ def compare(
             member_steps=sum(int(p.member_steps) for p in parts),
         ))  # fmt: skip
     return results
+
+
+def _check_metric_fn(metric_fn: Callable, init_fn: Callable, val: Tree) -> None:
+    """``metric_fn(params, val)`` must be a scalar (checked by shape, nothing runs)."""
+    params = jax.eval_shape(init_fn, jax.random.PRNGKey(0))
+    shape = jax.eval_shape(metric_fn, params, val).shape
+    if shape != ():
+        raise ValueError(
+            f"metric_fn must return a scalar (one number for the whole split), "
+            f"got an array of shape {shape}: reduce it, e.g. with jnp.mean."
+        )
 
 
 def _factory(row: Strategy, context: Context) -> tuple[Callable, Any]:
