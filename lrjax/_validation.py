@@ -231,7 +231,10 @@ def check_learning_rate(name: str, value: Any, *, allow_none: bool = False) -> N
 def check_positive_int(name: str, value: Any) -> None:
     """Requires a Python or NumPy integer ``> 0``."""
     _concrete(name, value, "an integer > 0")
-    check_non_negative_int(name, value)
+    try:
+        check_non_negative_int(name, value)
+    except ValueError:  # a negative integer: name this check's range
+        raise ValueError(f"{name} must be an integer > 0, got {value!r}.") from None
     if is_checkable(value) and int(value) <= 0:
         raise ValueError(f"{name} must be an integer > 0, got {value!r}.")
 

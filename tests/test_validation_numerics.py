@@ -66,6 +66,10 @@ def test_check_helpers():
         val.check_positive_int("steps", 2.5)
     with pytest.raises(ValueError, match="steps"):
         val.check_positive_int("steps", 0)
+    # A negative count names this check's range, not the >= 0 it builds on.
+    for bad in (-1, np.int64(-3)):
+        with pytest.raises(ValueError, match=r"steps must be an integer > 0, got"):
+            val.check_positive_int("steps", bad)
     with pytest.raises(ValueError, match="mu_dtype"):
         val.check_dtype("mu_dtype", jnp.int32)
 
